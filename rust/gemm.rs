@@ -1,0 +1,178 @@
+//! The ONE matrix-multiply entry point of the engine. The GEMM crate is chosen here and nowhere else.
+//!
+//! Work is split across the engine's thread pool by blocks of output columns (or rows), never over the
+//! reduction dimension, and the split depends only on the shape: every output element is computed by the same
+//! single-threaded call, in the same order, whatever the number of threads. Results are bit-identical for any
+//! thread count.
+
+use ndarray::{ArrayView2, ArrayViewMut2, Axis};
+
+use crate::error::{Error, Result};
+use crate::scalar::Real;
+
+/// Multiply-adds below which a product runs as one call: splitting costs more than it gains.
+const PARALLEL_MIN_MACS: usize = 1 << 20;
+/// Narrowest block of output columns (or rows) given to one task.
+const MIN_BLOCK: usize = 32;
+/// Most blocks a product is split into (a shape-only choice, independent of the thread count).
+const MAX_BLOCKS: usize = 8;
+
+/// `C ← alpha·A·B + beta·C` for views with any strides (a transposed operand is just `.t()`).
+///
+/// With `beta = 0`, C is overwritten without being read (NaN in C does not propagate).
+pub fn gemm<T: Real>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, beta: T, c: ArrayViewMut2<'_, T>) -> Result<()> {
+    let (m, k) = a.dim();
+    let (k2, n) = b.dim();
+    if k != k2 || c.dim() != (m, n) {
+        return Err(Error::shape(
+            "gemm operands",
+            format!("A (m, k) · B (k, n) = C (m, n) with C {:?}", (m, n)),
+            format!("A {:?} · B {:?} = C {:?}", a.dim(), b.dim(), c.dim()),
+        ));
+    }
+    let blocks = block_count(m, n, k);
+    if blocks <= 1 {
+        gemm_serial(alpha, a, b, beta, c);
+    } else if n >= m {
+        split_columns(alpha, a, b, beta, c, blocks);
+    } else {
+        split_rows(alpha, a, b, beta, c, blocks);
+    }
+    Ok(())
+}
+
+/// How many blocks a product of this shape is split into: a function of the shape alone.
+fn block_count(m: usize, n: usize, k: usize) -> usize {
+    let macs = m.saturating_mul(n).saturating_mul(k);
+    if macs < PARALLEL_MIN_MACS {
+        return 1;
+    }
+    let widest = n.max(m);
+    (macs / PARALLEL_MIN_MACS).min(MAX_BLOCKS).min(widest / MIN_BLOCK).max(1)
+}
+
+fn split_columns<T: Real>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, beta: T, c: ArrayViewMut2<'_, T>, blocks: usize) {
+    if blocks <= 1 {
+        return gemm_serial(alpha, a, b, beta, c);
+    }
+    let left_blocks = blocks / 2;
+    let mid = aligned_split(c.ncols(), left_blocks, blocks);
+    let (b_left, b_right) = b.split_at(Axis(1), mid);
+    let (c_left, c_right) = c.split_at(Axis(1), mid);
+    rayon::join(
+        || split_columns(alpha, a, b_left, beta, c_left, left_blocks),
+        || split_columns(alpha, a, b_right, beta, c_right, blocks - left_blocks),
+    );
+}
+
+fn split_rows<T: Real>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, beta: T, c: ArrayViewMut2<'_, T>, blocks: usize) {
+    if blocks <= 1 {
+        return gemm_serial(alpha, a, b, beta, c);
+    }
+    let left_blocks = blocks / 2;
+    let mid = aligned_split(c.nrows(), left_blocks, blocks);
+    let (a_top, a_bottom) = a.split_at(Axis(0), mid);
+    let (c_top, c_bottom) = c.split_at(Axis(0), mid);
+    rayon::join(
+        || split_rows(alpha, a_top, b, beta, c_top, left_blocks),
+        || split_rows(alpha, a_bottom, b, beta, c_bottom, blocks - left_blocks),
+    );
+}
+
+/// Where to cut `len` so that the left part gets `part` of `of` shares, rounded to a multiple of 16.
+fn aligned_split(len: usize, part: usize, of: usize) -> usize {
+    let raw = len * part / of;
+    let aligned = (raw / 16) * 16;
+    if aligned == 0 { raw } else { aligned }
+}
+
+/// One single-threaded call of the GEMM crate.
+fn gemm_serial<T: Real>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, beta: T, mut c: ArrayViewMut2<'_, T>) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        // The crate leaves C untouched for k = 0; BLAS semantics say C ← beta·C.
+        c.map_inplace(|value| *value = if beta == T::zero() { T::zero() } else { beta * *value });
+        return;
+    }
+    let (rsa, csa) = (a.strides()[0], a.strides()[1]);
+    let (rsb, csb) = (b.strides()[0], b.strides()[1]);
+    let (rsc, csc) = (c.strides()[0], c.strides()[1]);
+    // SAFETY: the views guarantee that every (row, column) they describe is valid memory for their lifetime;
+    // shapes were checked by `gemm`; C is a unique (mutable) view, so it does not alias A or B.
+    unsafe {
+        T::gemm_raw(m, k, n, alpha, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, beta, c.as_mut_ptr(), rsc, csc);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    fn naive(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
+        let (m, k) = a.dim();
+        let n = b.ncols();
+        Array2::from_shape_fn((m, n), |(i, j)| (0..k).map(|p| a[[i, p]] * b[[p, j]]).sum())
+    }
+
+    fn filled(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
+        Array2::from_shape_fn((rows, cols), |(i, j)| (((i * 31 + j * 17) as u64 ^ seed) % 13) as f64 - 6.0)
+    }
+
+    #[test]
+    fn matches_naive_product_for_odd_shapes_and_transposes() -> Result<()> {
+        for &(m, k, n) in &[(1, 1, 1), (3, 5, 7), (17, 1, 2), (64, 33, 129), (300, 40, 200)] {
+            let a = filled(m, k, 1);
+            let b = filled(k, n, 2);
+            let mut c = Array2::<f64>::from_elem((m, n), f64::NAN);
+            gemm(1.0, a.view(), b.view(), 0.0, c.view_mut())?;
+            assert_eq!(c, naive(&a, &b));
+            // A transposed view: (Aᵀ)ᵀ·B.
+            let at = a.t().to_owned();
+            let mut c2 = Array2::<f64>::zeros((m, n));
+            gemm(1.0, at.t(), b.view(), 0.0, c2.view_mut())?;
+            assert_eq!(c2, c);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn beta_accumulates_and_k_zero_scales() -> Result<()> {
+        let a = filled(4, 3, 3);
+        let b = filled(3, 5, 4);
+        let mut c = Array2::<f64>::ones((4, 5));
+        gemm(2.0, a.view(), b.view(), 1.0, c.view_mut())?;
+        assert_eq!(c, naive(&a, &b) * 2.0 + 1.0);
+        let empty_a = Array2::<f64>::zeros((4, 0));
+        let empty_b = Array2::<f64>::zeros((0, 5));
+        gemm(1.0, empty_a.view(), empty_b.view(), 0.5, c.view_mut())?;
+        assert_eq!(c, (naive(&a, &b) * 2.0 + 1.0) * 0.5);
+        Ok(())
+    }
+
+    #[test]
+    fn rejects_mismatched_shapes() {
+        let a = Array2::<f32>::zeros((2, 3));
+        let b = Array2::<f32>::zeros((4, 5));
+        let mut c = Array2::<f32>::zeros((2, 5));
+        assert!(matches!(gemm(1.0, a.view(), b.view(), 0.0, c.view_mut()), Err(Error::Shape { .. })));
+    }
+
+    #[test]
+    fn split_products_are_bit_identical_to_one_call() -> Result<()> {
+        // Large enough to be split into blocks; compare against a single serial call.
+        let a = Array2::from_shape_fn((256, 300), |(i, j)| ((i * 7 + j * 3) % 11) as f32 * 0.1 - 0.37);
+        let b = Array2::from_shape_fn((300, 200), |(i, j)| ((i * 5 + j * 13) % 17) as f32 * 0.03 - 0.2);
+        assert!(block_count(256, 200, 300) > 1);
+        let mut split = Array2::<f32>::zeros((256, 200));
+        gemm(1.0, a.view(), b.view(), 0.0, split.view_mut())?;
+        let mut serial = Array2::<f32>::zeros((256, 200));
+        gemm_serial(1.0, a.view(), b.view(), 0.0, serial.view_mut());
+        assert_eq!(split, serial);
+        Ok(())
+    }
+}

@@ -1,0 +1,202 @@
+//! Batch normalization over the rows of a (rows × cols) block, torch.nn.BatchNorm1d semantics.
+//! Training: batch mean and biased variance; running averages with `momentum` as the keep factor
+//! (ours 0.9 = torch's 0.1) and the unbiased variance. Inference: the running statistics.
+
+use crate::error::{Error, Result, expect_len};
+use crate::scalar::Real;
+
+fn rows_of(len: usize, cols: usize, what: &str) -> Result<usize> {
+    if cols == 0 || len % cols != 0 {
+        return Err(Error::value(what, format!("{len} values do not form rows of {cols} columns")));
+    }
+    Ok(len / cols)
+}
+
+/// Per-column mean and biased variance, summed over rows in order (two passes, for accuracy).
+pub fn batch_statistics<T: Real>(x: &[T], cols: usize, mean: &mut [T], var: &mut [T]) -> Result<()> {
+    let rows = rows_of(x.len(), cols, "x")?;
+    expect_len("mean", mean.len(), cols)?;
+    expect_len("var", var.len(), cols)?;
+    if rows == 0 {
+        return Err(Error::value("x", "batch normalization needs at least one row"));
+    }
+    let inv_rows = T::one() / T::of(rows as f64);
+    mean.iter_mut().for_each(|m| *m = T::zero());
+    for row in x.chunks_exact(cols) {
+        for (m, &v) in mean.iter_mut().zip(row) {
+            *m += v;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m *= inv_rows);
+    var.iter_mut().for_each(|s| *s = T::zero());
+    for row in x.chunks_exact(cols) {
+        for ((s, &m), &v) in var.iter_mut().zip(mean.iter()).zip(row) {
+            let d = v - m;
+            *s += d * d;
+        }
+    }
+    var.iter_mut().for_each(|s| *s *= inv_rows);
+    Ok(())
+}
+
+/// Training-mode forward: `y = γ·x̂ + β` with `x̂ = (x − μ)/sqrt(σ² + eps)` from the batch statistics.
+/// Writes x̂ (kept for the backward pass), the batch mean and the biased batch variance.
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm_forward_train<T: Real>(
+    x: &[T],
+    cols: usize,
+    gamma: &[T],
+    beta: &[T],
+    eps: T,
+    y: &mut [T],
+    xhat: &mut [T],
+    mean: &mut [T],
+    var: &mut [T],
+) -> Result<()> {
+    expect_len("gamma", gamma.len(), cols)?;
+    expect_len("beta", beta.len(), cols)?;
+    expect_len("y", y.len(), x.len())?;
+    expect_len("xhat", xhat.len(), x.len())?;
+    batch_statistics(x, cols, mean, var)?;
+    for ((x_row, y_row), h_row) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)).zip(xhat.chunks_exact_mut(cols)) {
+        for j in 0..cols {
+            let h = (x_row[j] - mean[j]) / (var[j] + eps).sqrt();
+            h_row[j] = h;
+            y_row[j] = gamma[j] * h + beta[j];
+        }
+    }
+    Ok(())
+}
+
+/// Inference-mode forward with the running statistics.
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm_forward_eval<T: Real>(
+    x: &[T],
+    cols: usize,
+    gamma: &[T],
+    beta: &[T],
+    running_mean: &[T],
+    running_var: &[T],
+    eps: T,
+    y: &mut [T],
+) -> Result<()> {
+    rows_of(x.len(), cols, "x")?;
+    for (what, len) in
+        [("gamma", gamma.len()), ("beta", beta.len()), ("running_mean", running_mean.len()), ("running_var", running_var.len())]
+    {
+        expect_len(what, len, cols)?;
+    }
+    expect_len("y", y.len(), x.len())?;
+    for (x_row, y_row) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
+        for j in 0..cols {
+            y_row[j] = gamma[j] * (x_row[j] - running_mean[j]) / (running_var[j] + eps).sqrt() + beta[j];
+        }
+    }
+    Ok(())
+}
+
+/// Backward from x̂ and the batch variance: `dβ = Σdy`, `dγ = Σ dy·x̂`,
+/// `dx = γ/(n·sqrt(σ²+eps)) · (n·dy − dβ − x̂·dγ)`.
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm_backward<T: Real>(
+    dy: &[T],
+    xhat: &[T],
+    cols: usize,
+    gamma: &[T],
+    var: &[T],
+    eps: T,
+    dx: &mut [T],
+    dgamma: &mut [T],
+    dbeta: &mut [T],
+) -> Result<()> {
+    let rows = rows_of(dy.len(), cols, "dy")?;
+    expect_len("xhat", xhat.len(), dy.len())?;
+    expect_len("dx", dx.len(), dy.len())?;
+    for (what, len) in [("gamma", gamma.len()), ("var", var.len()), ("dgamma", dgamma.len()), ("dbeta", dbeta.len())] {
+        expect_len(what, len, cols)?;
+    }
+    dgamma.iter_mut().for_each(|v| *v = T::zero());
+    dbeta.iter_mut().for_each(|v| *v = T::zero());
+    for (g_row, h_row) in dy.chunks_exact(cols).zip(xhat.chunks_exact(cols)) {
+        for j in 0..cols {
+            dbeta[j] += g_row[j];
+            dgamma[j] += g_row[j] * h_row[j];
+        }
+    }
+    let n = T::of(rows as f64);
+    for ((g_row, h_row), d_row) in dy.chunks_exact(cols).zip(xhat.chunks_exact(cols)).zip(dx.chunks_exact_mut(cols)) {
+        for j in 0..cols {
+            let scale = gamma[j] / (n * (var[j] + eps).sqrt());
+            d_row[j] = scale * (n * g_row[j] - dbeta[j] - h_row[j] * dgamma[j]);
+        }
+    }
+    Ok(())
+}
+
+/// Running averages: `r_mean = k·r_mean + (1−k)·μ`, `r_var = k·r_var + (1−k)·σ²·n/(n−1)` (needs n ≥ 2).
+pub fn batchnorm_update_running<T: Real>(
+    running_mean: &mut [T],
+    running_var: &mut [T],
+    mean: &[T],
+    var: &[T],
+    rows: usize,
+    momentum: T,
+) -> Result<()> {
+    if rows < 2 {
+        return Err(Error::value("x", format!("BatchNorm needs at least 2 rows in training mode; got {rows}")));
+    }
+    let cols = mean.len();
+    for (what, len) in [("running_mean", running_mean.len()), ("running_var", running_var.len()), ("var", var.len())] {
+        expect_len(what, len, cols)?;
+    }
+    let unbias = T::of(rows as f64) / T::of((rows - 1) as f64);
+    let rest = T::one() - momentum;
+    for j in 0..cols {
+        running_mean[j] = momentum * running_mean[j] + rest * mean[j];
+        running_var[j] = momentum * running_var[j] + rest * var[j] * unbias;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_columns_and_gradients_match_finite_differences() -> Result<()> {
+        let x = [1.0f64, 2.0, 3.0, -1.0, 0.5, 4.0, 2.5, 0.0, -2.0];
+        let (gamma, beta, eps) = ([1.5, 0.5, -1.0], [0.1, 0.2, 0.3], 1e-5);
+        let mut y = [0.0; 9];
+        let mut xhat = [0.0; 9];
+        let (mut mean, mut var) = ([0.0; 3], [0.0; 3]);
+        batchnorm_forward_train(&x, 3, &gamma, &beta, eps, &mut y, &mut xhat, &mut mean, &mut var)?;
+        for j in 0..3 {
+            let col_mean: f64 = (0..3).map(|i| xhat[i * 3 + j]).sum::<f64>() / 3.0;
+            assert!(col_mean.abs() < 1e-12);
+        }
+        let upstream = [0.3, -0.2, 0.5, 1.0, 0.1, -0.7, 0.2, 0.4, 0.9];
+        let objective = |x: &[f64]| -> f64 {
+            let (mut y, mut h, mut m, mut v) = ([0.0; 9], [0.0; 9], [0.0; 3], [0.0; 3]);
+            batchnorm_forward_train(x, 3, &gamma, &beta, eps, &mut y, &mut h, &mut m, &mut v).unwrap();
+            y.iter().zip(&upstream).map(|(a, b)| a * b).sum()
+        };
+        let (mut dx, mut dgamma, mut dbeta) = ([0.0; 9], [0.0; 3], [0.0; 3]);
+        batchnorm_backward(&upstream, &xhat, 3, &gamma, &var, eps, &mut dx, &mut dgamma, &mut dbeta)?;
+        for i in 0..9 {
+            let (mut plus, mut minus) = (x, x);
+            plus[i] += 1e-6;
+            minus[i] -= 1e-6;
+            let numeric = (objective(&plus) - objective(&minus)) / 2e-6;
+            assert!((numeric - dx[i]).abs() < 1e-6, "dx[{i}]: {numeric} vs {}", dx[i]);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn running_statistics_need_two_rows() {
+        let (mut rm, mut rv) = ([0.0f32; 2], [1.0f32; 2]);
+        assert!(batchnorm_update_running(&mut rm, &mut rv, &[1.0, 1.0], &[0.0, 0.0], 1, 0.9).is_err());
+        assert!(batchnorm_update_running(&mut rm, &mut rv, &[1.0, 2.0], &[2.0, 2.0], 4, 0.9).is_ok());
+        assert!((rm[1] - 0.2).abs() < 1e-7 && (rv[0] - (0.9 + 0.1 * 2.0 * 4.0 / 3.0)).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,127 @@
+//! The dense (fully connected) layer: `z = x·W + b` with W of shape (fan_in, fan_out).
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use crate::error::{Result, expect_len, expect_shape};
+use crate::gemm::gemm;
+use crate::kernels::activation::Activation;
+use crate::scalar::Real;
+
+/// `out ← x·W + b`, then `activation` applied in the same pass over each row (while it is in cache).
+pub fn dense_forward<T: Real>(
+    x: ArrayView2<'_, T>,
+    w: ArrayView2<'_, T>,
+    b: &[T],
+    activation: Activation,
+    mut out: ArrayViewMut2<'_, T>,
+) -> Result<()> {
+    let (rows, fan_in) = x.dim();
+    let fan_out = w.ncols();
+    expect_shape("W", w.dim(), (fan_in, fan_out))?;
+    expect_len("b", b.len(), fan_out)?;
+    expect_shape("output", out.dim(), (rows, fan_out))?;
+    gemm(T::one(), x, w, T::zero(), out.view_mut())?;
+    if let Some(data) = out.as_slice_mut() {
+        bias_activation(data, b, activation);
+    } else {
+        for mut row in out.rows_mut() {
+            row.zip_mut_with(&ndarray::ArrayView1::from(b), |v, &bias| *v += bias);
+            if let Some(row) = row.as_slice_mut() {
+                activation.forward(row, fan_out);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Add the bias to every row of a contiguous block and apply the activation, row by row.
+pub fn bias_activation<T: Real>(data: &mut [T], b: &[T], activation: Activation) {
+    let cols = b.len();
+    if cols == 0 {
+        return;
+    }
+    for row in data.chunks_exact_mut(cols) {
+        for (v, &bias) in row.iter_mut().zip(b) {
+            *v += bias;
+        }
+        activation.forward(row, cols);
+    }
+}
+
+/// `dx ← dz·Wᵀ`: the gradient with respect to the layer's input.
+pub fn dense_backward_input<T: Real>(dz: ArrayView2<'_, T>, w: ArrayView2<'_, T>, dx: ArrayViewMut2<'_, T>) -> Result<()> {
+    gemm(T::one(), dz, w.t(), T::zero(), dx)
+}
+
+/// `dW ← xᵀ·dz` and `db ← Σ_rows dz`: the gradients of the parameters.
+pub fn dense_backward_params<T: Real>(x: ArrayView2<'_, T>, dz: ArrayView2<'_, T>, dw: ArrayViewMut2<'_, T>, db: &mut [T]) -> Result<()> {
+    expect_len("db", db.len(), dz.ncols())?;
+    gemm(T::one(), x.t(), dz, T::zero(), dw)?;
+    column_sums(dz, db);
+    Ok(())
+}
+
+/// `out[j] = Σ_i m[i, j]`, summed over rows in order (a fixed order whatever the thread count).
+pub fn column_sums<T: Real>(m: ArrayView2<'_, T>, out: &mut [T]) {
+    out.iter_mut().for_each(|v| *v = T::zero());
+    for row in m.rows() {
+        for (acc, &v) in out.iter_mut().zip(row.iter()) {
+            *acc += v;
+        }
+    }
+}
+
+/// All three gradients of a dense layer: `(dx, dW, db)` from the input `x`, the weights and `dz`.
+pub fn dense_backward<T: Real>(
+    x: ArrayView2<'_, T>,
+    w: ArrayView2<'_, T>,
+    dz: ArrayView2<'_, T>,
+    dx: ArrayViewMut2<'_, T>,
+    dw: ArrayViewMut2<'_, T>,
+    db: &mut [T],
+) -> Result<()> {
+    let (rows, fan_in) = x.dim();
+    expect_shape("W", w.dim(), (fan_in, dz.ncols()))?;
+    expect_shape("dz", dz.dim(), (rows, w.ncols()))?;
+    dense_backward_input(dz, w, dx)?;
+    dense_backward_params(x, dz, dw, db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array2, array};
+
+    #[test]
+    fn forward_adds_bias_and_applies_activation() -> Result<()> {
+        let x = array![[1.0f64, -2.0], [0.5, 0.25]];
+        let w = array![[1.0, 0.0, -1.0], [0.5, 2.0, 1.0]];
+        let b = [0.1, -0.2, 0.3];
+        let mut out = Array2::zeros((2, 3));
+        dense_forward(x.view(), w.view(), &b, Activation::Relu, out.view_mut())?;
+        let expected = (x.dot(&w) + ndarray::arr1(&b)).mapv(|v: f64| v.max(0.0));
+        assert_eq!(out, expected);
+        Ok(())
+    }
+
+    #[test]
+    fn backward_matches_matrix_formulas() -> Result<()> {
+        let x = array![[1.0f64, -2.0], [0.5, 0.25], [3.0, 1.0]];
+        let w = array![[1.0, 0.0, -1.0], [0.5, 2.0, 1.0]];
+        let dz = array![[0.1, 0.2, -0.3], [1.0, -1.0, 0.5], [0.0, 0.3, 0.2]];
+        let (mut dx, mut dw, mut db) = (Array2::zeros((3, 2)), Array2::zeros((2, 3)), [0.0; 3]);
+        dense_backward(x.view(), w.view(), dz.view(), dx.view_mut(), dw.view_mut(), &mut db)?;
+        assert_eq!(dx, dz.dot(&w.t()));
+        assert_eq!(dw, x.t().dot(&dz));
+        assert_eq!(db.to_vec(), dz.sum_axis(ndarray::Axis(0)).to_vec());
+        Ok(())
+    }
+
+    #[test]
+    fn shape_mismatch_is_an_error() {
+        let x = Array2::<f32>::zeros((2, 3));
+        let w = Array2::<f32>::zeros((4, 5));
+        let mut out = Array2::<f32>::zeros((2, 5));
+        assert!(dense_forward(x.view(), w.view(), &[0.0; 5], Activation::Linear, out.view_mut()).is_err());
+    }
+}

@@ -1,0 +1,16 @@
+//! ferronet's engine: dense neural networks trained with every hot loop in Rust.
+//!
+//! Everything outside `py/` is plain Rust with no PyO3, usable and tested on its own (`cargo test`);
+//! `py/` is the thin binding layer that the `ferronet` Python package loads as `ferronet._core`.
+
+pub mod error;
+pub mod gemm;
+pub mod init;
+pub mod kernels;
+pub mod network;
+pub mod optim;
+pub mod rng;
+pub mod scalar;
+pub mod threads;
+
+mod py;

@@ -1,0 +1,129 @@
+//! Optimizers: the update rules of torch.optim (`shared/FACTS.md`) applied to one parameter tensor at a time,
+//! right after its gradient is computed. Hyperparameters are f64; state (velocity, moments) lives beside each
+//! parameter in `Slots` and is allocated on the first update.
+
+pub mod adam;
+pub mod rmsprop;
+pub mod sgd;
+
+use crate::error::{Error, Result};
+use crate::scalar::Real;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Optimizer {
+    /// `v = μ·v + g`; `p -= lr·v`, or Nesterov `p -= lr·(g + μ·v)`; μ = 0 is plain SGD.
+    Sgd { lr: f64, momentum: f64, nesterov: bool },
+    /// Bias-corrected Adam, eps outside the square root.
+    Adam { lr: f64, beta1: f64, beta2: f64, eps: f64 },
+    /// RMSprop without centering or momentum (torch's alpha is `rho`).
+    RmsProp { lr: f64, rho: f64, eps: f64 },
+}
+
+/// Per-parameter optimizer state: SGD momentum uses `first` (velocity); Adam `first`/`second` (m, v);
+/// RMSProp `second` (the running mean of g²).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Slots<T> {
+    pub first: Vec<T>,
+    pub second: Vec<T>,
+}
+
+impl<T: Real> Slots<T> {
+    /// Allocate zeroed state of `len` values for the buffers this optimizer needs (once).
+    fn ensure(&mut self, len: usize, first: bool, second: bool) {
+        if first && self.first.len() != len {
+            self.first = vec![T::zero(); len];
+        }
+        if second && self.second.len() != len {
+            self.second = vec![T::zero(); len];
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.first = Vec::new();
+        self.second = Vec::new();
+    }
+}
+
+fn in_unit_interval(what: &str, value: f64) -> Result<()> {
+    if (0.0..1.0).contains(&value) { Ok(()) } else { Err(Error::value(what, format!("must be in [0, 1); got {value}"))) }
+}
+
+impl Optimizer {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Optimizer::Sgd { .. } => "sgd",
+            Optimizer::Adam { .. } => "adam",
+            Optimizer::RmsProp { .. } => "rmsprop",
+        }
+    }
+
+    pub fn lr(&self) -> f64 {
+        match *self {
+            Optimizer::Sgd { lr, .. } | Optimizer::Adam { lr, .. } | Optimizer::RmsProp { lr, .. } => lr,
+        }
+    }
+
+    /// Check every hyperparameter (the Python side checks first, with friendlier names).
+    pub fn validate(&self) -> Result<()> {
+        let lr = self.lr();
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(Error::value("lr", format!("must be a finite number >= 0; got {lr}")));
+        }
+        match *self {
+            Optimizer::Sgd { momentum, nesterov, .. } => {
+                in_unit_interval("momentum", momentum)?;
+                if nesterov && momentum == 0.0 {
+                    return Err(Error::value("nesterov", "Nesterov momentum needs momentum > 0"));
+                }
+            }
+            Optimizer::Adam { beta1, beta2, eps, .. } => {
+                in_unit_interval("beta1", beta1)?;
+                in_unit_interval("beta2", beta2)?;
+                if !(eps.is_finite() && eps > 0.0) {
+                    return Err(Error::value("eps", format!("must be > 0; got {eps}")));
+                }
+            }
+            Optimizer::RmsProp { rho, eps, .. } => {
+                in_unit_interval("rho", rho)?;
+                if !(eps.is_finite() && eps > 0.0) {
+                    return Err(Error::value("eps", format!("must be > 0; got {eps}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether switching from `self` to `other` keeps the state (same kind: only hyperparameters changed).
+    pub fn same_kind(&self, other: &Optimizer) -> bool {
+        self.kind() == other.kind()
+    }
+
+    /// One update of `param` from its gradient; `t` is the 1-based update count (Adam's bias correction).
+    pub fn update<T: Real>(&self, param: &mut [T], grad: &[T], state: &mut Slots<T>, t: u64) -> Result<()> {
+        let len = param.len();
+        crate::error::expect_len("grad", grad.len(), len)?;
+        match *self {
+            Optimizer::Sgd { lr, momentum, nesterov } => {
+                if momentum == 0.0 {
+                    sgd::sgd_update(param, grad, T::of(lr))
+                } else {
+                    state.ensure(len, true, false);
+                    if nesterov {
+                        sgd::nesterov_update(param, grad, &mut state.first, T::of(lr), T::of(momentum))
+                    } else {
+                        sgd::momentum_update(param, grad, &mut state.first, T::of(lr), T::of(momentum))
+                    }
+                }
+            }
+            Optimizer::Adam { lr, beta1, beta2, eps } => {
+                state.ensure(len, true, true);
+                let hyper = adam::AdamStep::new(lr, beta1, beta2, eps, t);
+                adam::adam_update(param, grad, &mut state.first, &mut state.second, &hyper)
+            }
+            Optimizer::RmsProp { lr, rho, eps } => {
+                state.ensure(len, false, true);
+                rmsprop::rmsprop_update(param, grad, &mut state.second, T::of(lr), T::of(rho), T::of(eps))
+            }
+        }
+    }
+}
