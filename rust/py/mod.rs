@@ -1,0 +1,32 @@
+//! All PyO3 code: the `ferronet._core` module. Nothing outside `py/` knows about Python.
+
+mod convert;
+mod errors;
+mod network;
+mod ops;
+
+use pyo3::prelude::*;
+
+use crate::threads;
+
+/// Number of threads the engine computes with.
+#[pyfunction]
+fn get_num_threads() -> usize {
+    threads::num_threads()
+}
+
+/// Resize the engine's thread pool (results do not depend on it, only speed does).
+#[pyfunction]
+fn set_num_threads(n: usize) -> PyResult<()> {
+    Ok(threads::set_num_threads(n)?)
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<network::PyNetwork>()?;
+    m.add_class::<network::PyDataset>()?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    ops::register(m)?;
+    Ok(())
+}
