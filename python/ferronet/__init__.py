@@ -1,0 +1,52 @@
+"""ferronet: train dense neural networks (MLPs) from NumPy, with every hot loop in Rust.
+
+>>> import ferronet as fnet
+>>> X, y = fnet.datasets.make_spiral()
+>>> model = fnet.Sequential([fnet.Dense(100, activation="relu"), fnet.Dense(3)], input_dim=2, l2=1e-3)
+>>> history = model.fit(X, y, epochs=200, batch_size=300, optimizer=fnet.optim.SGD(lr=1.0))
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import _core, datasets, optim, preprocessing, reference, schedules
+from ._validation import check_int
+from .callbacks import EarlyStopping
+from .layers import Activation, BatchNorm, Dense, Dropout, Layer
+from .model import History, Sequential
+
+try:
+    __version__ = version("ferronet")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
+    __version__ = "0.0.0"
+
+
+def set_num_threads(n: int) -> None:
+    """Set the number of threads the engine computes with (results do not depend on it, only speed)."""
+    _core.set_num_threads(check_int(n, "n", minimum=1, maximum=1024))
+
+
+def get_num_threads() -> int:
+    """The number of threads the engine computes with (default: $FERRONET_NUM_THREADS, else all cores)."""
+    return int(_core.get_num_threads())
+
+
+__all__ = [
+    "Activation",
+    "BatchNorm",
+    "Dense",
+    "Dropout",
+    "EarlyStopping",
+    "History",
+    "Layer",
+    "Sequential",
+    "__version__",
+    "datasets",
+    "get_num_threads",
+    "optim",
+    "preprocessing",
+    "reference",
+    "schedules",
+    "set_num_threads",
+]

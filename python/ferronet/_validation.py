@@ -1,0 +1,189 @@
+"""Every check of user input, in one place.
+
+Messages speak the user's language: they name the argument, say what was expected and what was given.
+Shapes, values, NaN/inf and unknown names raise ``ValueError``; wrong types raise ``TypeError``.
+Checks never mutate their input; a function that validates everything first leaves state untouched on error.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+FLOAT_DTYPES = ("float32", "float64")
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
+    """A string from a fixed set of names (case-sensitive)."""
+    options = tuple(choices)
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{name} must be one of {', '.join(map(repr, options))}; got {type(value).__name__} {_describe(value)}"
+        )
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}")
+    return value
+
+
+def check_bool(value: Any, name: str) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False; got {type(value).__name__} {_describe(value)}")
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """An integer (Python or NumPy, not bool) within [minimum, maximum]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {type(value).__name__} {_describe(value)}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}; got {value}")
+    return value
+
+
+def check_float(
+    value: Any,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    min_inclusive: bool = True,
+    max_inclusive: bool = True,
+) -> float:
+    """A finite real number within the given bounds."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number; got {type(value).__name__} {_describe(value)}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value}")
+    if minimum is not None and (value < minimum or (not min_inclusive and value == minimum)):
+        bound = ">=" if min_inclusive else ">"
+        raise ValueError(f"{name} must be {bound} {minimum}; got {value}")
+    if maximum is not None and (value > maximum or (not max_inclusive and value == maximum)):
+        bound = "<=" if max_inclusive else "<"
+        raise ValueError(f"{name} must be {bound} {maximum}; got {value}")
+    return value
+
+
+def check_probability(value: Any, name: str) -> float:
+    """A drop probability: 0 <= p < 1."""
+    return check_float(value, name, minimum=0.0, maximum=1.0, max_inclusive=False)
+
+
+def check_dtype(value: Any, name: str = "dtype") -> np.dtype:
+    """'float32' or 'float64' (a string, a NumPy dtype or the NumPy scalar type)."""
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise TypeError(f"{name} must be 'float32' or 'float64'; got {_describe(value)}") from None
+    if dtype.name not in FLOAT_DTYPES:
+        raise ValueError(f"{name} must be 'float32' or 'float64'; got {dtype.name!r}")
+    return dtype
+
+
+def as_array(value: Any, name: str) -> np.ndarray:
+    """Anything array-like (lists, DataFrames, arrays) as a NumPy array, without copying when possible."""
+    if isinstance(value, np.ndarray):
+        array = value
+    elif value is None or isinstance(value, (str, bytes, dict, set)):
+        raise TypeError(f"{name} must be an array-like of numbers; got {type(value).__name__}")
+    else:
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"{name} must be an array-like of numbers; could not convert it: {error}") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers (bool, int or float); got dtype {array.dtype}")
+    return array
+
+
+def check_features(
+    value: Any,
+    name: str,
+    dtype: np.dtype,
+    *,
+    n_features: int | None = None,
+    allow_empty: bool = False,
+    check_finite: bool = True,
+) -> np.ndarray:
+    """A 2-D matrix of samples × features, returned C-contiguous in ``dtype`` (no copy when already so).
+
+    A 1-D input is rejected rather than guessed at (one sample or one feature?), as scikit-learn does.
+    """
+    array = as_array(value, name)
+    if array.ndim != 2:
+        hint = (
+            " (reshape a single sample with X.reshape(1, -1), a single feature with X.reshape(-1, 1))"
+            if array.ndim == 1
+            else ""
+        )
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, n_features); got {array.ndim}-D shape {array.shape}{hint}"
+        )
+    if array.shape[0] == 0 and not allow_empty:
+        raise ValueError(f"{name} must have at least one row; got shape {array.shape}")
+    if n_features is not None and array.shape[1] != n_features:
+        raise ValueError(f"{name} has {array.shape[1]} features, the model expects {n_features}")
+    if array.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one feature; got shape {array.shape}")
+    converted = np.ascontiguousarray(array, dtype=dtype)
+    if check_finite:
+        require_finite(converted, name)
+    return converted
+
+
+def require_finite(array: np.ndarray, name: str) -> None:
+    """Raise ValueError naming the first NaN/inf entry (values that overflow the dtype count as inf)."""
+    if array.dtype.kind == "f" and array.size and not np.isfinite(array).all():
+        flat = int(np.flatnonzero(~np.isfinite(array.reshape(-1)))[0])
+        index = np.unravel_index(flat, array.shape)
+        where = index[0] if len(index) == 1 else tuple(int(i) for i in index)
+        raise ValueError(f"{name} contains NaN or infinity (first at index {where}: {array.reshape(-1)[flat]})")
+
+
+def check_labels(value: Any, name: str, *, n_samples: int | None = None, n_classes: int | None = None) -> np.ndarray:
+    """Integer class labels of shape (n,), returned as int64. Floats are accepted when they are whole numbers."""
+    array = as_array(value, name)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D integer labels of shape (n_samples,); got shape {array.shape}")
+    if n_samples is not None and array.shape[0] != n_samples:
+        raise ValueError(f"{name} has {array.shape[0]} labels but X has {n_samples} rows")
+    if array.dtype.kind == "f":
+        require_finite(array, name)
+        if not np.array_equal(array, np.floor(array)):
+            raise ValueError(
+                f"{name} must hold integer class labels; got non-integer values such as {array[array != np.floor(array)][0]}"
+            )
+    labels = array.astype(np.int64, copy=False)
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"{name} must hold class labels >= 0; got {labels.min()}")
+    if n_classes is not None and labels.size and labels.max() >= n_classes:
+        raise ValueError(
+            f"{name} holds label {labels.max()} but the model has {n_classes} outputs (labels 0..{n_classes - 1})"
+        )
+    return labels
+
+
+def check_sample_weight(value: Any, n_samples: int, dtype: np.dtype, name: str = "sample_weight") -> np.ndarray | None:
+    """Non-negative finite per-sample weights of shape (n,), or None."""
+    if value is None:
+        return None
+    array = as_array(value, name)
+    if array.ndim != 1 or array.shape[0] != n_samples:
+        raise ValueError(f"{name} must have shape ({n_samples},); got {array.shape}")
+    weights = np.ascontiguousarray(array, dtype=dtype)
+    require_finite(weights, name)
+    if weights.size and weights.min() < 0:
+        raise ValueError(f"{name} must be >= 0; got {weights.min()}")
+    return weights

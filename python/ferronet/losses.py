@@ -1,0 +1,25 @@
+"""The losses ferronet knows, by name, and what they expect of the targets.
+
+All losses average over the batch (weighted by ``sample_weight`` when given); the reported objective adds the
+penalty ``0.5*l2*sum(W**2) + l1*sum(|W|)`` over weights. Exact formulas: ``../shared/FACTS.md``.
+"""
+
+from __future__ import annotations
+
+LOSSES = ("softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge")
+
+#: Losses whose targets are class indices (given as labels of shape (n,) or one-hot rows).
+LABEL_LOSSES = ("softmax_cross_entropy", "hinge")
+
+#: Losses that are classification losses (they report accuracy).
+CLASSIFICATION_LOSSES = ("softmax_cross_entropy", "binary_cross_entropy", "hinge")
+
+#: The loss a seed-style architecture list implies through its last activation.
+LOSS_FOR_LAST_ACTIVATION = {
+    "softmax": "softmax_cross_entropy",
+    "sigmoid": "binary_cross_entropy",
+    "linear": "mse",
+}
+
+#: (last activation, loss) pairs computed as one fused, stable operation on the logits.
+FUSED_HEADS = {("softmax", "softmax_cross_entropy"), ("sigmoid", "binary_cross_entropy")}

@@ -1,0 +1,64 @@
+"""Learning-rate schedules, applied once per epoch by ``fit``.
+
+A schedule maps the epoch index e = 0, 1, ... (within one ``fit`` call) and the optimizer's learning rate at the
+start of the call, ``lr0``, to the rate used in that epoch. The optimizer object itself is not modified.
+Any callable ``f(epoch, lr0) -> lr`` works as a schedule too.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from ._validation import check_float, check_int
+
+
+class Schedule(ABC):
+    @abstractmethod
+    def __call__(self, epoch: int, lr0: float) -> float:
+        """The learning rate of epoch ``epoch`` (0-based) given the initial rate ``lr0``."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{key}={value!r}" for key, value in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+
+class StepDecay(Schedule):
+    """``lr0 * factor ** (epoch // every)``: e.g. halve the rate every epoch (factor=0.5, every=1)."""
+
+    def __init__(self, factor: float = 0.5, every: int = 1):
+        self.factor = check_float(factor, "factor", minimum=0.0, min_inclusive=False)
+        self.every = check_int(every, "every", minimum=1)
+
+    def __call__(self, epoch: int, lr0: float) -> float:
+        return lr0 * self.factor ** (epoch // self.every)
+
+
+class InverseTimeDecay(Schedule):
+    """``lr0 / (1 + decay * epoch)``."""
+
+    def __init__(self, decay: float):
+        self.decay = check_float(decay, "decay", minimum=0.0)
+
+    def __call__(self, epoch: int, lr0: float) -> float:
+        return lr0 / (1.0 + self.decay * epoch)
+
+
+class ExponentialDecay(Schedule):
+    """``lr0 * gamma ** epoch``."""
+
+    def __init__(self, gamma: float):
+        self.gamma = check_float(gamma, "gamma", minimum=0.0, min_inclusive=False)
+
+    def __call__(self, epoch: int, lr0: float) -> float:
+        return lr0 * self.gamma**epoch
+
+
+def learning_rate(schedule: object, epoch: int, lr0: float) -> float:
+    """Evaluate a schedule (or None: constant) and check that the result is a usable rate."""
+    if schedule is None:
+        return lr0
+    if not callable(schedule):
+        raise TypeError(
+            f"schedule must be a ferronet.schedules.Schedule or a callable (epoch, lr0) -> lr; got {type(schedule).__name__}"
+        )
+    return check_float(schedule(epoch, lr0), f"the learning rate the schedule returned for epoch {epoch}", minimum=0.0)
