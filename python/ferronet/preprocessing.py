@@ -1,0 +1,221 @@
+"""Small data-preparation helpers: one-hot labels, standardization and a train/test split.
+
+They follow scikit-learn's conventions where it has one (``StandardScaler``'s ``mean_``/``scale_``, the order of
+``train_test_split``'s results), so code moves between the two without surprises.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ._validation import (
+    as_array,
+    check_bool,
+    check_dtype,
+    check_features,
+    check_float,
+    check_int,
+    check_labels,
+    require_finite,
+)
+
+__all__ = ["Standardizer", "one_hot", "standardize", "train_test_split"]
+
+
+def one_hot(y: Any, n_classes: int | None = None, dtype: Any = "float32") -> np.ndarray:
+    """Integer labels of shape (n,) as a one-hot matrix of shape (n, n_classes).
+
+    ``n_classes=None`` uses ``max(y) + 1``. Labels must be whole numbers in ``0..n_classes-1``; ``dtype`` is
+    ``"float32"`` (the default) or ``"float64"``.
+
+    >>> one_hot([0, 2, 1], 3)
+    array([[1., 0., 0.],
+           [0., 0., 1.],
+           [0., 1., 0.]], dtype=float32)
+    """
+    labels = check_labels(y, "y")
+    out_dtype = check_dtype(dtype)
+    if n_classes is None:
+        if labels.size == 0:
+            raise ValueError("n_classes must be given when y is empty (it cannot be inferred from the labels)")
+        n_classes = int(labels.max()) + 1
+    else:
+        n_classes = check_int(n_classes, "n_classes", minimum=1)
+        if labels.size and labels.max() >= n_classes:
+            raise ValueError(
+                f"y holds label {labels.max()}, but n_classes={n_classes} allows labels 0..{n_classes - 1}"
+            )
+    encoded = np.zeros((labels.shape[0], n_classes), dtype=out_dtype)
+    encoded[np.arange(labels.shape[0]), labels] = 1
+    return encoded
+
+
+def _float_array(X: Any, name: str) -> np.ndarray:
+    """A finite float array (float32 and float64 kept, anything else converted to float64)."""
+    array = as_array(X, name)
+    if array.dtype not in (np.float32, np.float64):
+        array = array.astype(np.float64)
+    require_finite(array, name)
+    return array
+
+
+def _moments(array: np.ndarray, axis: int | None, eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, standard deviation (population, ddof=0) and the mask of constant slices, all computed in float64.
+
+    A slice counts as constant when its standard deviation is <= ``eps`` or within the rounding error that summing
+    its values can produce (scikit-learn's rule: ``var <= n*eps64*var + (n*mean*eps64)**2``), so columns such as
+    ``[0.1] * 10`` are recognised even though their computed variance is not exactly zero.
+    """
+    values = array.astype(np.float64, copy=False)
+    n = values.size if axis is None else values.shape[axis]
+    mean = values.mean(axis=axis, keepdims=True)
+    var = np.mean(np.square(values - mean), axis=axis, keepdims=True)
+    std = np.sqrt(var)
+    machine = np.finfo(np.float64).eps
+    constant = (var <= n * machine * var + (n * mean * machine) ** 2) | (std <= eps)
+    return mean, std, constant
+
+
+def standardize(X: Any, axis: int | None = 0, eps: float = 0.0) -> np.ndarray:
+    """``(X - mean) / std`` along ``axis`` (per column by default), as a new array.
+
+    Slices with zero variance (standard deviation <= ``eps``, or zero up to rounding) come out as exactly 0:
+    no division by zero and no warnings. float32 input stays float32 (the statistics are computed in float64);
+    any other numeric input becomes float64. NaN or infinity raises ``ValueError``.
+
+    For statistics you can reuse on new data (a test set), use :class:`Standardizer`.
+
+    >>> standardize([[1.0, 5.0], [3.0, 5.0]])
+    array([[-1.,  0.],
+           [ 1.,  0.]])
+    """
+    array = _float_array(X, "X")
+    if array.ndim == 0:
+        raise ValueError("X must have at least one dimension; got a scalar")
+    if axis is not None:
+        axis = check_int(axis, "axis", minimum=-array.ndim, maximum=array.ndim - 1)
+    eps = check_float(eps, "eps", minimum=0.0)
+    if array.size == 0 or (axis is not None and array.shape[axis] == 0):
+        raise ValueError(f"X must not be empty along axis {axis}; got shape {array.shape}")
+    mean, std, constant = _moments(array, axis, eps)
+    scale = np.where(constant, 1.0, std)
+    result = (array.astype(np.float64, copy=False) - mean) / scale
+    result = np.where(constant, 0.0, result)
+    return result.astype(array.dtype, copy=False)
+
+
+class Standardizer:
+    """Standardize features by removing the mean and scaling to unit variance (scikit-learn's ``StandardScaler``).
+
+    ``fit(X)`` learns, per column of a 2-D ``X``, ``mean_`` and ``scale_`` (the population standard deviation,
+    ddof=0, set to 1 for constant columns so they are only centred), plus ``var_``, ``n_features_in_`` and
+    ``n_samples_seen_``. ``transform`` computes ``(X - mean_) / scale_``; ``inverse_transform`` undoes it.
+    ``with_mean=False`` / ``with_std=False`` skip centring / scaling (``mean_`` / ``scale_`` are then None).
+    Outputs are float32 for float32 input, float64 otherwise.
+
+    >>> s = Standardizer().fit([[0.0, 1.0], [2.0, 1.0]])
+    >>> s.mean_, s.scale_
+    (array([1., 1.]), array([1., 1.]))
+    """
+
+    def __init__(self, *, with_mean: bool = True, with_std: bool = True) -> None:
+        self.with_mean = with_mean
+        self.with_std = with_std
+
+    def __repr__(self) -> str:
+        return f"Standardizer(with_mean={self.with_mean}, with_std={self.with_std})"
+
+    @staticmethod
+    def _matrix(X: Any) -> np.ndarray:
+        array = as_array(X, "X")
+        dtype = np.float32 if array.dtype == np.float32 else np.float64
+        return check_features(array, "X", np.dtype(dtype))
+
+    def fit(self, X: Any, y: Any = None) -> Standardizer:
+        """Learn the per-column mean and scale of ``X`` (n_samples, n_features); ``y`` is ignored."""
+        with_mean = check_bool(self.with_mean, "with_mean")
+        with_std = check_bool(self.with_std, "with_std")
+        matrix = self._matrix(X)
+        mean, std, constant = _moments(matrix, 0, 0.0)
+        self.n_features_in_ = matrix.shape[1]
+        self.n_samples_seen_ = matrix.shape[0]
+        self.mean_ = mean[0] if with_mean else None
+        self.var_ = np.square(std[0]) if with_std else None
+        self.scale_ = np.where(constant[0], 1.0, std[0]) if with_std else None
+        return self
+
+    def _check_fitted(self, X: Any) -> np.ndarray:
+        if not hasattr(self, "n_features_in_"):
+            raise ValueError("this Standardizer is not fitted yet; call fit(X) first")
+        matrix = self._matrix(X)
+        if matrix.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {matrix.shape[1]} features, but the Standardizer was fitted on {self.n_features_in_}"
+            )
+        return matrix
+
+    def transform(self, X: Any) -> np.ndarray:
+        """``(X - mean_) / scale_`` as a new array."""
+        matrix = self._check_fitted(X)
+        result = matrix.astype(np.float64)
+        if self.mean_ is not None:
+            result -= self.mean_
+        if self.scale_ is not None:
+            result /= self.scale_
+        return result.astype(matrix.dtype, copy=False)
+
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        """``fit(X)`` then ``transform(X)``."""
+        return self.fit(X).transform(X)
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """``X * scale_ + mean_``: back to the original units."""
+        matrix = self._check_fitted(X)
+        result = matrix.astype(np.float64)
+        if self.scale_ is not None:
+            result *= self.scale_
+        if self.mean_ is not None:
+            result += self.mean_
+        return result.astype(matrix.dtype, copy=False)
+
+
+def train_test_split(
+    X: Any, y: Any, test_fraction: float = 0.2, seed: int | None = 0, shuffle: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split ``X`` and ``y`` into ``X_train, X_test, y_train, y_test`` (scikit-learn's order).
+
+    The test set has ``ceil(test_fraction * n)`` rows (scikit-learn's rounding), the training set the rest; both
+    must be non-empty. With ``shuffle=True`` the rows are permuted by ``numpy.random.default_rng(seed).permutation(n)``
+    and the first ``n_train`` of the permutation form the training set; ``seed=None`` takes fresh entropy. With
+    ``shuffle=False`` the first rows are the training set and the last ones the test set. Arrays keep their dtype.
+
+    >>> X_train, X_test, y_train, y_test = train_test_split(np.arange(20).reshape(10, 2), np.arange(10))
+    >>> X_train.shape, X_test.shape
+    ((8, 2), (2, 2))
+    """
+    features = as_array(X, "X")
+    targets = as_array(y, "y")
+    if features.ndim == 0 or targets.ndim == 0:
+        raise ValueError("X and y must be arrays with one row per sample; got a scalar")
+    n = features.shape[0]
+    if targets.shape[0] != n:
+        raise ValueError(f"y has {targets.shape[0]} rows but X has {n}")
+    test_fraction = check_float(
+        test_fraction, "test_fraction", minimum=0.0, maximum=1.0, min_inclusive=False, max_inclusive=False
+    )
+    shuffle = check_bool(shuffle, "shuffle")
+    if seed is not None:
+        seed = check_int(seed, "seed", minimum=0)
+    n_test = math.ceil(test_fraction * n)
+    n_train = n - n_test
+    if n_train < 1 or n_test < 1:
+        raise ValueError(
+            f"test_fraction={test_fraction} of {n} samples leaves {n_train} for training and {n_test} for testing; "
+            "both must be at least 1"
+        )
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    train, test = order[:n_train], order[n_train:]
+    return features[train], features[test], targets[train], targets[test]
