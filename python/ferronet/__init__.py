@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import _core, datasets, optim, preprocessing, reference, schedules
+from . import _core, datasets, optim, preprocessing, reference, schedules, utils
 from ._validation import check_int
 from .callbacks import EarlyStopping
 from .layers import Activation, BatchNorm, Dense, Dropout, Layer
@@ -49,4 +49,5 @@ __all__ = [
     "reference",
     "schedules",
     "set_num_threads",
+    "utils",
 ]

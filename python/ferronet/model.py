@@ -387,6 +387,11 @@ class Sequential:
         features, targets, weights = self._batch(X, y, sample_weight)
         return list(self._engine.gradients(features, targets, weights)[1])
 
+    def _objective(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """The training-mode objective that ``gradients`` differentiates (for gradient checks)."""
+        features, targets, weights = self._batch(X, y, sample_weight)
+        return float(self._engine.gradients(features, targets, weights)[0])
+
     # ---- training ------------------------------------------------------------------------------------------
 
     def train_step(self, X: Any, y: Any, optimizer: Any = None, sample_weight: Any = None) -> float:

@@ -1,0 +1,7 @@
+"""``python -m ferronet``: see ``ferronet.cli``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
