@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import _core, datasets, optim, preprocessing, reference, schedules, utils
+from . import _core, datasets, ops, optim, preprocessing, reference, schedules, utils
 from ._validation import check_int
 from .callbacks import EarlyStopping
 from .layers import Activation, BatchNorm, Dense, Dropout, Layer
@@ -44,6 +44,7 @@ __all__ = [
     "__version__",
     "datasets",
     "get_num_threads",
+    "ops",
     "optim",
     "preprocessing",
     "reference",
