@@ -13,6 +13,9 @@ pub enum Error {
     /// An argument has the wrong type (maps to TypeError).
     #[error("{what}: {why}")]
     Type { what: String, why: String },
+    /// A buffer could not be allocated (maps to MemoryError).
+    #[error("not enough memory for {what} ({bytes} bytes)")]
+    Memory { what: String, bytes: u128 },
     /// The training loss stopped being finite (maps to FloatingPointError).
     #[error("the loss became {value} at epoch {epoch}, batch {batch}")]
     NonFinite { epoch: u64, batch: usize, value: f64 },

@@ -3,6 +3,7 @@
 //! Everything outside `py/` is plain Rust with no PyO3, usable and tested on its own (`cargo test`);
 //! `py/` is the thin binding layer that the `ferronet` Python package loads as `ferronet._core`.
 
+pub mod buffer;
 pub mod error;
 pub mod gemm;
 pub mod init;

@@ -62,9 +62,15 @@ pub fn keep_threshold(p: f64) -> u64 {
 /// `hash_words(seed, stream, step, layer, row)`; unit c draws `splitmix64(key + c·GAMMA)`.
 pub fn fill_mask_row<T: Real>(out: &mut [T], key: u64, threshold: u64, scale: T) {
     for (c, slot) in out.iter_mut().enumerate() {
-        let bits = splitmix64(key.wrapping_add((c as u64).wrapping_mul(GAMMA)));
-        *slot = if (bits >> 11) < threshold { scale } else { T::zero() };
+        *slot = if keeps(key, c, threshold) { scale } else { T::zero() };
     }
+}
+
+/// Whether unit `c` of the row keyed `key` is kept: its draw `splitmix64(key + c·GAMMA)` has its top 53 bits
+/// below `threshold`.
+#[inline(always)]
+pub fn keeps(key: u64, c: usize, threshold: u64) -> bool {
+    (splitmix64(key.wrapping_add((c as u64).wrapping_mul(GAMMA))) >> 11) < threshold
 }
 
 /// The row key of a mask (see `fill_mask_row`).

@@ -81,10 +81,59 @@ pub fn dense_backward<T: Real>(
     db: &mut [T],
 ) -> Result<()> {
     let (rows, fan_in) = x.dim();
-    expect_shape("W", w.dim(), (fan_in, dz.ncols()))?;
+    if w.nrows() != fan_in {
+        return Err(crate::error::Error::shape(
+            "W",
+            format!("({fan_in}, fan_out) to match x's {fan_in} columns"),
+            format!("{:?}", w.dim()),
+        ));
+    }
     expect_shape("dz", dz.dim(), (rows, w.ncols()))?;
     dense_backward_input(dz, w, dx)?;
     dense_backward_params(x, dz, dw, db)
+}
+
+/// `out += a·x` (one row of a GEMV), compiled for AVX2 too and chosen at run time.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+pub fn axpy<T: Real>(out: &mut [T], a: T, x: &[T]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o += a * v;
+    }
+}
+
+/// `Σ a_i·b_i` in 8 interleaved partial sums (vectorizable), combined in a fixed order.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut partial = [T::zero(); 8];
+    let chunks = a.len().min(b.len()) / 8;
+    for (ca, cb) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        for lane in 0..8 {
+            partial[lane] += ca[lane] * cb[lane];
+        }
+    }
+    let mut sum = ((partial[0] + partial[4]) + (partial[1] + partial[5])) + ((partial[2] + partial[6]) + (partial[3] + partial[7]));
+    for (&va, &vb) in a[chunks * 8..].iter().zip(&b[chunks * 8..]) {
+        sum += va * vb;
+    }
+    sum
+}
+
+/// One row through a dense layer (the online path's GEMV): `out ← b + Σ_i x_i·W[i,:]`, skipping zero inputs,
+/// then the activation.
+pub fn dense_forward_row<T: Real>(x: &[T], w: &[T], b: &[T], activation: Activation, out: &mut [T]) -> Result<()> {
+    let fan_out = b.len();
+    expect_len("W", w.len(), x.len() * fan_out)?;
+    expect_len("output", out.len(), fan_out)?;
+    out.copy_from_slice(b);
+    if fan_out > 0 {
+        for (&xi, row) in x.iter().zip(w.chunks_exact(fan_out)) {
+            if xi != T::zero() {
+                axpy(out, xi, row);
+            }
+        }
+    }
+    activation.forward(out, fan_out);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -114,6 +163,24 @@ mod tests {
         assert_eq!(dx, dz.dot(&w.t()));
         assert_eq!(dw, x.t().dot(&dz));
         assert_eq!(db.to_vec(), dz.sum_axis(ndarray::Axis(0)).to_vec());
+        Ok(())
+    }
+
+    #[test]
+    fn row_kernels_match_the_matrix_forms() -> Result<()> {
+        let x = [0.5f64, 0.0, -1.5, 2.0];
+        let w = Array2::from_shape_fn((4, 11), |(i, j)| ((i * 7 + j * 3) % 5) as f64 - 2.0);
+        let b: Vec<f64> = (0..11).map(|j| j as f64 * 0.1).collect();
+        let mut out = vec![0.0; 11];
+        dense_forward_row(&x, w.as_slice().unwrap(), &b, Activation::Linear, &mut out)?;
+        let expected = ndarray::arr1(&x).dot(&w) + ndarray::arr1(&b);
+        for (got, want) in out.iter().zip(expected.iter()) {
+            assert!((got - want).abs() < 1e-12);
+        }
+        let a: Vec<f64> = (0..19).map(|i| i as f64 * 0.25 - 2.0).collect();
+        let c: Vec<f64> = (0..19).map(|i| 1.0 - i as f64 * 0.125).collect();
+        let naive: f64 = a.iter().zip(&c).map(|(p, q)| p * q).sum();
+        assert!((dot(&a, &c) - naive).abs() < 1e-12);
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
+use crate::buffer;
 use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::kernels::activation::Activation;
@@ -111,13 +112,13 @@ impl<T: Real> Layer<T> {
                     return Err(Error::value("units", format!("must be between 1 and {MAX_WIDTH}; got {units}")));
                 }
                 check_probability("dropconnect", dropconnect)?;
-                let mut weight = vec![T::zero(); checked_len(in_dim, units, "Dense weights")?];
+                let mut weight = buffer::zeros(checked_len(in_dim, units, "Dense weights")?, "Dense weights")?;
                 init.fill(&mut weight, in_dim, units, seed, index)?;
                 Layer::Dense(Dense {
                     fan_in: in_dim,
                     fan_out: units,
                     weight: Param::new(weight),
-                    bias: Param::new(vec![T::zero(); units]),
+                    bias: Param::new(buffer::zeros(units, "Dense biases")?),
                     activation,
                     dropconnect,
                 })
@@ -136,10 +137,10 @@ impl<T: Real> Layer<T> {
                 }
                 Layer::BatchNorm(BatchNorm {
                     dim: in_dim,
-                    gamma: Param::new(vec![T::one(); in_dim]),
-                    beta: Param::new(vec![T::zero(); in_dim]),
-                    running_mean: vec![T::zero(); in_dim],
-                    running_var: vec![T::one(); in_dim],
+                    gamma: Param::new(buffer::filled(in_dim, T::one(), "BatchNorm gamma")?),
+                    beta: Param::new(buffer::zeros(in_dim, "BatchNorm beta")?),
+                    running_mean: buffer::zeros(in_dim, "BatchNorm running_mean")?,
+                    running_var: buffer::filled(in_dim, T::one(), "BatchNorm running_var")?,
                     momentum,
                     eps,
                 })
@@ -208,21 +209,22 @@ impl<T: Real> Layer<T> {
     }
 
     /// Size the cache for batches of up to `rows` rows.
-    pub fn size_cache(&self, cache: &mut LayerCache<T>, rows: usize) {
-        let zeros = |n: usize| vec![T::zero(); n];
+    pub fn size_cache(&self, cache: &mut LayerCache<T>, rows: usize) -> Result<()> {
+        let zeros = |n: usize| buffer::zeros(n, "layer cache");
         match self {
             Layer::Dense(d) if d.dropconnect > 0.0 => {
-                cache.mask = zeros(d.fan_in * d.fan_out);
-                cache.masked_weight = zeros(d.fan_in * d.fan_out);
+                cache.mask = zeros(d.fan_in * d.fan_out)?;
+                cache.masked_weight = zeros(d.fan_in * d.fan_out)?;
             }
-            Layer::Dropout { dim, p } if *p > 0.0 => cache.mask = zeros(rows * dim),
+            Layer::Dropout { dim, p } if *p > 0.0 => cache.mask = zeros(buffer::area(rows, *dim, "dropout mask")?)?,
             Layer::BatchNorm(bn) => {
-                cache.xhat = zeros(rows * bn.dim);
-                cache.mean = zeros(bn.dim);
-                cache.var = zeros(bn.dim);
+                cache.xhat = zeros(buffer::area(rows, bn.dim, "batchnorm cache")?)?;
+                cache.mean = zeros(bn.dim)?;
+                cache.var = zeros(bn.dim)?;
             }
             _ => {}
         }
+        Ok(())
     }
 
     /// Forward pass of `rows` rows from `x` (rows × in_dim) into `y` (rows × out_dim).

@@ -4,6 +4,7 @@ pub mod dataset;
 pub mod layer;
 #[allow(clippy::module_inception)]
 pub mod network;
+mod online;
 pub mod train;
 pub mod workspace;
 

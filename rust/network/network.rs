@@ -5,6 +5,7 @@
 //! reverse, updating each layer's parameters right after its gradients are computed (while they are in cache).
 //! Inference (`forward`, `evaluate`) uses its own buffers so that it only needs `&self`.
 
+use crate::buffer;
 use crate::error::{Error, Result};
 use crate::kernels::activation::Activation;
 use crate::kernels::loss::{Loss, Targets};
@@ -216,7 +217,7 @@ impl<T: Real> Network<T> {
     pub(crate) fn load_batch(&mut self, batch: &Batch<'_, T>) -> Result<()> {
         self.check_batch(batch)?;
         let rows = batch.rows;
-        self.ws.ensure(&self.layers, self.input_dim, self.target_cols(), rows);
+        self.ws.ensure(&self.layers, self.input_dim, self.target_cols(), rows)?;
         let short = || Error::value("batch", "workspace too small");
         self.ws.acts.first_mut().and_then(|a| a.get_mut(..batch.x.len())).ok_or_else(short)?.copy_from_slice(batch.x);
         match batch.targets {
@@ -316,6 +317,9 @@ impl<T: Real> Network<T> {
     /// One training step on the batch already in the workspace: forward, loss, and (if the loss is finite)
     /// running statistics, backward and update. A non-finite loss leaves the parameters untouched.
     pub(crate) fn train_workspace(&mut self, rows: usize, weighted: bool) -> Result<BatchResult> {
+        if rows == 1 && self.online_eligible() {
+            return self.train_online(weighted);
+        }
         let optimizer = self.optimizer.ok_or_else(|| Error::value("optimizer", "no optimizer is set: call set_optimizer first"))?;
         self.forward_workspace(rows)?;
         let (loss, correct) = self.loss_workspace(rows, weighted)?;
@@ -362,18 +366,19 @@ impl<T: Real> Network<T> {
         let block = if training { rows.max(1) } else { INFERENCE_BLOCK.min(rows.max(1)) };
         let widest = self.layers.iter().map(Layer::out_dim).max().unwrap_or(self.input_dim);
         // Layer l reads buffer (l % 2 == 1 ? a : b) and writes the other; layer 0 reads the input block.
-        let (mut a, mut b) = (vec![T::zero(); block * widest], vec![T::zero(); block * widest]);
-        let mut caches: Vec<LayerCache<T>> = self
+        let size = buffer::area(block, widest, "inference buffers")?;
+        let (mut a, mut b) = (buffer::zeros(size, "inference buffers")?, buffer::zeros(size, "inference buffers")?);
+        let mut caches = self
             .layers
             .iter()
             .map(|layer| {
                 let mut cache = LayerCache::default();
                 if training {
-                    layer.size_cache(&mut cache, block);
+                    layer.size_cache(&mut cache, block)?;
                 }
-                cache
+                Ok(cache)
             })
-            .collect();
+            .collect::<Result<Vec<LayerCache<T>>>>()?;
         let mut start = 0;
         while start < rows {
             let n = block.min(rows - start);
@@ -405,8 +410,7 @@ impl<T: Real> Network<T> {
     /// computed by the loss), otherwise whatever the last layer computes. `logits_only` skips the fused head.
     pub fn forward(&self, x: &[T], rows: usize, training: bool, logits_only: bool) -> Result<Vec<T>> {
         let cols = self.output_dim();
-        let len = rows.checked_mul(cols).ok_or_else(|| Error::value("X", "too many rows"))?;
-        let mut out = vec![T::zero(); len];
+        let mut out = buffer::zeros(buffer::area(rows, cols, "the output")?, "the output")?;
         let head = if logits_only { None } else { self.fused_activation() };
         self.run_blocks(x, rows, training, |start, n, block| {
             let dst = out.get_mut(start * cols..(start + n) * cols).ok_or_else(|| Error::value("output", "buffer too small"))?;
@@ -425,7 +429,7 @@ impl<T: Real> Network<T> {
         self.check_batch(batch)?;
         let cols = self.output_dim();
         let (mut loss_sum, mut weight_sum, mut correct) = (0.0f64, 0.0f64, 0.0f64);
-        let mut grad = vec![T::zero(); INFERENCE_BLOCK.min(batch.rows) * cols];
+        let mut grad = buffer::zeros(INFERENCE_BLOCK.min(batch.rows) * cols, "evaluation buffers")?;
         let short = || Error::value("evaluate", "block out of range");
         self.run_blocks(batch.x, batch.rows, false, |start, n, z| {
             let targets = match batch.targets {

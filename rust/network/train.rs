@@ -105,7 +105,9 @@ impl<T: Real> Network<T> {
             ));
         }
         let mut order = self.epoch.take().map(|state| state.order).unwrap_or_default();
-        order.resize(rows, 0);
+        if order.len() != rows {
+            order = crate::buffer::zeros(rows, "the epoch's batch order")?;
+        }
         if shuffle {
             rng::epoch_permutation(&mut order, self.seed, self.epochs);
         } else {
@@ -129,7 +131,10 @@ impl<T: Real> Network<T> {
             return Err(error);
         }
         let target_cols = if self.loss.uses_labels() { 1 } else { self.output_dim() };
-        self.ws.ensure(&self.layers, self.input_dim, target_cols, state.batch_size);
+        if let Err(error) = self.ws.ensure(&self.layers, self.input_dim, target_cols, state.batch_size) {
+            self.epoch = Some(state);
+            return Err(error);
+        }
         let started = Instant::now();
         let rows = data.rows;
         while state.next < rows {

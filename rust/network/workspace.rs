@@ -1,6 +1,8 @@
 //! Every buffer a training step needs, sized once for the largest batch seen so far and reused by every
 //! batch and epoch after it (a smaller last batch uses a prefix): no allocation in the steady state.
 
+use crate::buffer;
+use crate::error::Result;
 use crate::network::layer::{Layer, LayerCache};
 use crate::scalar::Real;
 
@@ -12,6 +14,8 @@ pub struct Workspace<T> {
     pub acts: Vec<Vec<T>>,
     /// Two gradient buffers (rows × widest layer) used in turn by the backward pass.
     pub grad: [Vec<T>; 2],
+    /// One row of a parameter gradient (widest layer): the online path's only scratch.
+    pub row_grad: Vec<T>,
     pub caches: Vec<LayerCache<T>>,
     /// Parameter gradients, per layer, in `Layer::params()` order.
     pub param_grads: Vec<Vec<Vec<T>>>,
@@ -23,26 +27,40 @@ pub struct Workspace<T> {
 
 impl<T: Real> Workspace<T> {
     /// Make sure the buffers hold `rows` rows for these layers; reallocates only when the batch grows.
-    pub fn ensure(&mut self, layers: &[Layer<T>], input_dim: usize, target_cols: usize, rows: usize) {
+    pub fn ensure(&mut self, layers: &[Layer<T>], input_dim: usize, target_cols: usize, rows: usize) -> Result<()> {
         if rows <= self.rows && self.acts.len() == layers.len() + 1 {
-            return;
+            return Ok(());
         }
-        let zeros = |n: usize| vec![T::zero(); n];
+        let zeros = |n: usize| buffer::zeros(n, "training buffers");
+        let area = |width: usize| buffer::area(rows, width, "training buffers");
         let widest = layers.iter().map(|l| l.out_dim()).chain([input_dim]).max().unwrap_or(input_dim);
-        self.rows = rows;
-        self.acts = std::iter::once(input_dim).chain(layers.iter().map(|l| l.out_dim())).map(|width| zeros(rows * width)).collect();
-        self.grad = [zeros(rows * widest), zeros(rows * widest)];
-        self.caches = layers
+        // Build everything first: a failed allocation leaves the old workspace intact.
+        let acts = std::iter::once(input_dim)
+            .chain(layers.iter().map(|l| l.out_dim()))
+            .map(|width| zeros(area(width)?))
+            .collect::<Result<Vec<_>>>()?;
+        let grad = [zeros(area(widest)?)?, zeros(area(widest)?)?];
+        let caches = layers
             .iter()
             .map(|layer| {
                 let mut cache = LayerCache::default();
-                layer.size_cache(&mut cache, rows);
-                cache
+                layer.size_cache(&mut cache, rows)?;
+                Ok(cache)
             })
-            .collect();
-        self.param_grads = layers.iter().map(|l| l.param_sizes().into_iter().map(zeros).collect()).collect();
-        self.labels = vec![0; rows];
-        self.targets = zeros(rows * target_cols);
-        self.weights = zeros(rows);
+            .collect::<Result<Vec<_>>>()?;
+        let param_grads =
+            layers.iter().map(|l| l.param_sizes().into_iter().map(zeros).collect::<Result<Vec<_>>>()).collect::<Result<Vec<_>>>()?;
+        *self = Workspace {
+            rows,
+            acts,
+            grad,
+            row_grad: zeros(widest)?,
+            caches,
+            param_grads,
+            labels: buffer::zeros(rows, "training buffers")?,
+            targets: zeros(area(target_cols)?)?,
+            weights: zeros(rows)?,
+        };
+        Ok(())
     }
 }

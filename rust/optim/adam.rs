@@ -5,6 +5,7 @@ use crate::error::{Result, expect_len};
 use crate::scalar::Real;
 
 /// The hyperparameters of one step, with the bias corrections of step t (computed once per tensor).
+#[derive(Clone, Debug)]
 pub struct AdamStep {
     pub lr: f64,
     pub beta1: f64,

@@ -98,32 +98,62 @@ impl Optimizer {
         self.kind() == other.kind()
     }
 
+    /// Which state buffers this optimizer uses: (first, second).
+    pub fn uses_slots(&self) -> (bool, bool) {
+        match *self {
+            Optimizer::Sgd { momentum, .. } => (momentum != 0.0, false),
+            Optimizer::Adam { .. } => (true, true),
+            Optimizer::RmsProp { .. } => (false, true),
+        }
+    }
+
+    /// Allocate this optimizer's state for a parameter of `len` values (once; a no-op afterwards).
+    pub fn prepare<T: Real>(&self, state: &mut Slots<T>, len: usize) {
+        let (first, second) = self.uses_slots();
+        state.ensure(len, first, second);
+    }
+
     /// One update of `param` from its gradient; `t` is the 1-based update count (Adam's bias correction).
     pub fn update<T: Real>(&self, param: &mut [T], grad: &[T], state: &mut Slots<T>, t: u64) -> Result<()> {
-        let len = param.len();
-        crate::error::expect_len("grad", grad.len(), len)?;
+        self.prepare(state, param.len());
+        let Slots { first, second } = state;
+        self.at_step(t).apply(param, grad, first, second)
+    }
+
+    /// The constants of update number `t` (Adam's bias corrections), computed once and applied to any number of
+    /// slices (whole tensors, or row by row on the online path).
+    pub fn at_step(&self, t: u64) -> Step {
         match *self {
-            Optimizer::Sgd { lr, momentum, nesterov } => {
+            Optimizer::Sgd { lr, momentum, nesterov } => Step::Sgd { lr, momentum, nesterov },
+            Optimizer::Adam { lr, beta1, beta2, eps } => Step::Adam(adam::AdamStep::new(lr, beta1, beta2, eps, t)),
+            Optimizer::RmsProp { lr, rho, eps } => Step::RmsProp { lr, rho, eps },
+        }
+    }
+}
+
+/// An optimizer at a given update number.
+#[derive(Clone, Debug)]
+pub enum Step {
+    Sgd { lr: f64, momentum: f64, nesterov: bool },
+    Adam(adam::AdamStep),
+    RmsProp { lr: f64, rho: f64, eps: f64 },
+}
+
+impl Step {
+    /// Update matching slices of a parameter, its gradient and its state (`Optimizer::prepare` first).
+    pub fn apply<T: Real>(&self, param: &mut [T], grad: &[T], first: &mut [T], second: &mut [T]) -> Result<()> {
+        match *self {
+            Step::Sgd { lr, momentum, nesterov } => {
                 if momentum == 0.0 {
                     sgd::sgd_update(param, grad, T::of(lr))
+                } else if nesterov {
+                    sgd::nesterov_update(param, grad, first, T::of(lr), T::of(momentum))
                 } else {
-                    state.ensure(len, true, false);
-                    if nesterov {
-                        sgd::nesterov_update(param, grad, &mut state.first, T::of(lr), T::of(momentum))
-                    } else {
-                        sgd::momentum_update(param, grad, &mut state.first, T::of(lr), T::of(momentum))
-                    }
+                    sgd::momentum_update(param, grad, first, T::of(lr), T::of(momentum))
                 }
             }
-            Optimizer::Adam { lr, beta1, beta2, eps } => {
-                state.ensure(len, true, true);
-                let hyper = adam::AdamStep::new(lr, beta1, beta2, eps, t);
-                adam::adam_update(param, grad, &mut state.first, &mut state.second, &hyper)
-            }
-            Optimizer::RmsProp { lr, rho, eps } => {
-                state.ensure(len, false, true);
-                rmsprop::rmsprop_update(param, grad, &mut state.second, T::of(lr), T::of(rho), T::of(eps))
-            }
+            Step::Adam(ref step) => adam::adam_update(param, grad, first, second, step),
+            Step::RmsProp { lr, rho, eps } => rmsprop::rmsprop_update(param, grad, second, T::of(lr), T::of(rho), T::of(eps)),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The one mapping from engine errors to Python exceptions.
 
 use pyo3::PyErr;
-use pyo3::exceptions::{PyFloatingPointError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyFloatingPointError, PyMemoryError, PyTypeError, PyValueError};
 
 use crate::error::Error;
 
@@ -12,6 +12,7 @@ impl From<Error> for PyErr {
             Error::Shape { .. } | Error::Value { .. } => PyValueError::new_err(message),
             Error::Type { .. } => PyTypeError::new_err(message),
             Error::NonFinite { .. } => PyFloatingPointError::new_err(message),
+            Error::Memory { .. } => PyMemoryError::new_err(message),
         }
     }
 }

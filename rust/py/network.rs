@@ -9,6 +9,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
+use crate::buffer;
 use crate::init::Init;
 use crate::kernels::activation::Activation;
 use crate::kernels::loss::Loss;
@@ -448,10 +449,11 @@ fn dataset_impl<T: Real + Element>(
     let targets = targets.view()?;
     py.detach(|| {
         let target_data = match targets {
-            crate::kernels::loss::Targets::Labels(labels) => TargetData::Labels(labels.to_vec()),
-            crate::kernels::loss::Targets::Dense(values) => TargetData::Dense { values: values.to_vec(), cols: target_cols },
+            crate::kernels::loss::Targets::Labels(labels) => TargetData::Labels(buffer::copy_of(labels, "y")?),
+            crate::kernels::loss::Targets::Dense(values) => TargetData::Dense { values: buffer::copy_of(values, "y")?, cols: target_cols },
         };
-        Dataset::new(x_data.to_vec(), rows, cols, target_data, weights.map(<[T]>::to_vec))
+        let weights = weights.map(|w| buffer::copy_of(w, "sample_weight")).transpose()?;
+        Dataset::new(buffer::copy_of(x_data, "X")?, rows, cols, target_data, weights)
     })
     .map_err(PyErr::from)
 }

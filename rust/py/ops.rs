@@ -15,7 +15,7 @@ use crate::network::layer::view;
 use crate::optim::{adam, rmsprop, sgd};
 use crate::py::convert::{self, Dtype, by_dtype};
 use crate::scalar::Real;
-use crate::{rng, threads};
+use crate::{buffer, rng, threads};
 
 type Any<'py> = Bound<'py, PyAny>;
 
@@ -51,11 +51,17 @@ fn vector<'py, T: Real + Element>(value: &Any<'py>, what: &str, len: usize) -> P
 /// Any float array's data and shape (element-wise kernels).
 fn elements<'py, T: Real + Element>(value: &Any<'py>, what: &str) -> PyResult<(Vec<T>, Vec<usize>)> {
     let array = convert::array::<T>(value, what)?;
-    Ok((convert::slice(&array, what)?.to_vec(), array.shape().to_vec()))
+    Ok((buffer::copy_of(convert::slice(&array, what)?, what)?, array.shape().to_vec()))
 }
 
 fn same_shape(a: &[usize], b: &[usize], what: &str) -> PyResult<()> {
     if a == b { Ok(()) } else { Err(PyValueError::new_err(format!("{what} must have shape {a:?}; got {b:?}"))) }
+}
+
+/// A zero matrix allocated fallibly (MemoryError instead of an abort).
+fn zeros_matrix<T: Real>(rows: usize, cols: usize, what: &str) -> PyResult<Array2<T>> {
+    let data = buffer::zeros(buffer::area(rows, cols, what)?, what)?;
+    Array2::from_shape_vec((rows, cols), data).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 fn matrix<'py, T: Real + Element>(py: Python<'py>, data: Vec<T>, rows: usize, cols: usize) -> PyResult<Any<'py>> {
@@ -69,7 +75,7 @@ fn dense_forward<'py>(py: Python<'py>, x: &Any<'py>, w: &Any<'py>, b: &Any<'py>)
     by_dtype!(Dtype::of(x, "x")?, T => {
         let (x, w) = (Mat::<T>::new(x, "x")?, Mat::<T>::new(w, "W")?);
         let b = vector::<T>(b, "b", w.cols)?;
-        let mut out = Array2::<T>::zeros((x.rows, w.cols));
+        let mut out = zeros_matrix::<T>(x.rows, w.cols, "the output")?;
         let (xv, wv) = (view(x.data(), x.rows, x.cols)?, view(w.data(), w.rows, w.cols)?);
         py.detach(|| threads::install(|| dense::dense_forward(xv, wv, &b, Activation::Linear, out.view_mut())))??;
         Ok(out.into_pyarray(py).into_any())
@@ -80,9 +86,9 @@ fn dense_forward<'py>(py: Python<'py>, x: &Any<'py>, w: &Any<'py>, b: &Any<'py>)
 fn dense_backward<'py>(py: Python<'py>, x: &Any<'py>, w: &Any<'py>, dz: &Any<'py>) -> PyResult<(Any<'py>, Any<'py>, Any<'py>)> {
     by_dtype!(Dtype::of(x, "x")?, T => {
         let (x, w, dz) = (Mat::<T>::new(x, "x")?, Mat::<T>::new(w, "W")?, Mat::<T>::new(dz, "dz")?);
-        let mut dx = Array2::<T>::zeros((x.rows, x.cols));
-        let mut dw = Array2::<T>::zeros((w.rows, w.cols));
-        let mut db = vec![T::zero(); w.cols];
+        let mut dx = zeros_matrix::<T>(x.rows, x.cols, "dx")?;
+        let mut dw = zeros_matrix::<T>(w.rows, w.cols, "dW")?;
+        let mut db = buffer::zeros::<T>(w.cols, "db")?;
         let (xv, wv, dzv) = (view(x.data(), x.rows, x.cols)?, view(w.data(), w.rows, w.cols)?, view(dz.data(), dz.rows, dz.cols)?);
         py.detach(|| threads::install(|| dense::dense_backward(xv, wv, dzv, dx.view_mut(), dw.view_mut(), &mut db)))??;
         Ok((dx.into_pyarray(py).into_any(), dw.into_pyarray(py).into_any(), convert::to_numpy_vector(py, db)))
@@ -315,6 +321,9 @@ fn batchnorm_update_running<'py>(
 ) -> PyResult<(Any<'py>, Any<'py>)> {
     by_dtype!(Dtype::of(running_mean, "running_mean")?, T => {
         let (mut rm, shape) = elements::<T>(running_mean, "running_mean")?;
+        if shape.len() != 1 {
+            return Err(PyValueError::new_err(format!("running_mean must be 1-D; got shape {shape:?}")));
+        }
         let cols = rm.len();
         let mut rv = vector::<T>(running_var, "running_var", cols)?;
         let (mean, var) = (vector::<T>(batch_mean, "batch_mean", cols)?, vector::<T>(batch_var, "batch_var", cols)?);
@@ -370,11 +379,18 @@ fn dropout_mask<'py>(
     layer: usize,
     stream: u64,
 ) -> PyResult<Any<'py>> {
-    let len = rows.checked_mul(cols).filter(|&n| n <= 1 << 31).ok_or_else(|| PyValueError::new_err("mask too large"))?;
-    let mut scale = vec![0.0f64; len];
-    dropout::dropout_mask(&mut scale, cols.max(1), p, seed, stream, step, layer)?;
-    let keep = Array2::from_shape_vec((rows, cols), scale.into_iter().map(|v| v != 0.0).collect())
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    if !(0.0..1.0).contains(&p) {
+        return Err(PyValueError::new_err(format!("p must be in [0, 1); got {p}")));
+    }
+    let mut keep = buffer::filled(buffer::area(rows, cols, "the mask")?, false, "the mask")?;
+    let threshold = rng::keep_threshold(p);
+    for (row, values) in keep.chunks_exact_mut(cols.max(1)).enumerate() {
+        let key = rng::mask_row_key(seed, stream, step, layer, row);
+        for (c, slot) in values.iter_mut().enumerate() {
+            *slot = rng::keeps(key, c, threshold);
+        }
+    }
+    let keep = Array2::from_shape_vec((rows, cols), keep).map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok(keep.into_pyarray(py).into_any())
 }
 
@@ -453,6 +469,9 @@ fn adam_update<'py>(
     beta2: f64,
     eps: f64,
 ) -> PyResult<(Any<'py>, Any<'py>, Any<'py>)> {
+    if step == 0 {
+        return Err(PyValueError::new_err("step must be >= 1 (the first update is step 1)"));
+    }
     by_dtype!(Dtype::of(param, "param")?, T => {
         let (mut p, shape) = elements::<T>(param, "param")?;
         let (g, g_shape) = elements::<T>(grad, "grad")?;
@@ -495,9 +514,11 @@ fn epoch_permutation<'py>(py: Python<'py>, n: usize, seed: u64, epoch: u64) -> P
     if u32::try_from(n).is_err() {
         return Err(PyValueError::new_err(format!("n must be < 2^32; got {n}")));
     }
-    let mut order = vec![0u32; n];
+    let mut order = buffer::zeros::<u32>(n, "the permutation")?;
     rng::epoch_permutation(&mut order, seed, epoch);
-    Ok(order.into_iter().map(i64::from).collect::<Vec<_>>().into_pyarray(py).into_any())
+    let mut wide = buffer::zeros::<i64>(n, "the permutation")?;
+    wide.iter_mut().zip(&order).for_each(|(w, &o)| *w = i64::from(o));
+    Ok(wide.into_pyarray(py).into_any())
 }
 
 #[pyfunction]
