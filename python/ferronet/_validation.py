@@ -16,6 +16,9 @@ import numpy as np
 
 FLOAT_DTYPES = ("float32", "float64")
 
+#: Largest class label the engine accepts (labels are stored as uint32).
+MAX_LABEL = 2**32 - 1
+
 
 def _describe(value: Any) -> str:
     text = repr(value)
@@ -137,10 +140,17 @@ def check_features(
         raise ValueError(f"{name} has {array.shape[1]} features, the model expects {n_features}")
     if array.shape[1] == 0:
         raise ValueError(f"{name} must have at least one feature; got shape {array.shape}")
-    converted = np.ascontiguousarray(array, dtype=dtype)
+    converted = cast(array, dtype)
     if check_finite:
         require_finite(converted, name)
     return converted
+
+
+def cast(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """C-contiguous in ``dtype`` (no copy when already so). Values too large for the dtype become inf, which
+    ``require_finite`` then reports, instead of an overflow warning."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.ascontiguousarray(array, dtype=dtype)
 
 
 def require_finite(array: np.ndarray, name: str) -> None:
@@ -165,6 +175,8 @@ def check_labels(value: Any, name: str, *, n_samples: int | None = None, n_class
             raise ValueError(
                 f"{name} must hold integer class labels; got non-integer values such as {array[array != np.floor(array)][0]}"
             )
+    if array.size and array.dtype.kind in "uf" and array.max() > MAX_LABEL:
+        raise ValueError(f"{name} holds label {array.max()}; labels must be below {MAX_LABEL + 1}")
     labels = array.astype(np.int64, copy=False)
     if labels.size and labels.min() < 0:
         raise ValueError(f"{name} must hold class labels >= 0; got {labels.min()}")
@@ -182,7 +194,7 @@ def check_sample_weight(value: Any, n_samples: int, dtype: np.dtype, name: str =
     array = as_array(value, name)
     if array.ndim != 1 or array.shape[0] != n_samples:
         raise ValueError(f"{name} must have shape ({n_samples},); got {array.shape}")
-    weights = np.ascontiguousarray(array, dtype=dtype)
+    weights = cast(array, dtype)
     require_finite(weights, name)
     if weights.size and weights.min() < 0:
         raise ValueError(f"{name} must be >= 0; got {weights.min()}")

@@ -31,6 +31,16 @@ def _positive_ints(text: str) -> list[int]:
     return values
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def _load(name: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(X_train, X_test, y_train, y_test) for a dataset name, features scaled for training."""
     if name == "digits":
@@ -80,7 +90,10 @@ def train(args: argparse.Namespace) -> int:
     )
     model.summary()
     started = time.perf_counter()
-    model.fit(X_train, y_train, epochs=args.epochs, batch_size=args.batch_size, optimizer=optimizer, verbose=True)
+    try:
+        model.fit(X_train, y_train, epochs=args.epochs, batch_size=args.batch_size, optimizer=optimizer, verbose=True)
+    except (TypeError, ValueError) as error:
+        raise UsageError(str(error)) from None
     elapsed = time.perf_counter() - started
     result = model.evaluate(X_test, y_test)
     print(f"test loss {result['loss']:.4f}  test accuracy {result['accuracy']:.4f}  ({elapsed:.2f}s of training)")
@@ -116,8 +129,8 @@ def parser() -> argparse.ArgumentParser:
         default="relu",
         help="hidden activation (default: relu)",
     )
-    t.add_argument("--epochs", type=int, default=10, help="passes over the training set (default: 10)")
-    t.add_argument("--batch-size", type=int, default=128, help="rows per update (default: 128)")
+    t.add_argument("--epochs", type=_positive_int, default=10, help="passes over the training set (default: 10)")
+    t.add_argument("--batch-size", type=_positive_int, default=128, help="rows per update (default: 128)")
     t.add_argument("--optimizer", choices=("sgd", "adam", "rmsprop"), default="sgd", help="update rule (default: sgd)")
     t.add_argument("--lr", type=float, default=0.05, help="learning rate (default: 0.05)")
     t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")

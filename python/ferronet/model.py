@@ -8,10 +8,11 @@ the optimizer state and the BatchNorm statistics. A call that raises leaves the 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -247,7 +248,7 @@ class Sequential:
             total += params or 0
             name = f"{layer.kind}_{index} ({_describe_layer(layer)})"
             shape = f"(None, {width if width is not None else '?'})"
-            lines.append(f"{name:<28}{shape:<18}{'?' if params is None else params:>10}")
+            lines.append(f"{name:<27} {shape:<18}{'?' if params is None else params:>10}")
         lines.append(f"total parameters: {total if self.built else '? (not built: input_dim unknown)'}")
         text = "\n".join(lines)
         print(text, file=file or sys.stdout)
@@ -274,7 +275,9 @@ class Sequential:
                 raise TypeError(f"weights[{index}] must be a dict; got {type(layer_weights).__name__}")
             arrays = {}
             for name, value in layer_weights.items():
-                array = np.ascontiguousarray(as_array(value, f"weights[{index}][{name!r}]"), dtype=self.dtype)
+                array = as_array(value, f"weights[{index}][{name!r}]")
+                with np.errstate(over="ignore", invalid="ignore"):  # too large for the dtype: inf, reported below
+                    array = np.ascontiguousarray(array, dtype=self.dtype)
                 require_finite(array, f"weights[{index}][{name!r}]")
                 arrays[name] = array
             converted.append(arrays)
@@ -325,6 +328,18 @@ class Sequential:
         weights = check_sample_weight(sample_weight, features.shape[0], np.dtype(self.dtype))
         return features, targets, weights
 
+    @contextlib.contextmanager
+    def _unbuilt_on_error(self) -> Iterator[None]:
+        """``fit``/``train_step`` build an unbuilt model from X before checking everything else: if a check then
+        raises, the model goes back to unbuilt (a call that raises leaves the model as it was)."""
+        built = self._engine is not None
+        try:
+            yield
+        except BaseException:
+            if not built:
+                self._engine = None
+            raise
+
     def _use_optimizer(self, optimizer: Any, lr: float | None = None) -> Optimizer:
         """Hand the optimizer to the engine: fresh state for a new optimizer object, kept for the same one."""
         opt = (self._optimizer or SGD()) if optimizer is None else get_optimizer(optimizer)
@@ -345,7 +360,8 @@ class Sequential:
         return self._engine.forward(features, check_bool(training, "training"), False)
 
     def _logits(self, X: Any) -> np.ndarray:
-        return self._engine.forward(self._features(X, allow_empty=True), False, True)
+        features = self._features(X, allow_empty=True)  # raises a clear ValueError when the model is not built
+        return self._engine.forward(features, False, True)
 
     def predict(self, X: Any) -> np.ndarray:
         """Class indices (softmax cross-entropy, hinge), 0/1 per output (binary cross-entropy) or values (mse).
@@ -396,7 +412,12 @@ class Sequential:
 
     def train_step(self, X: Any, y: Any, optimizer: Any = None, sample_weight: Any = None) -> float:
         """One update on a batch; returns the objective at the weights before the update."""
-        features, targets, weights = self._batch(X, y, sample_weight, build=True)
+        with self._unbuilt_on_error():
+            features, targets, weights = self._batch(X, y, sample_weight, build=True)
+            if optimizer is not None:
+                get_optimizer(optimizer)  # a bad optimizer raises here, before the engine state changes
+            if features.shape[0] < 2 and any(isinstance(layer, BatchNorm) for layer in self.layers):
+                raise ValueError(f"X: BatchNorm needs at least 2 rows in training mode; got {features.shape[0]}")
         self._use_optimizer(optimizer)
         loss, _ = self._engine.train_step(features, targets, weights)
         return float(loss)
@@ -439,42 +460,46 @@ class Sequential:
             raise TypeError("schedule must be a ferronet.schedules.Schedule or a callable (epoch, lr0) -> lr")
         show_progress = _resolve_progress(progress)
 
-        features, targets, weights = self._batch(X, y, sample_weight, build=True)
-        validation = None
-        if validation_data is not None:
-            if validation_split:
-                raise ValueError("pass either validation_data or validation_split, not both")
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise TypeError("validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight)")
-            validation = (
-                self._batch(*validation_data) if len(validation_data) == 3 else self._batch(*validation_data, None)
-            )
-        elif validation_split:
-            n_val = math.floor(features.shape[0] * validation_split)
-            if n_val < 1 or n_val >= features.shape[0]:
-                raise ValueError(
-                    f"validation_split={validation_split} of {features.shape[0]} rows leaves no validation or no training rows"
+        with self._unbuilt_on_error():  # a first fit that raises leaves the model unbuilt
+            features, targets, weights = self._batch(X, y, sample_weight, build=True)
+            validation = None
+            if validation_data is not None:
+                if validation_split:
+                    raise ValueError("pass either validation_data or validation_split, not both")
+                if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                    raise TypeError("validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight)")
+                validation = (
+                    self._batch(*validation_data) if len(validation_data) == 3 else self._batch(*validation_data, None)
                 )
-            cut = features.shape[0] - n_val
-            validation = (features[cut:], targets[cut:], None if weights is None else weights[cut:])
-            features, targets = features[:cut], targets[:cut]
-            weights = None if weights is None else weights[:cut]
-        if early_stopping is not None and early_stopping.monitor.startswith("val_") and validation is None:
-            raise ValueError(f"early stopping on {early_stopping.monitor!r} needs validation_data or validation_split")
-        if early_stopping is not None and early_stopping.monitor.endswith("accuracy") and not self.is_classifier:
-            raise ValueError(
-                f"early stopping on {early_stopping.monitor!r} needs a classification loss; this model uses {self.loss}"
-            )
-        n = features.shape[0]
-        effective_batch = min(batch_size, n)
-        if any(isinstance(layer, BatchNorm) for layer in self.layers) and (
-            effective_batch < 2 or n % effective_batch == 1
-        ):
-            raise ValueError(
-                f"BatchNorm needs at least 2 rows per training batch, but batch_size={batch_size} over {n} rows leaves "
-                "a batch of 1 row; choose another batch_size"
-            )
-        lr0 = opt.lr
+            elif validation_split:
+                n_val = math.floor(features.shape[0] * validation_split)
+                if n_val < 1 or n_val >= features.shape[0]:
+                    raise ValueError(
+                        f"validation_split={validation_split} of {features.shape[0]} rows leaves no validation or no training rows"
+                    )
+                cut = features.shape[0] - n_val
+                validation = (features[cut:], targets[cut:], None if weights is None else weights[cut:])
+                features, targets = features[:cut], targets[:cut]
+                weights = None if weights is None else weights[:cut]
+            if early_stopping is not None and early_stopping.monitor.startswith("val_") and validation is None:
+                raise ValueError(
+                    f"early stopping on {early_stopping.monitor!r} needs validation_data or validation_split"
+                )
+            if early_stopping is not None and early_stopping.monitor.endswith("accuracy") and not self.is_classifier:
+                raise ValueError(
+                    f"early stopping on {early_stopping.monitor!r} needs a classification loss; this model uses {self.loss}"
+                )
+            n = features.shape[0]
+            effective_batch = min(batch_size, n)
+            if any(isinstance(layer, BatchNorm) for layer in self.layers) and (
+                effective_batch < 2 or n % effective_batch == 1
+            ):
+                raise ValueError(
+                    f"BatchNorm needs at least 2 rows per training batch, but batch_size={batch_size} over {n} rows leaves "
+                    "a batch of 1 row; choose another batch_size"
+                )
+            lr0 = opt.lr
+            rates = [learning_rate(schedule, epoch, lr0) for epoch in range(epochs)]  # checked before any change
         # Everything is checked: from here on the model changes.
         dataset = _core.Dataset(features, targets, self.loss in LABEL_LOSSES, weights)
         del features  # the engine holds its own copy now
@@ -487,7 +512,7 @@ class Sequential:
             early_stopping.reset()
         engine = self._engine
         for epoch in range(epochs):
-            lr = learning_rate(schedule, epoch, lr0)
+            lr = rates[epoch]
             self._use_optimizer(opt, lr=lr)
             started = time.perf_counter()
             totals = self._run_epoch(engine, dataset, n, batch_size, shuffle, epoch, epochs, show_progress)

@@ -1,0 +1,72 @@
+"""Shared helpers for the model, parity, determinism and error tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def weights_equal(a: list[dict[str, np.ndarray]], b: list[dict[str, np.ndarray]]) -> bool:
+    """Whether two ``get_weights()`` structures hold the same keys and bit-identical arrays."""
+    if len(a) != len(b):
+        return False
+    for layer_a, layer_b in zip(a, b, strict=True):
+        if set(layer_a) != set(layer_b):
+            return False
+        if not all(np.array_equal(layer_a[key], layer_b[key]) for key in layer_a):
+            return False
+    return True
+
+
+def assert_weights_equal(a: list[dict[str, np.ndarray]], b: list[dict[str, np.ndarray]]) -> None:
+    assert len(a) == len(b)
+    for index, (layer_a, layer_b) in enumerate(zip(a, b, strict=True)):
+        assert set(layer_a) == set(layer_b), index
+        for key in layer_a:
+            np.testing.assert_array_equal(layer_a[key], layer_b[key], err_msg=f"layer {index} {key}")
+
+
+def assert_weights_close(
+    a: list[dict[str, np.ndarray]], b: list[dict[str, np.ndarray]], rtol: float = 1e-10, atol: float = 1e-12
+) -> None:
+    assert len(a) == len(b)
+    for index, (layer_a, layer_b) in enumerate(zip(a, b, strict=True)):
+        assert set(layer_a) == set(layer_b), index
+        for key in layer_a:
+            np.testing.assert_allclose(layer_a[key], layer_b[key], rtol=rtol, atol=atol, err_msg=f"layer {index} {key}")
+
+
+def max_weight_difference(a: list[dict[str, np.ndarray]], b: list[dict[str, np.ndarray]]) -> float:
+    """The largest absolute difference between matching arrays of two ``get_weights()`` structures."""
+    return max(
+        (
+            float(np.max(np.abs(layer_a[key] - layer_b[key]), initial=0.0))
+            for layer_a, layer_b in zip(a, b, strict=True)
+            for key in layer_a
+        ),
+        default=0.0,
+    )
+
+
+def classification_data(n: int = 60, d: int = 4, k: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian features and labels that depend on them (so that training makes progress)."""
+    generator = np.random.default_rng(seed)
+    X = generator.normal(size=(n, d))
+    W = generator.normal(size=(d, k))
+    y = (X @ W + 0.5 * generator.normal(size=(n, k))).argmax(axis=1)
+    return X, y
+
+
+@pytest.fixture
+def rs() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def restore_threads():
+    """Put the engine's thread count back as it was after a test that changes it."""
+    import ferronet as fnet
+
+    before = fnet.get_num_threads()
+    yield before
+    fnet.set_num_threads(before)
