@@ -70,7 +70,8 @@ class Sequential:
     ``loss`` is one of "softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge". The reported objective is
     the batch-mean data loss plus ``0.5*l2*sum(W**2) + l1*sum(|W|)`` over weights (not biases). ``dtype`` is
     "float32" or "float64"; the same ``seed`` gives bit-identical results whatever the thread count.
-    Without ``input_dim`` the model is built by the first ``fit``/``train_step``.
+    Without ``input_dim`` the model is built by the first ``fit``/``train_step``. ``penalty_per_sample=True``
+    divides the penalty by each batch's total sample weight (scikit-learn's convention for ``alpha``).
     """
 
     def __init__(
@@ -82,6 +83,8 @@ class Sequential:
         l1: float = 0.0,
         dtype: str = "float32",
         seed: int | None = 0,
+        *,
+        penalty_per_sample: bool = False,
     ):
         if isinstance(layers, Layer) or not isinstance(layers, Sequence):
             raise TypeError(f"layers must be a list of ferronet layers; got {type(layers).__name__}")
@@ -103,6 +106,7 @@ class Sequential:
         self.l1 = check_float(l1, "l1", minimum=0.0)
         self.dtype = check_dtype(dtype).name
         self.seed = check_seed(seed)
+        self.penalty_per_sample = check_bool(penalty_per_sample, "penalty_per_sample")
         self._engine: Any = None
         self._optimizer: Optimizer | None = None
         if input_dim is not None:
@@ -166,7 +170,9 @@ class Sequential:
                 raise ValueError(f"the model is already built for {self.input_dim} features; got input_dim {input_dim}")
             return self
         configs = [layer.config() for layer in self.layers]
-        self._engine = _core.Network(input_dim, configs, self.loss, self.l1, self.l2, self.seed, self.dtype)
+        self._engine = _core.Network(
+            input_dim, configs, self.loss, self.l1, self.l2, self.seed, self.dtype, self.penalty_per_sample
+        )
         return self
 
     @property
@@ -205,6 +211,7 @@ class Sequential:
             "l2": self.l2,
             "dtype": self.dtype,
             "seed": self.seed,
+            "penalty_per_sample": self.penalty_per_sample,
         }
 
     @classmethod
@@ -218,6 +225,7 @@ class Sequential:
             l2=config.get("l2", 0.0),
             dtype=config.get("dtype", "float32"),
             seed=config.get("seed", 0),
+            penalty_per_sample=config.get("penalty_per_sample", False),
         )
 
     def copy(self, dtype: str | None = None) -> Sequential:
@@ -257,6 +265,22 @@ class Sequential:
     def __repr__(self) -> str:
         layers = ", ".join(map(repr, self.layers))
         return f"Sequential([{layers}], input_dim={self.input_dim}, loss={self.loss!r}, dtype={self.dtype!r}, seed={self.seed})"
+
+    # ---- files and pickling (the format lives in ferronet.io) ------------------------------------------------
+
+    def save(self, path: Any, include_optimizer: bool = False) -> None:
+        """Write the model as a safetensors file: weights as tensors, architecture and training configuration
+        in its metadata; ``include_optimizer=True`` also stores the optimizer state, so training resumes
+        bit-identically after ``ferronet.load``."""
+        from . import io
+
+        io.save(self, path, include_optimizer=include_optimizer)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickling (joblib, distributed engines) goes through the same safe bytes as files, optimizer included.
+        from . import io
+
+        return (io.from_bytes, (io.to_bytes(self, include_optimizer=True),))
 
     # ---- parameters ----------------------------------------------------------------------------------------
 

@@ -26,7 +26,30 @@ pub struct NetworkSpec {
     pub loss: Loss,
     pub l1: f64,
     pub l2: f64,
+    /// Divide the penalty by each batch's total sample weight (scikit-learn's convention for `alpha`).
+    pub penalty_per_sample: bool,
     pub seed: u64,
+}
+
+/// See `Network::trace`.
+#[derive(Clone, Debug)]
+pub struct Trace<T> {
+    pub objective: f64,
+    /// Per layer: its output (rows × out_dim).
+    pub outputs: Vec<Vec<T>>,
+    /// Per layer: d loss / d output (rows × out_dim).
+    pub output_grads: Vec<Vec<T>>,
+    /// Per layer: the parameter gradients in `Layer::params()` order.
+    pub param_grads: Vec<Vec<Vec<T>>>,
+}
+
+/// What a backward pass does besides computing gradients.
+#[derive(Default)]
+pub(crate) struct Backward<'a, T> {
+    /// Update each layer right after its gradients.
+    pub optimizer: Option<&'a Optimizer>,
+    /// Keep d loss / d output of every layer (index = layer).
+    pub record: Option<&'a mut Vec<Vec<T>>>,
 }
 
 /// One batch handed in from outside (train_step, gradients, evaluate).
@@ -55,6 +78,7 @@ pub struct Network<T: Real> {
     pub loss: Loss,
     pub l1: f64,
     pub l2: f64,
+    pub penalty_per_sample: bool,
     pub seed: u64,
     /// The last activation (softmax or sigmoid) is computed by the loss on the logits.
     pub fused_head: bool,
@@ -105,6 +129,7 @@ impl<T: Real> Network<T> {
             loss: spec.loss,
             l1: spec.l1,
             l2: spec.l2,
+            penalty_per_sample: spec.penalty_per_sample,
             seed: spec.seed,
             fused_head,
             optimizer: None,
@@ -149,12 +174,30 @@ impl<T: Real> Network<T> {
         self.updates = 0;
     }
 
-    /// The penalty `0.5·l2·ΣW² + l1·Σ|W|` over the Dense weights at the current values.
-    pub fn penalty(&self) -> f64 {
-        if self.l1 == 0.0 && self.l2 == 0.0 {
+    /// The penalty coefficients for a batch of total sample weight `total` (rows when unweighted).
+    pub fn penalty_coefficients(&self, total: f64) -> (f64, f64) {
+        if !self.penalty_per_sample {
+            (self.l1, self.l2)
+        } else if total > 0.0 {
+            (self.l1 / total, self.l2 / total)
+        } else {
+            (0.0, 0.0)
+        }
+    }
+
+    /// The total sample weight of the workspace's first `rows` rows.
+    fn batch_weight(&self, rows: usize, weighted: bool) -> f64 {
+        if weighted { self.ws.weights.iter().take(rows).map(|w| w.f64()).sum() } else { rows as f64 }
+    }
+
+    /// The penalty `0.5·l2·ΣW² + l1·Σ|W|` over the Dense weights at the current values, for a set of total
+    /// sample weight `total`.
+    pub fn penalty(&self, total: f64) -> f64 {
+        let (l1, l2) = self.penalty_coefficients(total);
+        if l1 == 0.0 && l2 == 0.0 {
             return 0.0;
         }
-        let (l1, l2) = (T::of(self.l1), T::of(self.l2));
+        let (l1, l2) = (T::of(l1), T::of(l2));
         self.layers
             .iter()
             .filter_map(|layer| match layer {
@@ -275,11 +318,14 @@ impl<T: Real> Network<T> {
     }
 
     /// Backward pass from `ws.grad[0]`. Leaves every parameter gradient (penalty included) in
-    /// `ws.param_grads`; with an optimizer, also updates each layer right after its gradients are computed.
-    /// Returns the penalty at the weights before any update.
-    pub(crate) fn backward_workspace(&mut self, rows: usize, optimizer: Option<&Optimizer>) -> Result<T> {
-        let (l1, l2) = (T::of(self.l1), T::of(self.l2));
-        let penalized = self.l1 != 0.0 || self.l2 != 0.0;
+    /// `ws.param_grads`; with an optimizer, also updates each layer right after its gradients are computed;
+    /// with `record`, keeps a copy of d loss / d output of every layer. Returns the penalty at the weights before
+    /// any update.
+    pub(crate) fn backward_workspace(&mut self, rows: usize, weighted: bool, mut pass: Backward<'_, T>) -> Result<T> {
+        let (l1, l2) = self.penalty_coefficients(self.batch_weight(rows, weighted));
+        let penalized = l1 != 0.0 || l2 != 0.0;
+        let (l1, l2) = (T::of(l1), T::of(l2));
+        let optimizer = pass.optimizer;
         let t = self.updates + 1;
         let mut penalty_value = T::zero();
         let mut current = 0usize;
@@ -297,6 +343,12 @@ impl<T: Real> Network<T> {
             else {
                 return Err(Error::value("network", "workspace does not match the layers"));
             };
+            if let Some(record) = pass.record.as_deref_mut() {
+                if let Some(slot) = record.get_mut(index) {
+                    slot.clear();
+                    slot.extend_from_slice(grad_out.get(..rows * layer.out_dim()).unwrap_or(&[]));
+                }
+            }
             let needs_input_grad = index > 0 || matches!(layer, Layer::BatchNorm(_));
             if layer.backward(x, y, grad_out, needs_input_grad.then_some(grad_in), rows, cache, pgrads, ctx)? {
                 current = 1 - current;
@@ -327,7 +379,7 @@ impl<T: Real> Network<T> {
             return Ok(BatchResult { objective: loss.f64(), correct });
         }
         self.update_running_statistics(rows)?;
-        let penalty_value = self.backward_workspace(rows, Some(&optimizer))?;
+        let penalty_value = self.backward_workspace(rows, weighted, Backward { optimizer: Some(&optimizer), record: None })?;
         self.step += 1;
         self.updates += 1;
         Ok(BatchResult { objective: (loss + penalty_value).f64(), correct })
@@ -348,8 +400,28 @@ impl<T: Real> Network<T> {
         self.load_batch(batch)?;
         self.forward_workspace(batch.rows)?;
         let (loss, _) = self.loss_workspace(batch.rows, batch.weights.is_some())?;
-        let penalty_value = self.backward_workspace(batch.rows, None)?;
+        let penalty_value = self.backward_workspace(batch.rows, batch.weights.is_some(), Backward::default())?;
         Ok(((loss + penalty_value).f64(), self.ws.param_grads.clone()))
+    }
+
+    /// Everything a diagnostic needs from one batch in training mode, without updating anything: the objective,
+    /// each layer's output, d loss / d output of each layer (for a fused head, the last one is d loss / d logits)
+    /// and the parameter gradients.
+    pub fn trace(&mut self, batch: &Batch<'_, T>) -> Result<Trace<T>> {
+        self.load_batch(batch)?;
+        let rows = batch.rows;
+        self.forward_workspace(rows)?;
+        let (loss, _) = self.loss_workspace(rows, batch.weights.is_some())?;
+        let mut output_grads = vec![Vec::new(); self.layers.len()];
+        let penalty_value =
+            self.backward_workspace(rows, batch.weights.is_some(), Backward { optimizer: None, record: Some(&mut output_grads) })?;
+        let outputs = self
+            .layers
+            .iter()
+            .zip(self.ws.acts.iter().skip(1))
+            .map(|(layer, act)| buffer::copy_of(act.get(..rows * layer.out_dim()).unwrap_or(&[]), "layer outputs"))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Trace { objective: (loss + penalty_value).f64(), outputs, output_grads, param_grads: self.ws.param_grads.clone() })
     }
 
     /// Run the layers on `x` (rows × input_dim) in blocks, handing each block's last-layer output (logits for
@@ -448,6 +520,6 @@ impl<T: Real> Network<T> {
             Ok(())
         })?;
         let data_loss = if weight_sum > 0.0 { loss_sum / weight_sum } else { 0.0 };
-        Ok((data_loss + self.penalty(), correct))
+        Ok((data_loss + self.penalty(weight_sum), correct))
     }
 }

@@ -43,7 +43,9 @@ impl<T: Real> Network<T> {
             return Ok(BatchResult { objective: loss.f64(), correct });
         }
         let step = optimizer.at_step(self.updates + 1);
-        let penalty = Penalty { l1: T::of(self.l1), l2: T::of(self.l2), active: self.l1 != 0.0 || self.l2 != 0.0 };
+        let total = if weighted { self.ws.weights.first().map_or(0.0, |w| w.f64()) } else { 1.0 };
+        let (l1, l2) = self.penalty_coefficients(total);
+        let penalty = Penalty { l1: T::of(l1), l2: T::of(l2), active: l1 != 0.0 || l2 != 0.0 };
         let mut penalty_value = T::zero();
         let mut current = 0usize;
         let last = self.layers.len().saturating_sub(1);

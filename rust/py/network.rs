@@ -229,17 +229,178 @@ fn gradients_impl<'py, T: Real + Element>(
     Ok((objective, list))
 }
 
+fn trace_impl<'py, T: Real + Element>(
+    py: Python<'py>,
+    net: &mut Network<T>,
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let trace = batch_call(py, net, x, y, sample_weight, |net, batch| net.trace(batch))?;
+    let rows = convert::array::<T>(x, "X")?.shape().first().copied().unwrap_or(0);
+    let outputs = PyList::empty(py);
+    let output_grads = PyList::empty(py);
+    let param_grads = PyList::empty(py);
+    for (((layer, out), grad), pgrads) in net.layers.iter().zip(trace.outputs).zip(trace.output_grads).zip(trace.param_grads) {
+        outputs.append(convert::to_numpy_matrix(py, out, rows, layer.out_dim())?)?;
+        output_grads.append(convert::to_numpy_matrix(py, grad, rows, layer.out_dim())?)?;
+        let dict = PyDict::new(py);
+        for ((name, shape), g) in layer_arrays(layer).into_iter().zip(pgrads) {
+            dict.set_item(name, convert::to_numpy_shaped(py, g, &shape)?)?;
+        }
+        param_grads.append(dict)?;
+    }
+    let result = PyDict::new(py);
+    result.set_item("objective", trace.objective)?;
+    result.set_item("outputs", outputs)?;
+    result.set_item("output_grads", output_grads)?;
+    result.set_item("param_grads", param_grads)?;
+    Ok(result)
+}
+
+fn optimizer_dict<'py>(py: Python<'py>, optimizer: &Optimizer) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    dict.set_item("kind", optimizer.kind())?;
+    dict.set_item("lr", optimizer.lr())?;
+    match *optimizer {
+        Optimizer::Sgd { momentum, nesterov, .. } => {
+            dict.set_item("momentum", momentum)?;
+            dict.set_item("nesterov", nesterov)?;
+        }
+        Optimizer::Adam { beta1, beta2, eps, .. } => {
+            dict.set_item("beta1", beta1)?;
+            dict.set_item("beta2", beta2)?;
+            dict.set_item("eps", eps)?;
+        }
+        Optimizer::RmsProp { rho, eps, .. } => {
+            dict.set_item("rho", rho)?;
+            dict.set_item("eps", eps)?;
+        }
+    }
+    Ok(dict)
+}
+
+/// Counters, optimizer configuration and the optimizer's per-parameter state ("first"/"second" arrays of the
+/// parameter's shape; absent when the optimizer does not use them or has not run yet).
+fn state_impl<'py, T: Real + Element>(py: Python<'py>, net: &Network<T>) -> PyResult<Bound<'py, PyDict>> {
+    let state = PyDict::new(py);
+    state.set_item("step", net.step)?;
+    state.set_item("updates", net.updates)?;
+    state.set_item("epochs", net.epochs)?;
+    match &net.optimizer {
+        Some(optimizer) => state.set_item("optimizer", optimizer_dict(py, optimizer)?)?,
+        None => state.set_item("optimizer", py.None())?,
+    }
+    let slots = PyList::empty(py);
+    for layer in &net.layers {
+        let dict = PyDict::new(py);
+        for ((name, shape), (_, param)) in layer_arrays(layer).into_iter().zip(layer.params()) {
+            let entry = PyDict::new(py);
+            if !param.slots.first.is_empty() {
+                entry.set_item("first", convert::to_numpy_shaped(py, param.slots.first.clone(), &shape)?)?;
+            }
+            if !param.slots.second.is_empty() {
+                entry.set_item("second", convert::to_numpy_shaped(py, param.slots.second.clone(), &shape)?)?;
+            }
+            dict.set_item(name, entry)?;
+        }
+        slots.append(dict)?;
+    }
+    state.set_item("slots", slots)?;
+    Ok(state)
+}
+
+fn set_state_impl<T: Real + Element>(net: &mut Network<T>, state: &Bound<'_, PyDict>) -> PyResult<()> {
+    let step: u64 = get(state, "step", "state")?;
+    let updates: u64 = get(state, "updates", "state")?;
+    let epochs: u64 = get(state, "epochs", "state")?;
+    let optimizer = match state.get_item("optimizer")? {
+        Some(value) if !value.is_none() => {
+            Some(parse_optimizer(value.cast::<PyDict>().map_err(|_| PyTypeError::new_err("state['optimizer'] must be a dict"))?)?)
+        }
+        _ => None,
+    };
+    let slots_value = state.get_item("slots")?.ok_or_else(|| PyValueError::new_err("state needs a 'slots' entry"))?;
+    let slots = slots_value.cast::<PyList>().map_err(|_| PyTypeError::new_err("state['slots'] must be a list"))?;
+    if slots.len() != net.layers.len() {
+        return Err(PyValueError::new_err(format!(
+            "state['slots'] must hold one dict per layer ({}); got {}",
+            net.layers.len(),
+            slots.len()
+        )));
+    }
+    // Read and check everything before changing anything.
+    let mut staged: Vec<Vec<(Vec<T>, Vec<T>)>> = Vec::new();
+    for (index, (layer, item)) in net.layers.iter().zip(slots.iter()).enumerate() {
+        let dict = item.cast::<PyDict>().map_err(|_| PyTypeError::new_err(format!("state['slots'][{index}] must be a dict")))?;
+        let mut layer_slots = Vec::new();
+        for (name, shape) in layer_arrays(layer).into_iter().take(layer.params().len()) {
+            let entry = match dict.get_item(name)? {
+                Some(entry) => entry
+                    .cast_into::<PyDict>()
+                    .map_err(|_| PyTypeError::new_err(format!("state['slots'][{index}][{name:?}] must be a dict")))?,
+                None => PyDict::new(state.py()),
+            };
+            let read = |key: &str| -> PyResult<Vec<T>> {
+                match entry.get_item(key)? {
+                    None => Ok(Vec::new()),
+                    Some(value) => {
+                        let what = format!("state['slots'][{index}][{name:?}][{key:?}]");
+                        let array = convert::array::<T>(&value, &what)?;
+                        if array.shape() != shape.as_slice() {
+                            return Err(PyValueError::new_err(format!("{what} must have shape {shape:?}; got {:?}", array.shape())));
+                        }
+                        let data = buffer::copy_of(convert::slice(&array, &what)?, &what)?;
+                        if data.iter().any(|v| !v.is_finite()) {
+                            return Err(PyValueError::new_err(format!("{what} contains NaN or infinity")));
+                        }
+                        Ok(data)
+                    }
+                }
+            };
+            layer_slots.push((read("first")?, read("second")?));
+        }
+        staged.push(layer_slots);
+    }
+    if let Some(optimizer) = optimizer {
+        net.set_optimizer(optimizer)?;
+    } else {
+        net.optimizer = None;
+    }
+    for (layer, layer_slots) in net.layers.iter_mut().zip(staged) {
+        for ((_, param), (first, second)) in layer.params_mut().into_iter().zip(layer_slots) {
+            param.slots.first = first;
+            param.slots.second = second;
+        }
+    }
+    net.step = step;
+    net.updates = updates;
+    net.epochs = epochs;
+    Ok(())
+}
+
 #[pymethods]
 impl PyNetwork {
     #[new]
-    #[pyo3(signature = (input_dim, layers, loss, l1, l2, seed, dtype))]
-    fn new(input_dim: usize, layers: Vec<Bound<'_, PyDict>>, loss: &str, l1: f64, l2: f64, seed: u64, dtype: &str) -> PyResult<Self> {
+    #[pyo3(signature = (input_dim, layers, loss, l1, l2, seed, dtype, penalty_per_sample = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        input_dim: usize,
+        layers: Vec<Bound<'_, PyDict>>,
+        loss: &str,
+        l1: f64,
+        l2: f64,
+        seed: u64,
+        dtype: &str,
+        penalty_per_sample: bool,
+    ) -> PyResult<Self> {
         let spec = NetworkSpec {
             input_dim,
             layers: layers.iter().map(parse_layer).collect::<PyResult<_>>()?,
             loss: Loss::from_name(loss)?,
             l1,
             l2,
+            penalty_per_sample,
             seed,
         };
         let engine = match Dtype::from_name(dtype)? {
@@ -302,8 +463,10 @@ impl PyNetwork {
         })
     }
 
-    fn penalty(&self) -> f64 {
-        with_net!(&self.engine, net => net.penalty())
+    /// The penalty at the current weights (for a set of total sample weight `total` when it is per sample).
+    #[pyo3(signature = (total = 1.0))]
+    fn penalty(&self, total: f64) -> f64 {
+        with_net!(&self.engine, net => net.penalty(total))
     }
 
     #[pyo3(signature = (x, training = false, logits_only = false))]
@@ -399,6 +562,27 @@ impl PyNetwork {
     /// Stop the current epoch where it is (the weights stay as trained so far).
     fn stop_epoch(&mut self) {
         with_net!(&mut self.engine, net => net.stop_epoch())
+    }
+
+    /// Layer outputs, d loss / d output per layer and parameter gradients on a batch in training mode (no update).
+    #[pyo3(signature = (x, y, sample_weight = None))]
+    fn trace<'py>(
+        &mut self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
+        sample_weight: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        with_net!(&mut self.engine, net => trace_impl(py, net, x, y, sample_weight))
+    }
+
+    /// The training state beyond the weights (counters, optimizer and its state), for saving and resuming.
+    fn get_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        with_net!(&self.engine, net => state_impl(py, net))
+    }
+
+    fn set_state(&mut self, state: &Bound<'_, PyDict>) -> PyResult<()> {
+        with_net!(&mut self.engine, net => set_state_impl(net, state))
     }
 
     fn get_weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
