@@ -7,11 +7,12 @@ pub enum Error {
     /// An array has the wrong shape (maps to ValueError).
     #[error("{what} must have shape {expected}; got {got}")]
     Shape { what: String, expected: String, got: String },
-    /// A value is out of range, unknown or inconsistent (maps to ValueError).
-    #[error("{what}: {why}")]
+    /// A value is out of range, unknown or inconsistent (maps to ValueError). Reads "<what> <why>", e.g.
+    /// "X has 3 features, the model expects 784".
+    #[error("{what} {why}")]
     Value { what: String, why: String },
     /// An argument has the wrong type (maps to TypeError).
-    #[error("{what}: {why}")]
+    #[error("{what} {why}")]
     Type { what: String, why: String },
     /// A buffer could not be allocated (maps to MemoryError).
     #[error("not enough memory for {what} ({bytes} bytes)")]

@@ -43,7 +43,7 @@ impl Init {
     pub fn from_name(name: &str) -> Result<Self> {
         Self::ALL.into_iter().find(|i| i.name() == name).ok_or_else(|| {
             let names: Vec<_> = Self::ALL.iter().map(|i| i.name()).collect();
-            Error::value("init", format!("unknown init {name:?}; expected one of {names:?}"))
+            Error::value("init", format!("must be one of {names:?}; got {name:?}"))
         })
     }
 
@@ -58,7 +58,7 @@ impl Init {
             }
         };
         let uniform = |limit: f64, w: &mut [T], generator: &mut rand::rngs::Xoshiro256PlusPlus| -> Result<()> {
-            let dist = Uniform::new(-limit, limit).map_err(|e| Error::value("init", format!("bad uniform range ±{limit}: {e}")))?;
+            let dist = Uniform::new(-limit, limit).map_err(|e| Error::value("init", format!("gives a bad uniform range ±{limit}: {e}")))?;
             for v in w.iter_mut() {
                 *v = T::of(generator.sample(dist));
             }

@@ -5,7 +5,9 @@ use std::iter::Sum;
 
 use num_traits::{Float, NumAssignOps};
 
-pub trait Real: Float + NumAssignOps + Default + Debug + Display + Sum + Send + Sync + 'static {
+use crate::buffer::ZeroBits;
+
+pub trait Real: Float + NumAssignOps + Default + Debug + Display + Sum + Send + Sync + ZeroBits + 'static {
     /// NumPy's name for the type.
     const NAME: &'static str;
 

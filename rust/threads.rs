@@ -70,7 +70,7 @@ pub fn num_threads() -> usize {
 /// Resize the pool (takes effect for the next call into the engine).
 pub fn set_num_threads(threads: usize) -> Result<()> {
     if !(1..=MAX_THREADS).contains(&threads) {
-        return Err(Error::value("n", format!("the number of threads must be between 1 and {MAX_THREADS}; got {threads}")));
+        return Err(Error::value("n", format!("must be between 1 and {MAX_THREADS}; got {threads}")));
     }
     let mut guard = lock();
     if guard.as_ref().is_some_and(|p| p.threads == threads && p.pid == std::process::id()) {

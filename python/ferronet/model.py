@@ -309,13 +309,18 @@ class Sequential:
 
     # ---- inputs --------------------------------------------------------------------------------------------
 
-    def _features(self, X: Any, *, allow_empty: bool = False, build: bool = False) -> np.ndarray:
+    def _features(
+        self, X: Any, *, allow_empty: bool = False, build: bool = False, check_finite: bool = True
+    ) -> np.ndarray:
+        dtype = np.dtype(self.dtype)
         if build and self._engine is None:
-            array = check_features(X, "X", np.dtype(self.dtype), allow_empty=allow_empty)
+            array = check_features(X, "X", dtype, allow_empty=allow_empty, check_finite=check_finite)
             self.build(array.shape[1])
             return array
         engine = self._require_built()
-        return check_features(X, "X", np.dtype(self.dtype), n_features=engine.input_dim, allow_empty=allow_empty)
+        return check_features(
+            X, "X", dtype, n_features=engine.input_dim, allow_empty=allow_empty, check_finite=check_finite
+        )
 
     def _targets(self, y: Any, n_rows: int) -> np.ndarray:
         """Targets in the form the loss needs: int64 labels, or a float matrix of the model's dtype."""
@@ -345,9 +350,9 @@ class Sequential:
         return targets
 
     def _batch(
-        self, X: Any, y: Any, sample_weight: Any, *, build: bool = False
+        self, X: Any, y: Any, sample_weight: Any, *, build: bool = False, check_finite: bool = True
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        features = self._features(X, build=build)
+        features = self._features(X, build=build, check_finite=check_finite)
         targets = self._targets(y, features.shape[0])
         weights = check_sample_weight(sample_weight, features.shape[0], np.dtype(self.dtype))
         return features, targets, weights
@@ -485,7 +490,8 @@ class Sequential:
         show_progress = _resolve_progress(progress)
 
         with self._unbuilt_on_error():  # a first fit that raises leaves the model unbuilt
-            features, targets, weights = self._batch(X, y, sample_weight, build=True)
+            # X's finiteness is checked by the engine while it copies X (one pass instead of two).
+            features, targets, weights = self._batch(X, y, sample_weight, build=True, check_finite=False)
             validation = None
             if validation_data is not None:
                 if validation_split:
@@ -502,6 +508,7 @@ class Sequential:
                         f"validation_split={validation_split} of {features.shape[0]} rows leaves no validation or no training rows"
                     )
                 cut = features.shape[0] - n_val
+                require_finite(features[cut:], "X")  # the held-out rows are not copied into the engine
                 validation = (features[cut:], targets[cut:], None if weights is None else weights[cut:])
                 features, targets = features[:cut], targets[:cut]
                 weights = None if weights is None else weights[:cut]
@@ -524,9 +531,9 @@ class Sequential:
                 )
             lr0 = opt.lr
             rates = [learning_rate(schedule, epoch, lr0) for epoch in range(epochs)]  # checked before any change
+            dataset = _core.Dataset(features, targets, self.loss in LABEL_LOSSES, weights)
+            del features  # the engine holds its own copy now
         # Everything is checked: from here on the model changes.
-        dataset = _core.Dataset(features, targets, self.loss in LABEL_LOSSES, weights)
-        del features  # the engine holds its own copy now
         self._use_optimizer(opt)
         keys = ["loss", "accuracy"] if self.is_classifier else ["loss"]
         if validation is not None:

@@ -2,8 +2,21 @@
 //! gradient and take the forward *output*, from which every derivative here follows (so no pre-activation is
 //! kept). Softmax is row-wise over `cols` columns.
 
+use rayon::prelude::*;
+
 use crate::error::{Error, Result};
 use crate::scalar::Real;
+
+/// Element-wise passes over at least this many values are split across the engine's threads.
+pub const PARALLEL_MIN_VALUES: usize = 1 << 15;
+
+/// Rows per parallel task for a (len / cols × cols) block, or None when it should run on one thread.
+pub fn parallel_rows(len: usize, cols: usize) -> Option<usize> {
+    if len < PARALLEL_MIN_VALUES || cols == 0 || rayon::current_num_threads() < 2 {
+        return None;
+    }
+    Some((PARALLEL_MIN_VALUES / 4 / cols).max(1))
+}
 
 /// Slope of leaky ReLU for negative inputs.
 pub const LEAKY_SLOPE: f64 = 0.01;
@@ -36,8 +49,25 @@ impl Activation {
     pub fn from_name(name: &str) -> Result<Self> {
         Self::ALL.into_iter().find(|a| a.name() == name).ok_or_else(|| {
             let names: Vec<_> = Self::ALL.iter().map(|a| a.name()).collect();
-            Error::value("activation", format!("unknown activation {name:?}; expected one of {names:?}"))
+            Error::value("activation", format!("must be one of {names:?}; got {name:?}"))
         })
+    }
+
+    /// `forward` over blocks of rows on the engine's threads when the block is large (element-wise or row-wise
+    /// work: the split cannot change any result).
+    pub fn forward_parallel<T: Real>(self, x: &mut [T], cols: usize) {
+        match parallel_rows(x.len(), cols) {
+            Some(rows) => x.par_chunks_mut(rows * cols).for_each(|chunk| self.forward(chunk, cols)),
+            None => self.forward(x, cols),
+        }
+    }
+
+    /// `backward` over blocks of rows on the engine's threads when the block is large.
+    pub fn backward_parallel<T: Real>(self, grad: &mut [T], output: &[T], cols: usize) {
+        match parallel_rows(grad.len(), cols) {
+            Some(rows) => grad.par_chunks_mut(rows * cols).zip(output.par_chunks(rows * cols)).for_each(|(g, y)| self.backward(g, y, cols)),
+            None => self.backward(grad, output, cols),
+        }
     }
 
     /// Apply in place to a row-major block with `cols` columns.

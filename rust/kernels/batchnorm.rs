@@ -7,7 +7,7 @@ use crate::scalar::Real;
 
 fn rows_of(len: usize, cols: usize, what: &str) -> Result<usize> {
     if cols == 0 || len % cols != 0 {
-        return Err(Error::value(what, format!("{len} values do not form rows of {cols} columns")));
+        return Err(Error::value(what, format!("has {len} values, which do not form rows of {cols} columns")));
     }
     Ok(len / cols)
 }
@@ -18,7 +18,7 @@ pub fn batch_statistics<T: Real>(x: &[T], cols: usize, mean: &mut [T], var: &mut
     expect_len("mean", mean.len(), cols)?;
     expect_len("var", var.len(), cols)?;
     if rows == 0 {
-        return Err(Error::value("x", "batch normalization needs at least one row"));
+        return Err(Error::value("x", "must have at least one row for batch normalization"));
     }
     let inv_rows = T::one() / T::of(rows as f64);
     mean.iter_mut().for_each(|m| *m = T::zero());
@@ -143,7 +143,7 @@ pub fn batchnorm_update_running<T: Real>(
     momentum: T,
 ) -> Result<()> {
     if rows < 2 {
-        return Err(Error::value("x", format!("BatchNorm needs at least 2 rows in training mode; got {rows}")));
+        return Err(Error::value("x", format!("must have at least 2 rows for BatchNorm in training mode; got {rows}")));
     }
     let cols = mean.len();
     for (what, len) in [("running_mean", running_mean.len()), ("running_var", running_var.len()), ("var", var.len())] {

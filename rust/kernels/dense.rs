@@ -34,12 +34,23 @@ pub fn dense_forward<T: Real>(
     Ok(())
 }
 
-/// Add the bias to every row of a contiguous block and apply the activation, row by row.
+/// Add the bias to every row of a contiguous block and apply the activation, row by row (blocks of rows on the
+/// engine's threads when large).
 pub fn bias_activation<T: Real>(data: &mut [T], b: &[T], activation: Activation) {
+    use rayon::prelude::*;
     let cols = b.len();
     if cols == 0 {
         return;
     }
+    if let Some(rows) = crate::kernels::activation::parallel_rows(data.len(), cols) {
+        data.par_chunks_mut(rows * cols).for_each(|block| bias_activation_serial(block, b, activation));
+    } else {
+        bias_activation_serial(data, b, activation);
+    }
+}
+
+fn bias_activation_serial<T: Real>(data: &mut [T], b: &[T], activation: Activation) {
+    let cols = b.len();
     for row in data.chunks_exact_mut(cols) {
         for (v, &bias) in row.iter_mut().zip(b) {
             *v += bias;
@@ -125,7 +136,22 @@ pub fn dense_forward_row<T: Real>(x: &[T], w: &[T], b: &[T], activation: Activat
     expect_len("W", w.len(), x.len() * fan_out)?;
     expect_len("output", out.len(), fan_out)?;
     out.copy_from_slice(b);
-    if fan_out > 0 {
+    if fan_out == 0 {
+        return Ok(());
+    }
+    // Large layers: blocks of columns on the engine's threads. Each output is still the sum over rows in order,
+    // so the result is the same as on one thread.
+    if w.len() >= GEMV_PARALLEL_MIN && fan_out > GEMV_COLUMN_BLOCK && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        out.par_chunks_mut(GEMV_COLUMN_BLOCK).enumerate().for_each(|(block, out)| {
+            let start = block * GEMV_COLUMN_BLOCK;
+            for (&xi, row) in x.iter().zip(w.chunks_exact(fan_out)) {
+                if xi != T::zero() {
+                    axpy(out, xi, &row[start..start + out.len()]);
+                }
+            }
+        });
+    } else {
         for (&xi, row) in x.iter().zip(w.chunks_exact(fan_out)) {
             if xi != T::zero() {
                 axpy(out, xi, row);
@@ -135,6 +161,10 @@ pub fn dense_forward_row<T: Real>(x: &[T], w: &[T], b: &[T], activation: Activat
     activation.forward(out, fan_out);
     Ok(())
 }
+
+/// Weight matrices at least this large run their one-row forward on several threads, in blocks of columns.
+const GEMV_PARALLEL_MIN: usize = 1 << 15;
+const GEMV_COLUMN_BLOCK: usize = 64;
 
 #[cfg(test)]
 mod tests {

@@ -22,10 +22,10 @@ pub fn dropout_backward<T: Real>(grad: &mut [T], mask: &[T]) -> Result<()> {
 /// Fill a (rows × cols) scaled mask for drop probability `p`, keyed by (seed, stream, step, layer, row).
 pub fn dropout_mask<T: Real>(out: &mut [T], cols: usize, p: f64, seed: u64, stream: u64, step: u64, layer: usize) -> Result<()> {
     if !(0.0..1.0).contains(&p) {
-        return Err(Error::value("p", format!("drop probability must be in [0, 1); got {p}")));
+        return Err(Error::value("p", format!("must be in [0, 1); got {p}")));
     }
     if cols == 0 || out.len() % cols != 0 {
-        return Err(Error::value("mask", format!("{} values do not form rows of {cols} columns", out.len())));
+        return Err(Error::value("mask", format!("has {} values, which do not form rows of {cols} columns", out.len())));
     }
     let threshold = rng::keep_threshold(p);
     let scale = T::of(1.0 / (1.0 - p));

@@ -40,7 +40,7 @@ impl Loss {
     pub fn from_name(name: &str) -> Result<Self> {
         Self::ALL.into_iter().find(|l| l.name() == name).ok_or_else(|| {
             let names: Vec<_> = Self::ALL.iter().map(|l| l.name()).collect();
-            Error::value("loss", format!("unknown loss {name:?}; expected one of {names:?}"))
+            Error::value("loss", format!("must be one of {names:?}; got {name:?}"))
         })
     }
 
@@ -58,7 +58,7 @@ impl Loss {
             (Loss::BinaryCrossEntropy, Targets::Dense(t)) => binary_cross_entropy(z, cols, t, weights, grad),
             _ => Err(Error::type_error(
                 "y",
-                format!("{} needs {} targets", self.name(), if self.uses_labels() { "class-label" } else { "dense" }),
+                format!("must be {} for {}", if self.uses_labels() { "class labels" } else { "a target matrix" }, self.name()),
             )),
         }
     }
@@ -100,7 +100,7 @@ struct Batch<'a, T> {
 impl<'a, T: Real> Batch<'a, T> {
     fn new(z_len: usize, cols: usize, targets_len: usize, targets_cols: usize, weights: Option<&'a [T]>, grad_len: usize) -> Result<Self> {
         if cols == 0 || z_len % cols != 0 {
-            return Err(Error::value("z", format!("{z_len} values do not form rows of {cols} columns")));
+            return Err(Error::value("z", format!("has {z_len} values, which do not form rows of {cols} columns")));
         }
         let rows = z_len / cols;
         expect_len("targets", targets_len, rows * targets_cols)?;
@@ -127,7 +127,7 @@ impl<'a, T: Real> Batch<'a, T> {
 
 fn check_labels(labels: &[u32], cols: usize) -> Result<()> {
     match labels.iter().find(|&&y| y as usize >= cols) {
-        Some(&bad) => Err(Error::value("y", format!("label {bad} is out of range for {cols} outputs"))),
+        Some(&bad) => Err(Error::value("y", format!("holds label {bad}, out of range for {cols} outputs"))),
         None => Ok(()),
     }
 }

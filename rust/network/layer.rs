@@ -254,7 +254,7 @@ impl<T: Real> Layer<T> {
             Layer::Activation { activation, .. } => {
                 y.copy_from_slice(x);
                 if !ctx.skip_activation {
-                    activation.forward(y, out_dim);
+                    activation.forward_parallel(y, out_dim);
                 }
                 Ok(())
             }
@@ -271,7 +271,7 @@ impl<T: Real> Layer<T> {
                 let eps = T::of(bn.eps);
                 if ctx.training {
                     if rows < 2 {
-                        return Err(Error::value("X", format!("BatchNorm needs at least 2 rows in training mode; got {rows}")));
+                        return Err(Error::value("X", format!("must have at least 2 rows for BatchNorm in training mode; got {rows}")));
                     }
                     let xhat = &mut cache.xhat[..rows * out_dim];
                     batchnorm::batchnorm_forward_train(
@@ -339,7 +339,7 @@ impl<T: Real> Layer<T> {
         match self {
             Layer::Dense(d) => {
                 if !ctx.skip_activation {
-                    d.activation.backward(grad, y, out_dim);
+                    d.activation.backward_parallel(grad, y, out_dim);
                 }
                 let masked = ctx.training && d.dropconnect > 0.0;
                 let weight = if masked { &cache.masked_weight } else { &d.weight.value };
@@ -365,7 +365,7 @@ impl<T: Real> Layer<T> {
             }
             Layer::Activation { activation, .. } => {
                 if !ctx.skip_activation {
-                    activation.backward(grad, y, out_dim);
+                    activation.backward_parallel(grad, y, out_dim);
                 }
                 Ok(false)
             }

@@ -104,7 +104,7 @@ impl<T: Real> Network<T> {
             return Err(Error::value("input_dim", format!("must be between 1 and {MAX_WIDTH}; got {}", spec.input_dim)));
         }
         if spec.layers.is_empty() {
-            return Err(Error::value("layers", "a network needs at least one layer"));
+            return Err(Error::value("layers", "must hold at least one layer"));
         }
         check_hyper("l1", spec.l1)?;
         check_hyper("l2", spec.l2)?;
@@ -113,7 +113,7 @@ impl<T: Real> Network<T> {
         for (index, layer_spec) in spec.layers.iter().enumerate() {
             let layer = Layer::build(layer_spec, width, spec.seed, index)?;
             if layer.activation() == Some(Activation::Softmax) && index + 1 != spec.layers.len() {
-                return Err(Error::value("activation", format!("softmax is only supported on the last layer; layer {index} uses it")));
+                return Err(Error::value("layers", format!("may use softmax only in the last layer; layer {index} uses it")));
             }
             width = layer.out_dim();
             layers.push(layer);
@@ -216,18 +216,18 @@ impl<T: Real> Network<T> {
         match batch.targets {
             Targets::Labels(labels) => {
                 if !self.loss.uses_labels() {
-                    return Err(Error::value("y", format!("{} needs a target matrix, not class labels", self.loss.name())));
+                    return Err(Error::value("y", format!("must be a target matrix for {}, not class labels", self.loss.name())));
                 }
                 if labels.len() != rows {
                     return Err(Error::shape("y", format!("({rows},)"), format!("({},)", labels.len())));
                 }
                 if let Some(&bad) = labels.iter().find(|&&y| y as usize >= outputs) {
-                    return Err(Error::value("y", format!("label {bad} is out of range for a model with {outputs} outputs")));
+                    return Err(Error::value("y", format!("holds label {bad}, out of range for a model with {outputs} outputs")));
                 }
             }
             Targets::Dense(values) => {
                 if self.loss.uses_labels() {
-                    return Err(Error::value("y", format!("{} needs class labels", self.loss.name())));
+                    return Err(Error::value("y", format!("must hold class labels for {}", self.loss.name())));
                 }
                 if values.len() != rows * outputs {
                     return Err(Error::shape("y", format!("({rows}, {outputs})"), format!("{} values", values.len())));
@@ -276,7 +276,7 @@ impl<T: Real> Network<T> {
     /// Training-mode forward pass over the workspace's first `rows` rows.
     pub(crate) fn forward_workspace(&mut self, rows: usize) -> Result<()> {
         if rows < 2 && self.has_batchnorm() {
-            return Err(Error::value("X", format!("BatchNorm needs at least 2 rows in training mode; got {rows}")));
+            return Err(Error::value("X", format!("must have at least 2 rows for BatchNorm in training mode; got {rows}")));
         }
         for index in 0..self.layers.len() {
             let ctx = self.context(index, true);
@@ -372,7 +372,7 @@ impl<T: Real> Network<T> {
         if rows == 1 && self.online_eligible() {
             return self.train_online(weighted);
         }
-        let optimizer = self.optimizer.ok_or_else(|| Error::value("optimizer", "no optimizer is set: call set_optimizer first"))?;
+        let optimizer = self.optimizer.ok_or_else(|| Error::value("optimizer", "is not set: call set_optimizer first"))?;
         self.forward_workspace(rows)?;
         let (loss, correct) = self.loss_workspace(rows, weighted)?;
         if !loss.is_finite() {
@@ -388,7 +388,7 @@ impl<T: Real> Network<T> {
     /// One update on a batch (the custom-loop API). Returns the objective before the update.
     pub fn train_step(&mut self, batch: &Batch<'_, T>) -> Result<BatchResult> {
         if self.optimizer.is_none() {
-            return Err(Error::value("optimizer", "no optimizer is set: call set_optimizer first"));
+            return Err(Error::value("optimizer", "is not set: call set_optimizer first"));
         }
         self.load_batch(batch)?;
         self.train_workspace(batch.rows, batch.weights.is_some())
@@ -432,7 +432,7 @@ impl<T: Real> Network<T> {
             return Err(Error::shape("X", format!("({rows}, {})", self.input_dim), format!("{} values", x.len())));
         }
         if training && rows < 2 && self.has_batchnorm() {
-            return Err(Error::value("X", format!("BatchNorm needs at least 2 rows in training mode; got {rows}")));
+            return Err(Error::value("X", format!("must have at least 2 rows for BatchNorm in training mode; got {rows}")));
         }
         // Training mode sees the whole batch at once (batch statistics); inference goes block by block.
         let block = if training { rows.max(1) } else { INFERENCE_BLOCK.min(rows.max(1)) };
@@ -454,7 +454,7 @@ impl<T: Real> Network<T> {
         let mut start = 0;
         while start < rows {
             let n = block.min(rows - start);
-            let input = x.get(start * self.input_dim..(start + n) * self.input_dim).ok_or_else(|| Error::value("X", "too short"))?;
+            let input = x.get(start * self.input_dim..(start + n) * self.input_dim).ok_or_else(|| Error::value("X", "is too short"))?;
             for (index, (layer, cache)) in self.layers.iter().zip(caches.iter_mut()).enumerate() {
                 let ctx = self.context(index, training);
                 match index {

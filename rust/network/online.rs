@@ -12,7 +12,9 @@ use crate::kernels::dense;
 use crate::network::layer::{Dense, Layer};
 use crate::network::network::{BatchResult, Network};
 use crate::network::workspace::Workspace;
-use crate::optim::Step;
+use rayon::prelude::*;
+
+use crate::optim::{Step, sgd};
 use crate::scalar::Real;
 
 /// Penalty weights and whether any applies.
@@ -36,7 +38,7 @@ impl<T: Real> Network<T> {
 
     /// A training step on the single row in the workspace (see the module docs).
     pub(crate) fn train_online(&mut self, weighted: bool) -> Result<BatchResult> {
-        let optimizer = self.optimizer.ok_or_else(|| Error::value("optimizer", "no optimizer is set: call set_optimizer first"))?;
+        let optimizer = self.optimizer.ok_or_else(|| Error::value("optimizer", "is not set: call set_optimizer first"))?;
         self.forward_online()?;
         let (loss, correct) = self.loss_workspace(1, weighted)?;
         if !loss.is_finite() {
@@ -51,7 +53,7 @@ impl<T: Real> Network<T> {
         let last = self.layers.len().saturating_sub(1);
         let fused_head = self.fused_head;
         let Network { layers, ws, .. } = self;
-        let Workspace { acts, grad, row_grad, .. } = ws;
+        let Workspace { acts, grad, row_grad, block_partials, .. } = ws;
         let [g0, g1] = grad;
         for (index, layer) in layers.iter_mut().enumerate().rev() {
             let skip_activation = fused_head && index == last;
@@ -67,8 +69,17 @@ impl<T: Real> Network<T> {
                     }
                     let dx = if index > 0 { Some(grad_in.get_mut(..d.fan_in).ok_or_else(short)?) } else { None };
                     let row_grad = row_grad.get_mut(..d.fan_out).ok_or_else(short)?;
-                    penalty_value +=
-                        update_dense_row(d, x.get(..d.fan_in).ok_or_else(short)?, dz, dx, row_grad, &optimizer, &step, penalty)?;
+                    penalty_value += update_dense_row(
+                        d,
+                        x.get(..d.fan_in).ok_or_else(short)?,
+                        dz,
+                        dx,
+                        row_grad,
+                        block_partials,
+                        &optimizer,
+                        &step,
+                        penalty,
+                    )?;
                     current = 1 - current;
                 }
                 Layer::Activation { dim, activation } => {
@@ -121,6 +132,12 @@ fn short() -> Error {
     Error::value("online step", "buffer too small")
 }
 
+/// Rows per task of the online update. Fixed, so that the penalty's partial sums (the only reduction) are the
+/// same whatever the thread count.
+pub(crate) const BLOCK_ROWS: usize = 32;
+/// Weight matrices at least this large are updated on several threads.
+const PARALLEL_MIN_WEIGHTS: usize = 1 << 15;
+
 /// Backward and update of one dense layer for one row: for each row i of W, `dx_i = W[i,:]·dz` (old weights),
 /// then `g = x_i·dz + l2·W[i,:] + l1·sign(W[i,:])` and the optimizer step on the row. Returns the penalty value
 /// of W before the update.
@@ -129,25 +146,126 @@ fn update_dense_row<T: Real>(
     d: &mut Dense<T>,
     x: &[T],
     dz: &[T],
-    mut dx: Option<&mut [T]>,
+    dx: Option<&mut [T]>,
     row_grad: &mut [T],
+    partials: &mut [T],
     optimizer: &crate::optim::Optimizer,
     step: &Step,
     penalty: Penalty<T>,
 ) -> Result<T> {
-    let fan_out = d.fan_out;
     optimizer.prepare(&mut d.weight.slots, d.weight.value.len());
     optimizer.prepare(&mut d.bias.slots, d.bias.value.len());
-    let plain_sgd = matches!(step, Step::Sgd { momentum, .. } if *momentum == 0.0);
+    let value = match *step {
+        Step::Sgd { lr, momentum, nesterov } => {
+            let rule = SgdRule { lr: T::of(lr), momentum: T::of(momentum), nesterov, penalty };
+            sgd_rows(&mut d.weight.value, &mut d.weight.slots.first, x, dz, dx, partials, d.fan_out, &rule)?
+        }
+        _ => generic_rows(d, x, dz, dx, row_grad, step, penalty)?,
+    };
+    let crate::optim::Slots { first, second } = &mut d.bias.slots;
+    step.apply(&mut d.bias.value, dz, first, second)?;
+    Ok(value)
+}
+
+/// An SGD step's constants on the online path.
+struct SgdRule<T> {
+    lr: T,
+    momentum: T,
+    nesterov: bool,
+    penalty: Penalty<T>,
+}
+
+impl<T: Real> SgdRule<T> {
+    /// dx and the update of one block of rows; returns the block's penalty value.
+    fn block(&self, w: &mut [T], velocity: &mut [T], x: &[T], dz: &[T], mut dx: Option<&mut [T]>, fan_out: usize) -> T {
+        let penalty = self.penalty.active.then_some((self.penalty.l1, self.penalty.l2));
+        let skip_zero_rows = velocity.is_empty() && penalty.is_none();
+        let half = T::of(0.5);
+        let mut value = T::zero();
+        for (r, w_row) in w.chunks_exact_mut(fan_out).enumerate() {
+            if let Some(slot) = dx.as_deref_mut().and_then(|dx| dx.get_mut(r)) {
+                *slot = dense::dot(w_row, dz);
+            }
+            let xi = x.get(r).copied().unwrap_or_else(T::zero);
+            if xi == T::zero() && skip_zero_rows {
+                continue; // a zero gradient row: plain SGD leaves it exactly as it is
+            }
+            let v_row = velocity.get_mut(r * fan_out..(r + 1) * fan_out).unwrap_or(&mut []);
+            let (sum_sq, sum_abs) = sgd::outer_product_update(w_row, v_row, xi, dz, self.lr, self.momentum, self.nesterov, penalty);
+            if let Some((l1, l2)) = penalty {
+                value += half * l2 * sum_sq + l1 * sum_abs;
+            }
+        }
+        value
+    }
+}
+
+/// The SGD update of every row of W in blocks of `BLOCK_ROWS`, on the engine's threads when W is large.
+#[allow(clippy::too_many_arguments)]
+fn sgd_rows<T: Real>(
+    w: &mut [T],
+    velocity: &mut [T],
+    x: &[T],
+    dz: &[T],
+    dx: Option<&mut [T]>,
+    partials: &mut [T],
+    fan_out: usize,
+    rule: &SgdRule<T>,
+) -> Result<T> {
+    if fan_out == 0 {
+        return Ok(T::zero());
+    }
+    let chunk = BLOCK_ROWS * fan_out;
+    let blocks = w.len().div_ceil(chunk);
+    let partials = partials.get_mut(..blocks).ok_or_else(short)?;
+    if !velocity.is_empty() && velocity.len() != w.len() {
+        return Err(short());
+    }
+    let x_blocks = x.par_chunks(BLOCK_ROWS);
+    let min_len = if w.len() >= PARALLEL_MIN_WEIGHTS && rayon::current_num_threads() > 1 { 1 } else { blocks.max(1) };
+    let w_blocks = w.par_chunks_mut(chunk).with_min_len(min_len);
+    match (velocity.is_empty(), dx) {
+        (false, Some(dx)) => w_blocks
+            .zip(velocity.par_chunks_mut(chunk))
+            .zip(x_blocks)
+            .zip(dx.par_chunks_mut(BLOCK_ROWS))
+            .zip(partials.par_iter_mut())
+            .for_each(|((((w, v), x), dx), partial)| *partial = rule.block(w, v, x, dz, Some(dx), fan_out)),
+        (false, None) => w_blocks
+            .zip(velocity.par_chunks_mut(chunk))
+            .zip(x_blocks)
+            .zip(partials.par_iter_mut())
+            .for_each(|(((w, v), x), partial)| *partial = rule.block(w, v, x, dz, None, fan_out)),
+        (true, Some(dx)) => w_blocks
+            .zip(x_blocks)
+            .zip(dx.par_chunks_mut(BLOCK_ROWS))
+            .zip(partials.par_iter_mut())
+            .for_each(|(((w, x), dx), partial)| *partial = rule.block(w, &mut [], x, dz, Some(dx), fan_out)),
+        (true, None) => w_blocks
+            .zip(x_blocks)
+            .zip(partials.par_iter_mut())
+            .for_each(|((w, x), partial)| *partial = rule.block(w, &mut [], x, dz, None, fan_out)),
+    }
+    Ok(partials.iter().fold(T::zero(), |sum, &p| sum + p))
+}
+
+/// Any other optimizer (Adam, RMSProp), row by row on one thread: the row's gradient goes through `row_grad`.
+fn generic_rows<T: Real>(
+    d: &mut Dense<T>,
+    x: &[T],
+    dz: &[T],
+    mut dx: Option<&mut [T]>,
+    row_grad: &mut [T],
+    step: &Step,
+    penalty: Penalty<T>,
+) -> Result<T> {
+    let fan_out = d.fan_out;
     let mut penalty_value = T::zero();
     let crate::optim::Slots { first, second } = &mut d.weight.slots;
     for (i, w_row) in d.weight.value.chunks_exact_mut(fan_out).enumerate() {
         let xi = x.get(i).copied().ok_or_else(short)?;
         if let Some(dx) = dx.as_deref_mut() {
             *dx.get_mut(i).ok_or_else(short)? = dense::dot(w_row, dz);
-        }
-        if xi == T::zero() && plain_sgd && !penalty.active {
-            continue; // a zero gradient row: plain SGD leaves it exactly as it is
         }
         for (g, &d) in row_grad.iter_mut().zip(dz) {
             *g = xi * d;
@@ -160,7 +278,5 @@ fn update_dense_row<T: Real>(
         let second_row = second.get_mut(span).unwrap_or(&mut []);
         step.apply(w_row, row_grad, first_row, second_row)?;
     }
-    let crate::optim::Slots { first, second } = &mut d.bias.slots;
-    step.apply(&mut d.bias.value, dz, first, second)?;
     Ok(penalty_value)
 }

@@ -69,7 +69,7 @@ impl<T: Real> Network<T> {
         match (&data.targets, self.loss.uses_labels()) {
             (TargetData::Labels(labels), true) => {
                 if let Some(&bad) = labels.iter().find(|&&y| y as usize >= outputs) {
-                    return Err(Error::value("y", format!("label {bad} is out of range for a model with {outputs} outputs")));
+                    return Err(Error::value("y", format!("holds label {bad}, out of range for a model with {outputs} outputs")));
                 }
             }
             (TargetData::Dense { cols, .. }, false) => {
@@ -79,7 +79,7 @@ impl<T: Real> Network<T> {
             }
             (_, uses_labels) => {
                 let expected = if uses_labels { "class labels" } else { "a target matrix" };
-                return Err(Error::value("y", format!("{} needs {expected}", self.loss.name())));
+                return Err(Error::value("y", format!("must be {expected} for {}", self.loss.name())));
             }
         }
         Ok(())
@@ -95,13 +95,13 @@ impl<T: Real> Network<T> {
             return Err(Error::value("batch_size", "must be >= 1"));
         }
         if self.optimizer.is_none() {
-            return Err(Error::value("optimizer", "no optimizer is set: call set_optimizer first"));
+            return Err(Error::value("optimizer", "is not set: call set_optimizer first"));
         }
         let batch_size = batch_size.min(rows);
         if self.layers.iter().any(|l| matches!(l, Layer::BatchNorm(_))) && (batch_size < 2 || rows % batch_size == 1) {
             return Err(Error::value(
                 "batch_size",
-                format!("BatchNorm needs at least 2 rows per training batch; batch_size {batch_size} over {rows} rows leaves a batch of 1"),
+                format!("leaves a batch of 1 row ({batch_size} over {rows} rows); BatchNorm needs at least 2 rows per training batch"),
             ));
         }
         let mut order = self.epoch.take().map(|state| state.order).unwrap_or_default();
@@ -120,9 +120,10 @@ impl<T: Real> Network<T> {
 
     /// Train batches of the current epoch until it ends or `budget` has passed (at least one batch).
     pub fn train_chunk(&mut self, data: &Dataset<T>, budget: Duration) -> Result<ChunkReport> {
-        let mut state = self.epoch.take().ok_or_else(|| Error::value("train_chunk", "no epoch in progress: call begin_epoch first"))?;
+        let mut state =
+            self.epoch.take().ok_or_else(|| Error::value("train_chunk", "needs an epoch in progress: call begin_epoch first"))?;
         if data.rows != state.order.len() {
-            let why = format!("the epoch was started for {} rows; the dataset has {}", state.order.len(), data.rows);
+            let why = format!("has {} rows but the epoch was started for {}", data.rows, state.order.len());
             self.epoch = Some(state);
             return Err(Error::value("dataset", why));
         }

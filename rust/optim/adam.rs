@@ -23,6 +23,7 @@ impl AdamStep {
     }
 }
 
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 pub fn adam_update<T: Real>(param: &mut [T], grad: &[T], m: &mut [T], v: &mut [T], step: &AdamStep) -> Result<()> {
     expect_len("grad", grad.len(), param.len())?;
     expect_len("m", m.len(), param.len())?;

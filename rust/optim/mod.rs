@@ -73,7 +73,7 @@ impl Optimizer {
             Optimizer::Sgd { momentum, nesterov, .. } => {
                 in_unit_interval("momentum", momentum)?;
                 if nesterov && momentum == 0.0 {
-                    return Err(Error::value("nesterov", "Nesterov momentum needs momentum > 0"));
+                    return Err(Error::value("nesterov", "needs momentum > 0"));
                 }
             }
             Optimizer::Adam { beta1, beta2, eps, .. } => {
@@ -117,7 +117,7 @@ impl Optimizer {
     pub fn update<T: Real>(&self, param: &mut [T], grad: &[T], state: &mut Slots<T>, t: u64) -> Result<()> {
         self.prepare(state, param.len());
         let Slots { first, second } = state;
-        self.at_step(t).apply(param, grad, first, second)
+        self.at_step(t).apply_parallel(param, grad, first, second)
     }
 
     /// The constants of update number `t` (Adam's bias corrections), computed once and applied to any number of
@@ -139,7 +139,33 @@ pub enum Step {
     RmsProp { lr: f64, rho: f64, eps: f64 },
 }
 
+/// Tensors at least this long are updated in parallel chunks of `PARALLEL_CHUNK` values.
+const PARALLEL_MIN: usize = 1 << 16;
+const PARALLEL_CHUNK: usize = 1 << 14;
+
 impl Step {
+    /// `apply` on a whole tensor, in chunks across the engine's threads when it is large. Element-wise updates
+    /// do not depend on how the tensor is cut, so the result is the same for any number of threads.
+    pub fn apply_parallel<T: Real>(&self, param: &mut [T], grad: &[T], first: &mut [T], second: &mut [T]) -> Result<()> {
+        use rayon::prelude::*;
+        if param.len() < PARALLEL_MIN || rayon::current_num_threads() < 2 {
+            return self.apply(param, grad, first, second);
+        }
+        crate::error::expect_len("grad", grad.len(), param.len())?;
+        let chunk = PARALLEL_CHUNK;
+        let parts = param.par_chunks_mut(chunk).zip(grad.par_chunks(chunk));
+        // Unused state buffers are empty: each chunk then gets an empty slice of its own.
+        match (first.is_empty(), second.is_empty()) {
+            (true, true) => parts.try_for_each(|(p, g)| self.apply(p, g, &mut [], &mut [])),
+            (false, true) => parts.zip(first.par_chunks_mut(chunk)).try_for_each(|((p, g), f)| self.apply(p, g, f, &mut [])),
+            (true, false) => parts.zip(second.par_chunks_mut(chunk)).try_for_each(|((p, g), s)| self.apply(p, g, &mut [], s)),
+            (false, false) => parts
+                .zip(first.par_chunks_mut(chunk))
+                .zip(second.par_chunks_mut(chunk))
+                .try_for_each(|(((p, g), f), s)| self.apply(p, g, f, s)),
+        }
+    }
+
     /// Update matching slices of a parameter, its gradient and its state (`Optimizer::prepare` first).
     pub fn apply<T: Real>(&self, param: &mut [T], grad: &[T], first: &mut [T], second: &mut [T]) -> Result<()> {
         match *self {

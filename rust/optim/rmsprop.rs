@@ -4,6 +4,7 @@
 use crate::error::{Result, expect_len};
 use crate::scalar::Real;
 
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 pub fn rmsprop_update<T: Real>(param: &mut [T], grad: &[T], sq: &mut [T], lr: T, rho: T, eps: T) -> Result<()> {
     expect_len("grad", grad.len(), param.len())?;
     expect_len("sq", sq.len(), param.len())?;

@@ -631,15 +631,14 @@ fn dataset_impl<T: Real + Element>(
         OwnedTargets::Labels(_) => 1,
     };
     let targets = targets.view()?;
-    py.detach(|| {
+    compute(py, || {
         let target_data = match targets {
             crate::kernels::loss::Targets::Labels(labels) => TargetData::Labels(buffer::copy_of(labels, "y")?),
             crate::kernels::loss::Targets::Dense(values) => TargetData::Dense { values: buffer::copy_of(values, "y")?, cols: target_cols },
         };
         let weights = weights.map(|w| buffer::copy_of(w, "sample_weight")).transpose()?;
-        Dataset::new(buffer::copy_of(x_data, "X")?, rows, cols, target_data, weights)
+        Dataset::copy_from(x_data, rows, cols, target_data, weights)
     })
-    .map_err(PyErr::from)
 }
 
 #[pymethods]
