@@ -104,16 +104,16 @@ pub fn dense_backward<T: Real>(
     dense_backward_params(x, dz, dw, db)
 }
 
-/// `out += a·x` (one row of a GEMV), compiled for AVX2 too and chosen at run time.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+/// `out += a·x` (one row of a GEMV). Inlined into its callers, which are compiled for AVX2 as well.
+#[inline(always)]
 pub fn axpy<T: Real>(out: &mut [T], a: T, x: &[T]) {
     for (o, &v) in out.iter_mut().zip(x) {
         *o += a * v;
     }
 }
 
-/// `Σ a_i·b_i` in 8 interleaved partial sums (vectorizable), combined in a fixed order.
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+/// `Σ a_i·b_i` in 8 interleaved partial sums (vectorizable), combined in a fixed order. Inlined into its callers.
+#[inline(always)]
 pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
     let mut partial = [T::zero(); 8];
     let chunks = a.len().min(b.len()) / 8;
@@ -143,27 +143,31 @@ pub fn dense_forward_row<T: Real>(x: &[T], w: &[T], b: &[T], activation: Activat
     // so the result is the same as on one thread.
     if w.len() >= GEMV_PARALLEL_MIN && fan_out > GEMV_COLUMN_BLOCK && rayon::current_num_threads() > 1 {
         use rayon::prelude::*;
-        out.par_chunks_mut(GEMV_COLUMN_BLOCK).enumerate().for_each(|(block, out)| {
-            let start = block * GEMV_COLUMN_BLOCK;
-            for (&xi, row) in x.iter().zip(w.chunks_exact(fan_out)) {
-                if xi != T::zero() {
-                    axpy(out, xi, &row[start..start + out.len()]);
-                }
-            }
-        });
+        out.par_chunks_mut(GEMV_COLUMN_BLOCK)
+            .enumerate()
+            .for_each(|(block, out)| gemv_columns(out, x, w, fan_out, block * GEMV_COLUMN_BLOCK));
     } else {
-        for (&xi, row) in x.iter().zip(w.chunks_exact(fan_out)) {
-            if xi != T::zero() {
-                axpy(out, xi, row);
-            }
-        }
+        gemv_columns(out, x, w, fan_out, 0);
     }
     activation.forward(out, fan_out);
     Ok(())
 }
 
+/// `out += Σ_i x_i·W[i, start..start + out.len()]`, skipping zero inputs (one dispatch for the whole loop).
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn gemv_columns<T: Real>(out: &mut [T], x: &[T], w: &[T], fan_out: usize, start: usize) {
+    let end = start + out.len();
+    for (&xi, row) in x.iter().zip(w.chunks_exact(fan_out)) {
+        if xi != T::zero() {
+            if let Some(segment) = row.get(start..end) {
+                axpy(out, xi, segment);
+            }
+        }
+    }
+}
+
 /// Weight matrices at least this large run their one-row forward on several threads, in blocks of columns.
-const GEMV_PARALLEL_MIN: usize = 1 << 15;
+const GEMV_PARALLEL_MIN: usize = 1 << 16;
 const GEMV_COLUMN_BLOCK: usize = 64;
 
 #[cfg(test)]

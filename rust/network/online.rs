@@ -136,7 +136,7 @@ fn short() -> Error {
 /// same whatever the thread count.
 pub(crate) const BLOCK_ROWS: usize = 32;
 /// Weight matrices at least this large are updated on several threads.
-const PARALLEL_MIN_WEIGHTS: usize = 1 << 15;
+const PARALLEL_MIN_WEIGHTS: usize = 1 << 16;
 
 /// Backward and update of one dense layer for one row: for each row i of W, `dx_i = W[i,:]·dz` (old weights),
 /// then `g = x_i·dz + l2·W[i,:] + l1·sign(W[i,:])` and the optimizer step on the row. Returns the penalty value
@@ -177,27 +177,45 @@ struct SgdRule<T> {
 
 impl<T: Real> SgdRule<T> {
     /// dx and the update of one block of rows; returns the block's penalty value.
-    fn block(&self, w: &mut [T], velocity: &mut [T], x: &[T], dz: &[T], mut dx: Option<&mut [T]>, fan_out: usize) -> T {
+    fn block(&self, w: &mut [T], velocity: &mut [T], x: &[T], dz: &[T], dx: Option<&mut [T]>, fan_out: usize) -> T {
         let penalty = self.penalty.active.then_some((self.penalty.l1, self.penalty.l2));
-        let skip_zero_rows = velocity.is_empty() && penalty.is_none();
-        let half = T::of(0.5);
-        let mut value = T::zero();
-        for (r, w_row) in w.chunks_exact_mut(fan_out).enumerate() {
-            if let Some(slot) = dx.as_deref_mut().and_then(|dx| dx.get_mut(r)) {
-                *slot = dense::dot(w_row, dz);
-            }
-            let xi = x.get(r).copied().unwrap_or_else(T::zero);
-            if xi == T::zero() && skip_zero_rows {
-                continue; // a zero gradient row: plain SGD leaves it exactly as it is
-            }
-            let v_row = velocity.get_mut(r * fan_out..(r + 1) * fan_out).unwrap_or(&mut []);
-            let (sum_sq, sum_abs) = sgd::outer_product_update(w_row, v_row, xi, dz, self.lr, self.momentum, self.nesterov, penalty);
-            if let Some((l1, l2)) = penalty {
-                value += half * l2 * sum_sq + l1 * sum_abs;
-            }
-        }
-        value
+        sgd_block(w, velocity, x, dz, dx, fan_out, self.lr, self.momentum, self.nesterov, penalty)
     }
+}
+
+/// One block of rows: `dx_r = W[r,:]·dz` from the old row, then the fused update (one dispatch for the block).
+#[allow(clippy::too_many_arguments)]
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn sgd_block<T: Real>(
+    w: &mut [T],
+    velocity: &mut [T],
+    x: &[T],
+    dz: &[T],
+    mut dx: Option<&mut [T]>,
+    fan_out: usize,
+    lr: T,
+    momentum: T,
+    nesterov: bool,
+    penalty: Option<(T, T)>,
+) -> T {
+    let skip_zero_rows = velocity.is_empty() && penalty.is_none();
+    let half = T::of(0.5);
+    let mut value = T::zero();
+    for (r, w_row) in w.chunks_exact_mut(fan_out).enumerate() {
+        if let Some(slot) = dx.as_deref_mut().and_then(|dx| dx.get_mut(r)) {
+            *slot = dense::dot(w_row, dz);
+        }
+        let xi = x.get(r).copied().unwrap_or_else(T::zero);
+        if xi == T::zero() && skip_zero_rows {
+            continue; // a zero gradient row: plain SGD leaves it exactly as it is
+        }
+        let v_row = velocity.get_mut(r * fan_out..(r + 1) * fan_out).unwrap_or(&mut []);
+        let (sum_sq, sum_abs) = sgd::outer_product_update(w_row, v_row, xi, dz, lr, momentum, nesterov, penalty);
+        if let Some((l1, l2)) = penalty {
+            value += half * l2 * sum_sq + l1 * sum_abs;
+        }
+    }
+    value
 }
 
 /// The SGD update of every row of W in blocks of `BLOCK_ROWS`, on the engine's threads when W is large.

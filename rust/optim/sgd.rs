@@ -40,9 +40,9 @@ pub fn nesterov_update<T: Real>(param: &mut [T], grad: &[T], velocity: &mut [T],
 /// The online path's fused update of one weight row whose gradient is `x_i·dz + l2·w + l1·sign(w)`, formed on the
 /// fly (the same operations as building the gradient and calling `sgd_update`/`momentum_update`/
 /// `nesterov_update`). `velocity` is empty for plain SGD. Returns (Σw², Σ|w|) of the row before the update when a
-/// penalty applies.
+/// penalty applies. Inlined into the online path's block driver, which is compiled for AVX2 as well.
 #[allow(clippy::too_many_arguments)]
-#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+#[inline(always)]
 pub fn outer_product_update<T: Real>(
     w: &mut [T],
     velocity: &mut [T],
@@ -53,41 +53,70 @@ pub fn outer_product_update<T: Real>(
     nesterov: bool,
     penalty: Option<(T, T)>,
 ) -> (T, T) {
+    // Every choice is made here, once per row, so that each loop below is branch-free and vectorizes.
+    let (l1, l2) = penalty.unwrap_or((T::zero(), T::zero()));
+    let args = (w, velocity, xi, dz, lr, momentum, l1, l2);
+    match (velocity_kind(args.1, nesterov), penalty.is_some()) {
+        (Rule::Plain, false) => row_update::<T, 0, false>(args),
+        (Rule::Plain, true) => row_update::<T, 0, true>(args),
+        (Rule::Momentum, false) => row_update::<T, 1, false>(args),
+        (Rule::Momentum, true) => row_update::<T, 1, true>(args),
+        (Rule::Nesterov, false) => row_update::<T, 2, false>(args),
+        (Rule::Nesterov, true) => row_update::<T, 2, true>(args),
+    }
+}
+
+enum Rule {
+    Plain,
+    Momentum,
+    Nesterov,
+}
+
+fn velocity_kind<T>(velocity: &[T], nesterov: bool) -> Rule {
+    match (velocity.is_empty(), nesterov) {
+        (true, _) => Rule::Plain,
+        (false, false) => Rule::Momentum,
+        (false, true) => Rule::Nesterov,
+    }
+}
+
+type RowArgs<'a, T> = (&'a mut [T], &'a mut [T], T, &'a [T], T, T, T, T);
+
+/// One branch-free row update: RULE 0 plain, 1 momentum, 2 Nesterov; PENALTY adds `l2·w + l1·sign(w)`.
+#[inline(always)]
+fn row_update<T: Real, const RULE: u8, const PENALTY: bool>((w, velocity, xi, dz, lr, momentum, l1, l2): RowArgs<'_, T>) -> (T, T) {
     let (mut sum_sq, mut sum_abs) = (T::zero(), T::zero());
-    let gradient = |wj: T, dzj: T, sum_sq: &mut T, sum_abs: &mut T| -> T {
-        let g = xi * dzj;
-        match penalty {
-            Some((l1, l2)) => {
-                *sum_sq += wj * wj;
-                *sum_abs += wj.abs();
-                let sign = if wj > T::zero() {
-                    T::one()
-                } else if wj < T::zero() {
-                    -T::one()
-                } else {
-                    T::zero()
-                };
-                g + (l2 * wj + l1 * sign)
+    // Equal lengths, visible to the compiler, so the loop has no bounds checks.
+    let n = if RULE == 0 { w.len().min(dz.len()) } else { w.len().min(dz.len()).min(velocity.len()) };
+    let velocity = if RULE == 0 { &mut velocity[..0] } else { &mut velocity[..n] };
+    let (w, dz) = (&mut w[..n], &dz[..n]);
+    for j in 0..n {
+        let wj = w[j];
+        let mut g = xi * dz[j];
+        if PENALTY {
+            sum_sq += wj * wj;
+            sum_abs += wj.abs();
+            let sign = if wj > T::zero() {
+                T::one()
+            } else if wj < T::zero() {
+                -T::one()
+            } else {
+                T::zero()
+            };
+            g = g + (l2 * wj + l1 * sign);
+        }
+        match RULE {
+            0 => w[j] = wj - lr * g,
+            1 => {
+                let v = momentum * velocity[j] + g;
+                velocity[j] = v;
+                w[j] = wj - lr * v;
             }
-            None => g,
-        }
-    };
-    if velocity.is_empty() {
-        for (wj, &dzj) in w.iter_mut().zip(dz) {
-            let g = gradient(*wj, dzj, &mut sum_sq, &mut sum_abs);
-            *wj -= lr * g;
-        }
-    } else if nesterov {
-        for ((wj, vj), &dzj) in w.iter_mut().zip(velocity.iter_mut()).zip(dz) {
-            let g = gradient(*wj, dzj, &mut sum_sq, &mut sum_abs);
-            *vj = momentum * *vj + g;
-            *wj -= lr * (g + momentum * *vj);
-        }
-    } else {
-        for ((wj, vj), &dzj) in w.iter_mut().zip(velocity.iter_mut()).zip(dz) {
-            let g = gradient(*wj, dzj, &mut sum_sq, &mut sum_abs);
-            *vj = momentum * *vj + g;
-            *wj -= lr * *vj;
+            _ => {
+                let v = momentum * velocity[j] + g;
+                velocity[j] = v;
+                w[j] = wj - lr * (g + momentum * v);
+            }
         }
     }
     (sum_sq, sum_abs)
