@@ -103,7 +103,7 @@ fn row_update<T: Real, const RULE: u8, const PENALTY: bool>((w, velocity, xi, dz
             } else {
                 T::zero()
             };
-            g = g + (l2 * wj + l1 * sign);
+            g += l2 * wj + l1 * sign;
         }
         match RULE {
             0 => w[j] = wj - lr * g,
