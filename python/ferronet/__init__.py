@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from . import _core, datasets, ops, optim, preprocessing, reference, schedules, utils
 from ._validation import check_int
@@ -20,6 +22,18 @@ try:
     __version__ = version("ferronet")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
     __version__ = "0.0.0"
+
+
+# Modules with optional dependencies (matplotlib, scikit-learn, dask, safetensors) load on first use.
+_LAZY_MODULES = frozenset({"diagnostics", "io", "plot", "sklearn", "dask"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name == "load":
+        return importlib.import_module(".io", __name__).load
+    raise AttributeError(f"module 'ferronet' has no attribute {name!r}")
 
 
 def set_num_threads(n: int) -> None:
@@ -43,9 +57,13 @@ __all__ = [
     "Sequential",
     "__version__",
     "datasets",
+    "diagnostics",
     "get_num_threads",
+    "io",
+    "load",
     "ops",
     "optim",
+    "plot",
     "preprocessing",
     "reference",
     "schedules",
