@@ -63,7 +63,6 @@ __all__ = [
     "load",
     "ops",
     "optim",
-    "plot",
     "preprocessing",
     "reference",
     "schedules",
