@@ -9,10 +9,12 @@ the optimizer state and the BatchNorm statistics. A call that raises leaves the 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,6 +40,25 @@ from .schedules import learning_rate
 
 #: Seconds of training per call into the engine: progress and Ctrl-C are handled between calls.
 CHUNK_SECONDS = 0.1
+
+
+def _model_lock(model: Any) -> Any:
+    """The model's lock, created on first use (also for models made without ``__init__``)."""
+    lock = model.__dict__.get("_lock")
+    return lock if lock is not None else model.__dict__.setdefault("_lock", threading.RLock())
+
+
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``method`` holding the model's lock: a model serves one call at a time and calls from other threads
+    wait. Without it, a call overlapping one that changes the engine fails with PyO3's bare "Already borrowed",
+    and two fits would interleave their epochs."""
+
+    @functools.wraps(method)
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _model_lock(self):
+            return method(self, *args, **kwargs)
+
+    return locked
 
 
 def check_seed(seed: Any) -> int:
@@ -162,6 +183,7 @@ class Sequential:
         )
         return cls(layers, input_dim=input_dim, loss=loss, seed=seed, dtype=dtype, l2=l2, l1=l1)
 
+    @_locked
     def build(self, input_dim: int) -> Sequential:
         """Create the parameters for inputs of ``input_dim`` features (done by ``fit`` when needed)."""
         input_dim = check_int(input_dim, "input_dim", minimum=1, maximum=MAX_UNITS)
@@ -185,6 +207,7 @@ class Sequential:
         return self._engine
 
     @property
+    @_locked
     def input_dim(self) -> int | None:
         return None if self._engine is None else int(self._engine.input_dim)
 
@@ -194,6 +217,7 @@ class Sequential:
         return widths[-1]
 
     @property
+    @_locked
     def n_params(self) -> int:
         return int(self._require_built().n_params)
 
@@ -228,6 +252,7 @@ class Sequential:
             penalty_per_sample=config.get("penalty_per_sample", False),
         )
 
+    @_locked
     def copy(self, dtype: str | None = None) -> Sequential:
         """An independent copy (same weights, counters and optimizer object), optionally in another dtype."""
         config = self.config()
@@ -284,10 +309,12 @@ class Sequential:
 
     # ---- parameters ----------------------------------------------------------------------------------------
 
+    @_locked
     def get_weights(self) -> list[dict[str, np.ndarray]]:
         """Copies of the parameters: one dict per layer ({"W", "b"}, BatchNorm's four arrays, or {})."""
         return list(self._require_built().get_weights())
 
+    @_locked
     def set_weights(self, weights: Sequence[dict[str, Any]]) -> None:
         """Replace the parameters (same structure as ``get_weights``); checked completely before anything changes."""
         engine = self._require_built()
@@ -381,6 +408,7 @@ class Sequential:
 
     # ---- inference -----------------------------------------------------------------------------------------
 
+    @_locked
     def forward(self, X: Any, training: bool = False) -> np.ndarray:
         """The last layer's output: logits, or probabilities when the last layer's softmax/sigmoid is fused with
         the loss. ``training=True`` applies the dropout masks of the current step and BatchNorm batch statistics
@@ -388,6 +416,7 @@ class Sequential:
         features = self._features(X, allow_empty=not training)
         return self._engine.forward(features, check_bool(training, "training"), False)
 
+    @_locked
     def _logits(self, X: Any) -> np.ndarray:
         features = self._features(X, allow_empty=True)  # raises a clear ValueError when the model is not built
         return self._engine.forward(features, False, True)
@@ -417,6 +446,7 @@ class Sequential:
             f"predict_proba needs a probabilistic loss (softmax_cross_entropy or binary_cross_entropy); this model uses {self.loss}"
         )
 
+    @_locked
     def evaluate(self, X: Any, y: Any, sample_weight: Any = None) -> dict[str, float]:
         """The objective (mean data loss + penalty) and, for classifiers, the accuracy, in inference mode."""
         features, targets, weights = self._batch(X, y, sample_weight)
@@ -426,12 +456,14 @@ class Sequential:
             result["accuracy"] = float(correct) / features.shape[0]
         return result
 
+    @_locked
     def gradients(self, X: Any, y: Any, sample_weight: Any = None) -> list[dict[str, np.ndarray]]:
         """d objective / d parameter on (X, y) in training mode, without updating: the structure of
         ``get_weights`` (BatchNorm gives "gamma" and "beta")."""
         features, targets, weights = self._batch(X, y, sample_weight)
         return list(self._engine.gradients(features, targets, weights)[1])
 
+    @_locked
     def _objective(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """The training-mode objective that ``gradients`` differentiates (for gradient checks)."""
         features, targets, weights = self._batch(X, y, sample_weight)
@@ -439,6 +471,7 @@ class Sequential:
 
     # ---- training ------------------------------------------------------------------------------------------
 
+    @_locked
     def train_step(self, X: Any, y: Any, optimizer: Any = None, sample_weight: Any = None) -> float:
         """One update on a batch; returns the objective at the weights before the update."""
         with self._unbuilt_on_error():
@@ -451,6 +484,7 @@ class Sequential:
         loss, _ = self._engine.train_step(features, targets, weights)
         return float(loss)
 
+    @_locked
     def fit(
         self,
         X: Any,

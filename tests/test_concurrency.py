@@ -1,0 +1,181 @@
+"""Concurrency: Python threads sharing models, and processes forked after the engine's thread pool has run.
+
+Inference and training release the GIL inside the engine, so threads really do overlap there. A model serves one
+call at a time (calls from other threads wait); distinct models are independent.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+
+import ferronet as fnet
+import numpy as np
+import pytest
+from conftest import assert_weights_equal, classification_data
+from ferronet.optim import SGD, Adam
+
+THREADS = 8
+LAYERS = [fnet.Dense(64, activation="relu"), fnet.Dropout(0.2), fnet.Dense(32, activation="tanh"), fnet.Dense(5)]
+
+
+def make_model(seed: int = 0, dtype: str = "float64", input_dim: int = 16) -> fnet.Sequential:
+    return fnet.Sequential(LAYERS, input_dim=input_dim, dtype=dtype, seed=seed)
+
+
+def data(n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    return classification_data(n=n, d=16, k=5, seed=seed)
+
+
+def run_threads(targets: list) -> list:
+    """Run each callable in its own thread, all released at once; returns their results (re-raising errors)."""
+    barrier = threading.Barrier(len(targets))
+    results: list = [None] * len(targets)
+    errors: list = []
+
+    def run(index, target):
+        try:
+            barrier.wait()
+            results[index] = target()
+        except BaseException as error:  # reported to the test below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i, t), daemon=True) for i, t in enumerate(targets)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    if errors:
+        raise errors[0]
+    return results
+
+
+def test_many_threads_predicting_with_one_model_get_the_serial_results():
+    X, y = data()
+    model = make_model()
+    model.fit(X, y, epochs=1, batch_size=64, optimizer=SGD(lr=0.05))
+    slices = [X[i * 200 : (i + 1) * 200 + 300] for i in range(THREADS)]
+    expected = [(model.predict(s), model.predict_proba(s), model.forward(s)) for s in slices]
+
+    def work(i):
+        outputs = []
+        for _ in range(20):
+            outputs.append((model.predict(slices[i]), model.predict_proba(slices[i]), model.forward(slices[i])))
+        return outputs
+
+    results = run_threads([lambda i=i: work(i) for i in range(THREADS)])
+    for i, outputs in enumerate(results):
+        for predicted, proba, forward in outputs:
+            np.testing.assert_array_equal(predicted, expected[i][0])
+            np.testing.assert_array_equal(proba, expected[i][1])
+            np.testing.assert_array_equal(forward, expected[i][2])
+
+
+def test_fit_while_other_threads_predict_with_other_models():
+    X, y = data()
+    trained = make_model(seed=3)
+    serial = make_model(seed=3)
+    serial_history = serial.fit(X, y, epochs=3, batch_size=16, optimizer=Adam(lr=1e-3))
+    others = [make_model(seed=10 + i, dtype=("float32", "float64")[i % 2]) for i in range(THREADS - 1)]
+    for other in others:
+        other.fit(X[:200], y[:200], epochs=1, batch_size=32)
+    expected = [other.predict_proba(X) for other in others]
+    stop = threading.Event()
+
+    def fit():
+        try:
+            return trained.fit(X, y, epochs=3, batch_size=16, optimizer=Adam(lr=1e-3))
+        finally:
+            stop.set()
+
+    def predict(i):
+        calls = 0
+        while not stop.is_set() or calls < 3:
+            np.testing.assert_array_equal(others[i].predict_proba(X), expected[i])
+            calls += 1
+        return calls
+
+    history, *calls = run_threads([fit] + [lambda i=i: predict(i) for i in range(THREADS - 1)])
+    assert min(calls) >= 3
+    assert_weights_equal(trained.get_weights(), serial.get_weights())
+    assert history.history["loss"] == serial_history.history["loss"]
+
+
+def test_concurrent_fits_on_one_model_run_one_after_the_other():
+    """Two threads fitting the SAME model: the calls are serialized, the result is that of two fits in a row."""
+    X, y = data(n=1000)
+    model, twin = make_model(seed=5), make_model(seed=5)
+    results = run_threads([lambda: model.fit(X, y, epochs=2, batch_size=8, optimizer="sgd") for _ in range(2)])
+    serial = [twin.fit(X, y, epochs=2, batch_size=8, optimizer="sgd") for _ in range(2)]
+    assert_weights_equal(model.get_weights(), twin.get_weights())
+    losses = sorted(history.history["loss"] for history in results)
+    assert losses == sorted(history.history["loss"] for history in serial)
+
+
+def test_calls_on_a_model_that_another_thread_is_training_wait_for_it():
+    """predict, evaluate, train_step and set_weights during a fit of the same model neither fail nor interleave:
+    each sees the model before or after the whole fit."""
+    X, y = data(n=1000)
+    model = make_model(seed=6)
+    before = model.predict_proba(X)
+    start = model.get_weights()
+    after_model = make_model(seed=6)
+    after_model.fit(X, y, epochs=3, batch_size=8, optimizer=SGD(lr=0.01))
+    after = after_model.predict_proba(X)
+    started = threading.Event()
+
+    def fit():
+        started.set()
+        return model.fit(X, y, epochs=3, batch_size=8, optimizer=SGD(lr=0.01))
+
+    def observe():
+        started.wait()
+        seen = []
+        for _ in range(30):
+            seen.append(model.predict_proba(X))
+            model.evaluate(X, y)
+        return seen
+
+    _, seen = run_threads([fit, observe])
+    for proba in seen:
+        assert np.array_equal(proba, before) or np.array_equal(proba, after)
+    assert_weights_equal(model.get_weights(), after_model.get_weights())
+    # a set_weights racing a fit lands before or after it, never in the middle of an epoch
+    run_threads([lambda: model.fit(X, y, epochs=1, batch_size=8), lambda: model.set_weights(start)])
+    assert all(np.isfinite(w).all() for layer in model.get_weights() for w in layer.values())
+
+
+def _fork_child(model, X, y, queue):
+    history = model.fit(X, y, epochs=2, batch_size=32, optimizer=SGD(lr=0.05))
+    queue.put((model.predict_proba(X), model.get_weights(), history.history["loss"], fnet.get_num_threads()))
+
+
+@pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork.*:DeprecationWarning")  # the point of the test
+@pytest.mark.parametrize("threads", [1, 2])
+def test_model_used_in_a_forked_child_after_the_pool_ran(threads, restore_threads):
+    fnet.set_num_threads(threads)
+    X, y = data()
+    model = make_model(seed=8, dtype="float32")
+    twin = make_model(seed=8, dtype="float32")
+    model.fit(X, y, epochs=1, batch_size=256, optimizer=Adam(lr=1e-3))  # the engine's pool has now run
+    twin.fit(X, y, epochs=1, batch_size=256, optimizer=Adam(lr=1e-3))
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_fork_child, args=(model, X, y, queue), daemon=True)
+    child.start()
+    try:
+        proba, weights, losses, child_threads = queue.get(timeout=60)  # a deadlocked child fails here
+    finally:
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+    assert child.exitcode == 0
+    assert child_threads == threads
+    expected = twin.fit(X, y, epochs=2, batch_size=32, optimizer=SGD(lr=0.05))
+    np.testing.assert_array_equal(proba, twin.predict_proba(X))
+    assert_weights_equal(weights, twin.get_weights())
+    assert losses == expected.history["loss"]
+    # the parent's pool still works after the fork
+    model.fit(X, y, epochs=2, batch_size=32, optimizer=SGD(lr=0.05))
+    assert_weights_equal(model.get_weights(), twin.get_weights())
