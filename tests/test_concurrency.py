@@ -179,3 +179,70 @@ def test_model_used_in_a_forked_child_after_the_pool_ran(threads, restore_thread
     # the parent's pool still works after the fork
     model.fit(X, y, epochs=2, batch_size=32, optimizer=SGD(lr=0.05))
     assert_weights_equal(model.get_weights(), twin.get_weights())
+
+
+# ------------------------------------------------------------------------------------------ thread-count determinism
+
+DETERMINISM_SCRIPT = """
+import hashlib, json, sys
+import numpy as np
+import ferronet as fnet
+
+if len(sys.argv) > 1:
+    fnet.set_num_threads(int(sys.argv[1]))
+generator = np.random.default_rng(0)
+X = generator.normal(size=(1024, 300))
+y = generator.integers(0, 10, 1024)
+digest = hashlib.sha256()
+configs = [  # (layers, dtype, batch_size, optimizer): the batch-1 online path and the batched GEMM path
+    # batch 1: 300*256 weights, above the online path's threshold for going parallel
+    ([fnet.Dense(256, activation="relu"), fnet.Dropout(0.3), fnet.Dense(10)], "float32", 1, fnet.optim.SGD(lr=0.01)),
+    ([fnet.Dense(256, activation="tanh"), fnet.Dense(10)], "float64", 1, fnet.optim.SGD(lr=0.01, momentum=0.9)),
+    ([fnet.Dense(256, activation="relu", dropconnect=0.1), fnet.BatchNorm(), fnet.Dropout(0.2),
+      fnet.Dense(128, activation="leaky_relu"), fnet.Dense(10)], "float32", 256, fnet.optim.Adam(lr=1e-3)),
+    ([fnet.Dense(256, activation="sigmoid"), fnet.Dropout(0.5), fnet.Dense(10)], "float64", 100,
+     fnet.optim.RMSProp(lr=1e-3)),
+    ([fnet.Dense(256, activation="relu"), fnet.Dense(10)], "float32", 64, fnet.optim.SGD(lr=0.01, momentum=0.9, nesterov=True)),
+]
+for layers, dtype, batch_size, optimizer in configs:
+    rows = 300 if batch_size == 1 else 1024
+    model = fnet.Sequential(layers, input_dim=300, dtype=dtype, l2=1e-4, seed=42)
+    history = model.fit(X[:rows], y[:rows], epochs=2, batch_size=batch_size, optimizer=optimizer, shuffle=True,
+                        validation_split=0.2)
+    model.train_step(X[:32], y[:32])
+    for layer in model.get_weights():
+        for key in sorted(layer):
+            digest.update(layer[key].tobytes())
+    digest.update(json.dumps({k: v for k, v in history.history.items() if k != "epoch_seconds"}).encode())
+    digest.update(model.predict(X).tobytes())
+    digest.update(model.predict_proba(X).tobytes())
+    digest.update(model.forward(X[:64], training=True).tobytes())
+    digest.update(json.dumps(model.evaluate(X, y)).encode())
+    for layer in model.gradients(X[:200], y[:200]):
+        for key in sorted(layer):
+            digest.update(layer[key].tobytes())
+print(fnet.get_num_threads(), digest.hexdigest())
+"""
+
+
+def _digest(env_threads: str, *args: str) -> tuple[int, str]:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FERRONET_NUM_THREADS": env_threads}
+    result = subprocess.run(
+        [sys.executable, "-c", DETERMINISM_SCRIPT, *args], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    threads, digest = result.stdout.split()
+    return int(threads), digest
+
+
+def test_same_seed_same_bits_across_processes_and_thread_counts():
+    """Weights, histories (with validation), predictions, probabilities, training-mode outputs and gradients of
+    models with dropout, DropConnect, BatchNorm and shuffling are bit-identical for 1 and 2 threads, whether set by
+    FERRONET_NUM_THREADS or by set_num_threads, in separate processes (batch 1 and batched paths)."""
+    runs = [_digest("1"), _digest("2"), _digest("1", "2"), _digest("2", "1")]
+    assert [threads for threads, _ in runs] == [1, 2, 2, 1]
+    assert len({digest for _, digest in runs}) == 1, runs
