@@ -1,4 +1,5 @@
-"""Ctrl-C during a long ``fit``: KeyboardInterrupt within a second, and a model that is still usable.
+"""A ``fit`` that stops early leaves a usable model: Ctrl-C (KeyboardInterrupt within a second) and divergence
+(FloatingPointError naming the epoch and batch, everything put back as it was at the start of that epoch).
 
 A child process trains for far longer than the test waits; the test sends it SIGINT once training is under way and
 measures, with the system-wide monotonic clock, how long the child took to raise KeyboardInterrupt. The child then
@@ -15,7 +16,11 @@ import sys
 import textwrap
 import time
 
+import ferronet as fnet
+import numpy as np
 import pytest
+from conftest import assert_weights_equal
+from ferronet.optim import SGD, Adam
 
 CHILD = textwrap.dedent(
     """
@@ -120,3 +125,72 @@ def test_sigint_raises_keyboard_interrupt_within_a_second_and_leaves_a_usable_mo
     assert report["refit_weights_finite"]
     assert 0.0 < report["evaluate"]["loss"] < 10.0
     assert 0.0 <= report["evaluate"]["accuracy"] <= 1.0
+
+
+# ------------------------------------------------------------------------------------------ divergence
+
+
+def _diverging_data(dtype: str, bad_row: int) -> tuple[np.ndarray, np.ndarray]:
+    """Finite data whose squared error overflows the dtype at exactly one row (so at one known batch)."""
+    generator = np.random.default_rng(0)
+    X, y = generator.normal(size=(40, 3)), generator.normal(size=40)
+    y[bad_row] = 1e200 if dtype == "float64" else 1e30
+    return X, y
+
+
+def _regressor(dtype: str, batch_norm: bool) -> fnet.Sequential:
+    middle = fnet.BatchNorm() if batch_norm else fnet.Dropout(0.2)
+    layers = [fnet.Dense(8, activation="relu"), middle, fnet.Dense(1)]
+    return fnet.Sequential(layers, input_dim=3, loss="mse", dtype=dtype, seed=2)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("batch_size", "bad_row", "bad_batch"), [(1, 22, 23), (4, 22, 6), (8, 39, 5)])
+def test_divergence_names_the_batch_and_puts_back_weights_and_optimizer_state(dtype, batch_size, bad_row, bad_batch):
+    """The error names the (1-based) epoch and batch; weights, BatchNorm statistics, optimizer state (momentum,
+    Adam moments) and counters are those of the start of the failing epoch: the model then trains on exactly as
+    a twin that never saw the failed fit."""
+    X, y = _diverging_data(dtype, bad_row)
+    clean = np.delete(np.arange(40), bad_row)
+    for optimizer_type in (SGD, Adam):
+        model, twin = _regressor(dtype, batch_size > 1), _regressor(dtype, batch_size > 1)
+        opt_model = optimizer_type(lr=1e-3) if optimizer_type is Adam else SGD(lr=1e-3, momentum=0.9)
+        opt_twin = optimizer_type(lr=1e-3) if optimizer_type is Adam else SGD(lr=1e-3, momentum=0.9)
+        for m, opt in ((model, opt_model), (twin, opt_twin)):
+            m.fit(X[clean[:32]], y[clean[:32]], epochs=1, batch_size=batch_size, optimizer=opt)
+        before = model.get_weights()
+        with pytest.raises(FloatingPointError, match=rf"loss became inf at epoch 1, batch {bad_batch} \(1-based\)"):
+            model.fit(X, y, epochs=3, batch_size=batch_size, shuffle=False, optimizer=opt_model)
+        assert_weights_equal(model.get_weights(), before)
+        for m, opt in ((model, opt_model), (twin, opt_twin)):
+            m.fit(X[clean], y[clean], epochs=2, batch_size=4, optimizer=opt)
+        assert_weights_equal(model.get_weights(), twin.get_weights())
+        assert np.isfinite(model.predict(X)).all()
+
+
+def test_divergence_in_train_step_changes_nothing():
+    X, y = _diverging_data("float64", 2)
+    model, twin = _regressor("float64", True), _regressor("float64", True)
+    optimizer, twin_optimizer = SGD(lr=1e-2, momentum=0.9), SGD(lr=1e-2, momentum=0.9)
+    model.train_step(X[10:20], y[10:20], optimizer=optimizer)
+    twin.train_step(X[10:20], y[10:20], optimizer=twin_optimizer)
+    before = model.get_weights()
+    with pytest.raises(FloatingPointError, match=r"loss became inf; the update was not applied"):
+        model.train_step(X[:8], y[:8], optimizer=optimizer)
+    assert_weights_equal(model.get_weights(), before)
+    model.train_step(X[20:30], y[20:30], optimizer=optimizer)
+    twin.train_step(X[20:30], y[20:30], optimizer=twin_optimizer)
+    assert_weights_equal(model.get_weights(), twin.get_weights())
+
+
+def test_divergence_with_validation_and_early_stopping_keeps_the_model_usable():
+    X, y = _diverging_data("float64", 30)
+    model = _regressor("float64", False)
+    stopper = fnet.EarlyStopping(monitor="val_loss", patience=1)
+    model.fit(X[:20], y[:20], epochs=1, batch_size=5)
+    before = model.get_weights()
+    with pytest.raises(FloatingPointError, match=r"epoch 1, batch 7"):
+        model.fit(X, y, epochs=5, batch_size=5, shuffle=False, validation_data=(X[:5], y[:5]), early_stopping=stopper)
+    assert_weights_equal(model.get_weights(), before)
+    history = model.fit(X[:20], y[:20], epochs=2, batch_size=5, validation_data=(X[:5], y[:5]))
+    assert all(np.isfinite(history.history["val_loss"]))
