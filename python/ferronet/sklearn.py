@@ -1,0 +1,724 @@
+"""scikit-learn estimators: ``MLPClassifier`` and ``MLPRegressor``, drop-in for ``sklearn.neural_network``.
+
+Same parameter names, defaults and meanings as scikit-learn's MLP (1.9), trained by a ``ferronet.Sequential``, plus
+``dropout``, ``batch_norm``, ``dtype`` and (classifier) ``class_weight``. Built on scikit-learn's ``BaseEstimator``,
+mixins and validation helpers, so ``Pipeline``, ``GridSearchCV``, ``clone`` and joblib work as with scikit-learn.
+
+How scikit-learn's numbers map onto ours (so a ``learning_rate_init`` tuned for scikit-learn behaves the same):
+
+* scikit-learn minimises ``G = sum_i w_i * sum_j l_ij / sum_i w_i + 0.5 * alpha * ||W||^2 / sum_i w_i`` per batch,
+  with ``l`` the softmax log-loss, the per-output binary log-loss (summed over outputs) or half the squared error
+  (its gradient uses the sum over outputs). Our losses average over outputs too and the mse is not halved, so
+  our data loss is ``c * G_data`` with ``c = 1`` (softmax), ``1/k`` (k logistic outputs), ``2/k`` (k regression
+  outputs). We train ``c * G`` exactly: ``l2 = c * alpha`` with ``penalty_per_sample=True`` (the penalty divided by
+  each batch's total sample weight), SGD's rate divided by ``c`` and Adam's ``eps`` multiplied by ``c``.
+  ``loss_``/``loss_curve_`` report ``G`` (for multi-output regression scikit-learn reports the data term averaged
+  over outputs instead; it equals ``G`` for one output). An epoch's loss is the mean over batches of the batch
+  objective weighted by batch rows, as scikit-learn computes it.
+* Initial weights are drawn exactly as scikit-learn draws them (Glorot uniform, biases too, from ``random_state``),
+  so with full batches, no momentum and ``solver="sgd"`` both libraries follow the same trajectory.
+* ``learning_rate="invscaling"`` sets ``lr = learning_rate_init / (t_ + 1) ** power_t`` at the end of each epoch
+  with ``t_`` the number of samples seen (scikit-learn's rule: per epoch, counted in samples).
+  ``"adaptive"`` divides the rate by 5 each time the training loss (or validation score) fails to improve by
+  ``tol`` for more than ``n_iter_no_change`` consecutive epochs, and stops below 1e-6, as scikit-learn does.
+* Momentum follows torch (``v = m*v + g; p -= lr*v``), which equals scikit-learn's
+  ``v = m*v - lr*g; p += v`` while the rate is constant (they differ slightly right after a rate change).
+  Adam's ``epsilon`` is added outside the bias correction (torch's form); scikit-learn's effective epsilon is
+  ``epsilon / sqrt(1 - beta_2**t)``, a difference that fades after the first few hundred steps.
+
+Differences from scikit-learn, on purpose: ``solver="lbfgs"`` raises ``ValueError`` (``max_fun``, its only
+parameter, is accepted and ignored); sparse X is not accepted (densify it); negative sample weights are rejected;
+``momentum`` must be < 1; a diverging fit raises ``ValueError`` and keeps the weights of the start of the bad epoch.
+Binary classification uses one logistic output (as scikit-learn), multilabel targets logistic outputs with binary
+cross-entropy, several classes a softmax. ``dtype=None`` computes in X's dtype when it is float32, else float64
+(scikit-learn's rule); "float32" trains faster.
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, check_scalar, column_or_1d, compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._validation import check_bool, check_choice, check_sample_weight
+from .layers import Activation, BatchNorm, Dense, Dropout
+from .model import Sequential
+from .optim import SGD, Adam
+
+#: scikit-learn's activation names → ours.
+ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+SOLVERS = ("sgd", "adam")
+LEARNING_RATES = ("constant", "invscaling", "adaptive")
+#: Output activation (scikit-learn's name) → (our last activation, our loss).
+HEADS = {
+    "softmax": ("softmax", "softmax_cross_entropy"),
+    "logistic": ("sigmoid", "binary_cross_entropy"),
+    "identity": ("linear", "mse"),
+}
+#: The adaptive rate stops shrinking (and training stops) at this rate, as in scikit-learn.
+MIN_ADAPTIVE_RATE = 1e-6
+
+
+class _FixedRate:
+    """A schedule that gives one epoch the rate we computed (scikit-learn's rules depend on more than the epoch)."""
+
+    def __init__(self, lr: float):
+        self.lr = lr
+
+    def __call__(self, epoch: int, lr0: float) -> float:
+        return self.lr
+
+
+class _BaseMLP(BaseEstimator):
+    """What the classifier and the regressor share: parameters, the training loop and the weights' views."""
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: Any = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: Any = 10,
+        max_fun: int = 15000,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        dtype: str | None = None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.dtype = dtype
+
+    # ---- parameters (checked at fit time, as scikit-learn does) --------------------------------------------
+
+    def _check_params(self) -> tuple[int, ...]:
+        """Validate every constructor parameter; returns the hidden layer sizes as a tuple."""
+        if self.solver == "lbfgs":
+            raise ValueError("solver='lbfgs' is not supported by ferronet; use solver='sgd' or solver='adam'")
+        check_choice(self.solver, "solver", SOLVERS)
+        check_choice(self.activation, "activation", ACTIVATIONS)
+        check_choice(self.learning_rate, "learning_rate", LEARNING_RATES)
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
+            sizes = (sizes,)
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+            raise TypeError(f"hidden_layer_sizes must be an int or a sequence of ints; got {sizes!r}")
+        sizes = tuple(sizes)
+        for size in sizes:
+            check_scalar(size, "hidden_layer_sizes", numbers.Integral, min_val=1)
+        check_scalar(self.alpha, "alpha", numbers.Real, min_val=0.0)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
+        check_scalar(
+            self.learning_rate_init, "learning_rate_init", numbers.Real, min_val=0.0, include_boundaries="neither"
+        )
+        check_scalar(self.power_t, "power_t", numbers.Real, min_val=0.0)
+        check_scalar(self.max_iter, "max_iter", numbers.Integral, min_val=1)
+        check_scalar(self.tol, "tol", numbers.Real, min_val=0.0)
+        check_scalar(self.verbose, "verbose", (numbers.Integral, bool))
+        check_scalar(self.momentum, "momentum", numbers.Real, min_val=0.0, max_val=1.0, include_boundaries="left")
+        check_scalar(self.validation_fraction, "validation_fraction", numbers.Real, min_val=0.0, max_val=1.0,
+                     include_boundaries="left")  # fmt: skip
+        check_scalar(self.beta_1, "beta_1", numbers.Real, min_val=0.0, max_val=1.0, include_boundaries="left")
+        check_scalar(self.beta_2, "beta_2", numbers.Real, min_val=0.0, max_val=1.0, include_boundaries="left")
+        check_scalar(self.epsilon, "epsilon", numbers.Real, min_val=0.0, include_boundaries="neither")
+        if not (isinstance(self.n_iter_no_change, numbers.Real) and self.n_iter_no_change == np.inf):
+            check_scalar(self.n_iter_no_change, "n_iter_no_change", numbers.Integral, min_val=1)
+        check_scalar(self.max_fun, "max_fun", numbers.Integral, min_val=1)
+        check_scalar(self.dropout, "dropout", numbers.Real, min_val=0.0, max_val=1.0, include_boundaries="left")
+        for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping", "batch_norm"):
+            check_bool(getattr(self, name), name)
+        if self.dtype is not None:
+            check_choice(self.dtype, "dtype", ("float32", "float64"))
+        return sizes
+
+    # ---- what the subclasses provide -----------------------------------------------------------------------
+
+    def _validate_targets(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _encode(self, y: np.ndarray) -> np.ndarray:
+        """The targets the ferronet model trains on (int labels or a float matrix)."""
+        raise NotImplementedError
+
+    def _output_activation(self) -> str:
+        raise NotImplementedError
+
+    def _score(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> float:
+        raise NotImplementedError
+
+    def _class_sample_weight(self, y: np.ndarray, incremental: bool) -> np.ndarray | None:
+        return None
+
+    # ---- fitting -------------------------------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        """Fit the model to data matrix X and targets y (optionally weighted per sample); returns self."""
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _loss_scale(self) -> float:
+        """c: our data loss divided by scikit-learn's objective (see the module docstring)."""
+        k = self.n_outputs_
+        return {"softmax": 1.0, "logistic": 1.0 / k, "identity": 2.0 / k}[self.out_activation_]
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Any:
+        sizes = self._check_params()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        first_pass = not hasattr(self, "_model") or (not self.warm_start and not incremental)
+        X, y = self._validate_targets(X, y, incremental, reset=first_pass)
+        weights = check_sample_weight(sample_weight, X.shape[0], np.dtype(np.float64))
+        if weights is not None and not weights.any():
+            raise ValueError("sample_weight must contain at least one non-zero weight; got all zeros")
+        class_weights = self._class_sample_weight(y, incremental)
+        if class_weights is not None:
+            weights = class_weights if weights is None else weights * class_weights
+        targets = self._encode(y)
+        random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(X, targets, sizes, random_state)
+        elif targets.ndim == 2 and targets.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {targets.shape[1]} outputs; the fitted model has {self.n_outputs_}")
+        self._fit_stochastic(X, y, targets, weights, incremental, random_state)
+        return self
+
+    def _initialize(self, X: np.ndarray, targets: np.ndarray, sizes: tuple[int, ...], random_state: Any) -> None:
+        """Build the ferronet model with scikit-learn's initial weights, and reset the training attributes."""
+        self.n_outputs_ = 1 if targets.ndim == 1 else targets.shape[1]
+        if self.out_activation_ == "softmax":
+            self.n_outputs_ = len(self.classes_)
+        self.n_layers_ = len(sizes) + 2
+        dtype = self.dtype or (X.dtype.name if X.dtype == np.float32 else "float64")
+        activation = ACTIVATIONS[self.activation]
+        layers: list[Any] = []
+        for size in sizes:
+            if self.batch_norm:
+                layers += [Dense(size), BatchNorm()]
+                if activation != "linear":
+                    layers.append(Activation(activation))
+            else:
+                layers.append(Dense(size, activation=activation))
+            if self.dropout:
+                layers.append(Dropout(self.dropout))
+        last_activation, loss = HEADS[self.out_activation_]
+        layers.append(Dense(self.n_outputs_, activation=last_activation))
+        units = [X.shape[1], *sizes, self.n_outputs_]
+        # scikit-learn's Glorot-uniform draws, in its order (coef then intercept per layer).
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        dense_weights = []
+        for fan_in, fan_out in itertools.pairwise(units):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            W = random_state.uniform(-bound, bound, (fan_in, fan_out))
+            b = random_state.uniform(-bound, bound, fan_out)
+            dense_weights.append({"W": W, "b": b})
+        seed = int(random_state.randint(np.iinfo(np.int32).max))
+        model = Sequential(
+            layers,
+            input_dim=X.shape[1],
+            loss=loss,
+            l2=self.alpha * self._loss_scale(),
+            dtype=dtype,
+            seed=seed,
+            penalty_per_sample=True,
+        )
+        initial = iter(dense_weights)
+        model.set_weights([next(initial) if "W" in w else w for w in model.get_weights()])
+        self._model = model
+        self._has_optimizer = False
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_: list[float] = []
+        self._no_improvement_count = 0
+        self._best_weights = model.get_weights()
+        if self.early_stopping:
+            self.validation_scores_: list[float] | None = []
+            self.best_validation_score_: float | None = -np.inf
+            self.best_loss_: float | None = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _new_optimizer(self) -> Any:
+        """A fresh optimizer at scikit-learn's scale (``c`` maps our gradient to scikit-learn's)."""
+        scale = self._loss_scale()
+        if self.solver == "sgd":
+            momentum = float(self.momentum)
+            return SGD(lr=self._rate / scale, momentum=momentum, nesterov=self.nesterovs_momentum and momentum > 0)
+        return Adam(lr=self._rate, beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon * scale)
+
+    def _split_validation(self, X: np.ndarray, y: np.ndarray, targets: np.ndarray, weights: Any, random_state: Any):
+        """scikit-learn's early-stopping split: stratified for single-output classifiers."""
+        stratify = y if isinstance(self, ClassifierMixin) and self.n_outputs_ == 1 else None
+        arrays = [X, y, targets] + ([] if weights is None else [weights])
+        parts = train_test_split(
+            *arrays, random_state=random_state, test_size=self.validation_fraction, stratify=stratify
+        )
+        train, val = parts[0::2], parts[1::2]
+        if val[0].shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or the size of your dataset."
+            )
+        if weights is None:
+            train.append(None)
+            val.append(None)
+        return train, val
+
+    def _fit_stochastic(
+        self, X: np.ndarray, y: np.ndarray, targets: np.ndarray, weights: Any, incremental: bool, random_state: Any
+    ) -> None:
+        if not incremental or not self._has_optimizer:
+            self._rate = float(self.learning_rate_init)
+            self._has_optimizer = False
+        if self.early_stopping:
+            (X_train, _, t_train, w_train), (X_val, y_val, _, w_val) = self._split_validation(
+                X, y, targets, weights, random_state
+            )
+        else:
+            X_train, t_train, w_train = X, targets, weights
+        n_samples = X_train.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped", stacklevel=4
+                )
+            batch_size = min(int(self.batch_size), n_samples)
+        model, scale = self._model, self._loss_scale()
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                optimizer = None if self._has_optimizer else self._new_optimizer()
+                rate = self._rate / scale if self.solver == "sgd" else self._rate
+                try:
+                    history = model.fit(
+                        X_train,
+                        t_train,
+                        epochs=1,
+                        batch_size=batch_size,
+                        optimizer=optimizer,
+                        schedule=_FixedRate(rate),
+                        shuffle=self.shuffle,
+                        sample_weight=w_train,
+                    )
+                except FloatingPointError as error:
+                    raise ValueError(
+                        "Solver produced non-finite parameter weights. The input data may contain large values and "
+                        f"need to be preprocessed, or the learning rate is too large ({error})"
+                    ) from error
+                self._has_optimizer = True
+                self.n_iter_ += 1
+                self.loss_ = history.history["loss"][0] / scale
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+                if self.early_stopping:
+                    self._update_validation(X_val, y_val, w_val)
+                else:
+                    self._update_training_loss()
+                if self.solver == "sgd" and self.learning_rate == "invscaling":
+                    self._rate = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+                if self._no_improvement_count > self.n_iter_no_change:
+                    if self._should_stop():
+                        break
+                    self._no_improvement_count = 0
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
+                        "hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=4,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=4)
+        if self.early_stopping:
+            model.set_weights(self._best_weights)
+
+    def _update_validation(self, X_val: np.ndarray, y_val: np.ndarray, w_val: Any) -> None:
+        score = self._score(X_val, y_val, w_val)
+        self.validation_scores_.append(score)
+        if self.verbose:
+            print(f"Validation score: {score:f}")
+        if score < self.best_validation_score_ + self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        if score > self.best_validation_score_:
+            self.best_validation_score_ = score
+            self._best_weights = self._model.get_weights()
+
+    def _update_training_loss(self) -> None:
+        if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+
+    def _should_stop(self) -> bool:
+        """No improvement for too long: stop, or (adaptive SGD) divide the rate by 5 and go on."""
+        what = "Validation score" if self.early_stopping else "Training loss"
+        message = f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} consecutive epochs."
+        if self.solver != "sgd" or self.learning_rate != "adaptive":
+            if self.verbose:
+                print(message + " Stopping.")
+            return True
+        if self._rate <= MIN_ADAPTIVE_RATE:
+            if self.verbose:
+                print(message + " Learning rate too small. Stopping.")
+            return True
+        self._rate /= 5.0
+        if self.verbose:
+            print(message + f" Setting learning rate to {self._rate:f}")
+        return False
+
+    # ---- inference and introspection -----------------------------------------------------------------------
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "_model")
+
+    def _check_X(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """The Dense layers' weight matrices, (fan_in, fan_out) each (copies)."""
+        check_is_fitted(self)
+        return [w["W"] for w in self._model.get_weights() if "W" in w]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """The Dense layers' biases (copies)."""
+        check_is_fitted(self)
+        return [w["b"] for w in self._model.get_weights() if "W" in w]
+
+    @property
+    def model_(self) -> Sequential:
+        """The trained ``ferronet.Sequential``."""
+        check_is_fitted(self)
+        return self._model
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier: scikit-learn's ``MLPClassifier``, trained by ferronet.
+
+    Parameters and attributes as ``sklearn.neural_network.MLPClassifier`` (see the module docstring for the
+    differences), plus ``dropout`` (after each hidden layer), ``batch_norm`` (BatchNorm between each hidden Dense
+    layer and its activation), ``dtype`` ("float32", "float64" or None: X's float32, else float64) and
+    ``class_weight`` (None, "balanced" or {class: weight}; multiplies ``sample_weight``).
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: Any = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: Any = 10,
+        max_fun: int = 15000,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        dtype: str | None = None,
+        class_weight: Any = None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            dtype=dtype,
+        )
+        self.class_weight = class_weight
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _validate_targets(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        # scikit-learn's rules: new classes on a fresh fit; the same ones under warm_start; a subset in partial_fit.
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start and not incremental:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in the previous call to fit. "
+                        f"Previously got {self.classes_}, `y` has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. 'y' has {classes}."
+                )
+        y_type = self._label_binarizer.y_type_
+        self.out_activation_ = "softmax" if y_type == "multiclass" else "logistic"
+        return X, y
+
+    def _encode(self, y: np.ndarray) -> np.ndarray:
+        indicator = self._label_binarizer.transform(y)
+        if self.out_activation_ == "softmax":
+            return indicator.argmax(axis=1).astype(np.int64)
+        return indicator.astype(np.float64)
+
+    def _class_sample_weight(self, y: np.ndarray, incremental: bool) -> np.ndarray | None:
+        if self.class_weight is None:
+            return None
+        if isinstance(self.class_weight, str):
+            check_choice(self.class_weight, "class_weight", ("balanced",))
+            if incremental:
+                raise ValueError(
+                    "class_weight='balanced' is not supported for partial_fit (each call sees only part of the data); "
+                    "pass class_weight=dict(zip(classes, compute_class_weight('balanced', classes=classes, y=y_all)))"
+                )
+        elif not isinstance(self.class_weight, (dict, list)):
+            raise TypeError(
+                f"class_weight must be None, 'balanced' or a dict {{class: weight}}; got {self.class_weight!r}"
+            )
+        return compute_sample_weight(self.class_weight, y)
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None) -> MLPClassifier:
+        """One epoch over (X, y). ``classes`` (all the classes that will ever be seen) is required on the first call."""
+        if not hasattr(self, "classes_"):
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+            self.classes_ = self._label_binarizer.classes_
+        elif classes is not None and not np.array_equal(np.sort(unique_labels(classes)), np.sort(self.classes_)):
+            raise ValueError(
+                f"`classes={classes!r}` is not the same as on last call to partial_fit, was: {self.classes_!r}"
+            )
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _scores(self, X: np.ndarray) -> np.ndarray:
+        """The output layer's probabilities: (n, 1) for one logistic output, else (n, outputs)."""
+        proba = self._model.predict_proba(X)
+        return proba[:, 1:] if self.n_outputs_ == 1 else proba
+
+    def _predict(self, X: np.ndarray) -> np.ndarray:
+        scores = self._scores(X)
+        return self._label_binarizer.inverse_transform(scores.ravel() if self.n_outputs_ == 1 else scores)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted class labels (an indicator matrix for multilabel targets)."""
+        return self._predict(self._check_X(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities in the order of ``classes_`` ((n, 2) for binary problems)."""
+        scores = self._scores(self._check_X(X))
+        return np.hstack([1 - scores, scores]) if self.n_outputs_ == 1 else scores
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """The logarithm of ``predict_proba``."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def _score(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> float:
+        return float(accuracy_score(y, self._predict(X), sample_weight=sample_weight))
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor: scikit-learn's ``MLPRegressor``, trained by ferronet.
+
+    Parameters and attributes as ``sklearn.neural_network.MLPRegressor`` (``loss="squared_error"`` only; see the
+    module docstring), plus ``dropout``, ``batch_norm`` and ``dtype``. Targets may have several outputs.
+    """
+
+    def __init__(
+        self,
+        loss: str = "squared_error",
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: Any = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: Any = 10,
+        max_fun: int = 15000,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        dtype: str | None = None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            dtype=dtype,
+        )
+        self.loss = loss
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _check_params(self) -> tuple[int, ...]:
+        if self.loss == "poisson":
+            raise ValueError("loss='poisson' is not supported by ferronet; use loss='squared_error'")
+        check_choice(self.loss, "loss", ("squared_error",))
+        return super()._check_params()
+
+    def _validate_targets(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        self.out_activation_ = "identity"
+        return X, y
+
+    def _encode(self, y: np.ndarray) -> np.ndarray:
+        return np.asarray(y, dtype=np.float64).reshape(y.shape[0], -1)
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+        """One epoch over (X, y), continuing from the current weights and optimizer state."""
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _predict(self, X: np.ndarray) -> np.ndarray:
+        return self._model.predict(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted values: shape (n,) for one output, (n, n_outputs) otherwise."""
+        return self._predict(self._check_X(X))
+
+    def _score(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> float:
+        return float(r2_score(y, self._predict(X), sample_weight=sample_weight))
