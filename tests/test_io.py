@@ -549,6 +549,8 @@ HOSTILE: list[tuple[str, Any, str]] = [
     ("layers not a list", with_config(lambda c: {**c, "layers": {"kind": "dense"}}), "non-empty list"),
     ("unknown loss", with_config(lambda c: {**c, "loss": "nll"}), "loss must be one of"),
     ("unknown dtype", with_config(lambda c: {**c, "dtype": "float16"}), "dtype must be"),
+    ("null dtype", with_config(lambda c: {**c, "dtype": None}), "dtype must be 'float32' or 'float64'; got None"),
+    ("dtype alias", with_config(lambda c: {**c, "dtype": "f4"}), "dtype must be 'float32' or 'float64'; got 'f4'"),
     ("huge input_dim", with_config(lambda c: {**c, "input_dim": 10**15}), "input_dim must be in"),
     ("negative seed", with_config(lambda c: {**c, "seed": -1}), "seed must be >= 0"),
     ("null seed", with_config(lambda c: {**c, "seed": None}), "seed is null"),

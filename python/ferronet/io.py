@@ -329,6 +329,10 @@ def _plan(metadata: dict[str, str], tensors: dict[str, tuple[str, tuple[int, ...
         raise ValueError(f"{source} holds an invalid model config: {error}") from None
     if config["seed"] is None:
         raise ValueError(f"{source} holds an invalid model config: seed is null")
+    if config["dtype"] not in _SAFETENSORS_DTYPES:  # Sequential also takes aliases (None, "f4"); files never do
+        raise ValueError(
+            f"{source} holds an invalid model config: dtype must be 'float32' or 'float64'; got {config['dtype']!r}"
+        )
     input_dim = config["input_dim"]
     if input_dim is not None and not (_is_size(input_dim) and 1 <= input_dim <= MAX_UNITS):
         raise ValueError(
@@ -391,8 +395,8 @@ def _plan_optimizer(
     for key in ("config", "engine"):
         if meta[key] is None:
             continue
-        try:
-            optimizer_from_config(meta[key])
+        try:  # checked and completed (every hyperparameter present, as the engine needs)
+            meta[key] = optimizer_from_config(meta[key]).config()
         except (TypeError, ValueError) as error:
             raise ValueError(f"{source} holds an invalid optimizer {key}: {error}") from None
     plan.optimizer_config, plan.engine_optimizer = meta["config"], meta["engine"]
