@@ -662,25 +662,30 @@ def _epoch_line(epoch: int, epochs: int, values: dict[str, float]) -> str:
 
 
 def _resolve_progress(progress: Any) -> bool:
-    if progress == "auto":
-        if not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
+    """``fit(progress=...)``: True or False, or "auto" (on when stderr is a terminal and tqdm is installed)."""
+    if isinstance(progress, str):
+        if progress != "auto":
+            raise ValueError(f"progress must be True, False or 'auto'; got {progress!r}")
+        isatty = getattr(sys.stderr, "isatty", None)  # sys.stderr may be None (pythonw) or a stream without isatty
+        if not (callable(isatty) and isatty()):
             return False
         try:
             import tqdm
         except ImportError:
             return False
         return True
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress must be True, False or 'auto'; got {progress!r}")
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True, False or 'auto'; got {type(progress).__name__} {progress!r}")
     if progress:
         try:
             import tqdm  # noqa: F401
         except ImportError:
-            raise ImportError("progress=True needs tqdm: pip install 'ferronet[progress]'") from None
-    return progress
+            raise ImportError("progress=True needs tqdm: pip install tqdm (or 'ferronet[progress]')") from None
+    return bool(progress)
 
 
 def _progress_bar(n: int, epoch: int, epochs: int) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(total=n, desc=f"epoch {epoch + 1}/{epochs}", unit="rows", leave=True, file=sys.stderr, disable=None)
+    # disable=False: the caller already decided (tqdm's disable=None would hide an asked-for bar off a terminal)
+    return tqdm(total=n, desc=f"epoch {epoch + 1}/{epochs}", unit="rows", leave=True, file=sys.stderr, disable=False)
