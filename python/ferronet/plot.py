@@ -184,6 +184,7 @@ def layer_histograms(stats: Any, *, which: str = "activation", columns: int = 5,
         ax.set_title(f"{row['name']}\nstd {row[f'{which}_std']:.2e}", fontsize=8)
         ax.tick_params(labelsize=6)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+        ax.xaxis.get_offset_text().set_fontsize(6)
     for ax in axes[len(rows) :]:
         ax.set_visible(False)
     fig.suptitle(title or ("layer outputs" if which == "activation" else "d loss / d layer output"))
