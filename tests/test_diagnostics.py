@@ -204,3 +204,21 @@ def test_deep_relu_activations_stay_of_order_one_with_batchnorm():
     # the first layer's weight gradients grow by orders of magnitude (measured: ≈ 7e-2 against ≈ 1e-24)
     assert dense[0]["weight_grad_std"] > 1e-3
     assert dense[0]["weight_grad_std"] > 1e15 * plain_dense[0]["weight_grad_std"]
+
+
+def test_sample_weight_and_regression_losses():
+    X, y = classification_data(n=12, d=4, k=2, seed=5)
+    model = fnet.Sequential([fnet.Dense(5, activation="tanh"), fnet.Dense(2)], input_dim=4, dtype="float64")
+    half = np.r_[np.ones(6), np.zeros(6)]
+    weighted = layer_stats(model, X, y, sample_weight=half)
+    first_rows = layer_stats(model, X[:6], y[:6])
+    for a, b in zip(weighted, first_rows, strict=True):  # a weighted mean over the first six rows only
+        assert a["weight_grad_std"] == pytest.approx(b["weight_grad_std"], rel=1e-10)
+    assert weighted[1]["grad_zero_fraction"] == pytest.approx(0.5)  # zero-weight rows get no gradient
+    with pytest.raises(ValueError, match="sample_weight must have shape"):
+        layer_stats(model, X, y, sample_weight=half[:5])
+
+    regressor = fnet.Sequential([fnet.Dense(5, activation="relu"), fnet.Dense(1)], input_dim=4, loss="mse")
+    stats = layer_stats(regressor, X, X[:, 0])
+    assert [row["name"] for row in stats] == ["dense_0", "dense_1"]
+    assert stats[1]["activation"] == "linear" and stats[1]["weight_grad_std"] > 0
