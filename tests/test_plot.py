@@ -79,6 +79,9 @@ def test_decision_boundaries_side_by_side_on_given_axes(spiral_model, tmp_path):
     assert fnet.plot.decision_boundary(linear, X, y, ax=left, resolution=50) is fig
     assert fnet.plot.decision_boundary(model, X, y, ax=right, resolution=50) is fig
     render(fig, tmp_path / "both.png")
+    root = Figure()
+    inner = root.subfigures(1, 2)[1].add_subplot()
+    assert fnet.plot.decision_boundary(model, X, y, ax=inner, resolution=10) is root  # the root, not the SubFigure
 
 
 def test_decision_boundary_rejects_bad_input():

@@ -68,7 +68,7 @@ def history(history: Any, *, title: str | None = None) -> Figure:
         if len(values) != epochs:
             raise ValueError(f"history[{key!r}] has {len(values)} values; 'loss' has {epochs}")
 
-    panels = [("loss", ("loss", "val_loss"))]
+    panels: list[tuple[str, tuple[str, ...]]] = [("loss", ("loss", "val_loss"))]
     if "accuracy" in series:
         panels.append(("accuracy", ("accuracy", "val_accuracy")))
     lr = series.get("lr")
@@ -138,7 +138,10 @@ def decision_boundary(
         fig = _new_figure(5.0, 4.5)
         ax = fig.add_subplot()
     else:
-        fig = ax.figure
+        from matplotlib.figure import Figure as RootFigure
+
+        parent = ax.figure
+        fig = parent if isinstance(parent, RootFigure) else parent.figure  # a SubFigure's .figure is the root
     levels = np.arange(n_classes + 1) - 0.5
     ax.contourf(grid_x, grid_y, predicted.reshape(grid_x.shape), levels=levels, colors=colors, alpha=0.3)
     ax.scatter(features[:, 0], features[:, 1], c=[colors[i] for i in labels], s=14, edgecolors="black", linewidths=0.4)
