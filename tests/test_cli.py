@@ -1,23 +1,52 @@
-"""``python -m ferronet``, run as a user runs it: in a subprocess."""
+"""``python -m ferronet``, run as a user runs it: in a subprocess (plus in-process runs of the same ``main`` for the
+many flag checks, which is faster)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import ferronet as fnet
+import numpy as np
 import pytest
+from ferronet import cli
 
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+needs_fashion_mnist = pytest.mark.skipif(
+    not FASHION_MNIST.exists(), reason="Fashion-MNIST not installed: apt-get install dataset-fashion-mnist"
+)
+#: A few seconds of digits training: enough to learn something, fast to run.
+QUICK = ("--epochs", "2", "--limit", "400", "--hidden", "32")
 
 
-def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key != "FERRONET_DATA"}
+def run(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    clean = {key: value for key, value in os.environ.items() if key != "FERRONET_DATA"}
     return subprocess.run(
-        [sys.executable, "-m", "ferronet", *args], capture_output=True, text=True, timeout=timeout, env=env
+        [sys.executable, "-m", "ferronet", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**clean, **(env or {})},
     )
+
+
+def run_here(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``main`` in this process (the code ``python -m ferronet`` runs, minus the interpreter start): status, out, err."""
+    try:
+        status = cli.main(list(args))
+    except SystemExit as exit:  # argparse's own errors and --help
+        status = exit.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def result_line(stdout: str) -> str:
+    """The test-result line without its timing."""
+    return stdout.splitlines()[-1].split("(")[0]
 
 
 def epoch_lines(stdout: str) -> list[str]:
@@ -30,17 +59,42 @@ def parse_test_accuracy(stdout: str) -> float:
     return float(match.group(1))
 
 
+def assert_one_line_error(result: subprocess.CompletedProcess, status: int, mentions: str) -> str:
+    """The failure contract: the exit status, exactly one ``error:`` line naming the problem, no traceback,
+    and no training reported."""
+    assert result.returncode == status, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, result.stderr
+    assert mentions in errors[0], errors[0]
+    assert "test accuracy" not in result.stdout
+    return errors[0]
+
+
+def shadow_module(directory: Path, name: str) -> dict[str, str]:
+    """An environment in which ``import name`` fails, as when the package is not installed."""
+    directory.mkdir(exist_ok=True)
+    (directory / f"{name}.py").write_text(f'raise ImportError("No module named {name!r}")\n')
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(directory), os.environ.get("PYTHONPATH")]))}
+
+
+# ---- train: what it prints ---------------------------------------------------------------------------------------
+
+
 def test_train_with_no_arguments_trains_on_digits():
     result = run("train")
     assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.stderr == ""
     assert result.stdout.startswith("digits: 1437 training rows, 360 test rows, 64 features, 10 classes")
+    for layer in ("dense_0 (256, relu)", "dense_1 (128, relu)", "dense_2 (10, linear)"):
+        assert layer in result.stdout  # API.md's default architecture
     lines = epoch_lines(result.stdout)
     assert [line.split()[1] for line in lines] == [f"{i}/10" for i in range(1, 11)]
-    assert all(re.search(r"loss \d+\.\d+ +accuracy \d\.\d+", line) for line in lines)
+    assert all(re.search(r"loss \d+\.\d+ +accuracy \d\.\d+ +lr 0\.05 ", line) for line in lines)
     losses = [float(re.search(r"loss (\d+\.\d+)", line).group(1)) for line in lines]
     assert losses[-1] < losses[0]
     assert parse_test_accuracy(result.stdout) >= 0.9
+    assert re.search(r"\(\d+\.\d\ds of training\)$", result.stdout.splitlines()[-1])
 
 
 def test_train_on_spiral_with_flags():
@@ -51,6 +105,13 @@ def test_train_on_spiral_with_flags():
     assert "lr 0.5" in epoch_lines(result.stdout)[0]
     assert "dense_0 (64, relu)" in result.stdout  # the summary shows the requested hidden layer
     assert parse_test_accuracy(result.stdout) >= 0.9
+
+
+def test_a_linear_classifier_cannot_learn_the_spiral():
+    result = run("train", "--dataset", "spiral", "--hidden", "none", "--epochs", "50", "--lr", "0.5")
+    assert result.returncode == 0, result.stderr
+    assert "dense_0 (3, linear)" in result.stdout and "dense_1" not in result.stdout
+    assert parse_test_accuracy(result.stdout) < 0.7  # the classic result: it needs a hidden layer
 
 
 def test_train_with_more_options():
@@ -70,34 +131,221 @@ def test_train_with_more_options():
     assert len(epoch_lines(result.stdout)) == 3
     for name in ("dense_0 (32, tanh)", "batchnorm_1", "dropout_2", "dense_3 (16, tanh)", "dense_6 (10, linear)"):
         assert name in result.stdout
+    assert "p=0.1" in result.stdout
     assert parse_test_accuracy(result.stdout) >= 0.8
+
+
+@pytest.mark.parametrize(("optimizer", "lr"), [("adam", "0.001"), ("rmsprop", "0.001"), ("sgd", "0.05")])
+def test_each_optimizer_trains_with_its_default_learning_rate(optimizer, lr, capsys):
+    status, out, err = run_here(capsys, "train", "--optimizer", optimizer, "--epochs", "3", "--limit", "600")
+    assert status == 0, err
+    assert all(f" lr {lr} " in line for line in epoch_lines(out))
+    assert parse_test_accuracy(out) >= 0.8
+
+
+def test_sgd_momentum_and_nesterov_change_the_training(capsys):
+    runs = [
+        run_here(capsys, "train", *QUICK, *flags, "--quiet")
+        for flags in (["--momentum", "0"], ["--momentum", "0.9", "--nesterov"], [], ["--momentum", "0.9"])
+    ]
+    assert all(status == 0 for status, _, _ in runs), runs
+    plain, nesterov, default, explicit = (result_line(out) for _, out, _ in runs)
+    assert len({plain, nesterov, default}) == 3  # each flag reaches the optimizer
+    assert default == explicit  # and the default momentum is 0.9
+
+
+def test_the_same_seed_gives_the_same_run_and_another_seed_another(capsys):
+    first, again, other = (result_line(run_here(capsys, "train", *QUICK, "--seed", seed)[1]) for seed in "778")
+    assert first == again != other
+
+
+def test_limit_quiet_and_threads(capsys):
+    one = run("train", *QUICK, "--threads", "1", "--quiet")
+    assert one.returncode == 0, one.stderr
+    assert one.stderr == "" and len(one.stdout.splitlines()) == 1 and one.stdout.startswith("test loss ")
+    status, out, _ = run_here(capsys, "train", *QUICK)  # all cores
+    assert status == 0
+    assert out.startswith("digits: 400 training rows (--limit 400), 360 test rows")
+    # results do not depend on the thread count (the engine's contract), so the runs agree to the digit
+    assert result_line(out) == result_line(one.stdout)
+
+
+def test_progress_draws_a_bar_per_epoch_on_stderr():
+    result = run("train", *QUICK, "--progress")
+    assert result.returncode == 0, result.stderr
+    assert len(epoch_lines(result.stdout)) == 2  # the epoch lines stay on stdout
+    for epoch in (1, 2):
+        assert re.search(rf"epoch {epoch}/2: 100%.*400/400 .*loss=\d\.\d+, acc=\d\.\d+", result.stderr), result.stderr
+
+
+# ---- train: files it writes --------------------------------------------------------------------------------------
+
+
+def test_out_saves_a_model_that_loads_and_predicts_like_the_trained_one(tmp_path):
+    path = tmp_path / "model.safetensors"
+    flags = ["--dataset", "spiral", "--hidden", "16,8", "--batch-norm", "--epochs", "20", "--lr", "0.2", "--seed", "5"]
+    result = run("train", *flags, "--out", str(path))
+    assert result.returncode == 0, result.stderr
+    assert f"saved the model to {path}" in result.stdout
+    loaded = fnet.load(path)
+    # the same flags in this process train the same model (same seed, same data split)
+    args = cli.parser().parse_args(["train", *flags])
+    model, _, split = cli.fit_from_args(args)
+    np.testing.assert_array_equal(loaded.predict_proba(split.X_test), model.predict_proba(split.X_test))
+    np.testing.assert_array_equal(loaded.predict(split.X_test), model.predict(split.X_test))
+    accuracy = loaded.evaluate(split.X_test, split.y_test)["accuracy"]
+    assert f"test accuracy {accuracy:.4f}" in result.stdout  # the file holds the trained model, not the initial one
+    assert accuracy >= 0.9
+
+
+def test_plot_writes_the_training_curves(tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib (the plot extra)")
+    png, svg = tmp_path / "history.png", tmp_path / "history.svg"
+    result = run("train", *QUICK, "--plot", str(png))
+    assert result.returncode == 0, result.stderr
+    assert f"saved the training curves to {png}" in result.stdout
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and png.stat().st_size > 5000
+    status, _, err = run_here(capsys, "train", *QUICK, "--quiet", "--plot", str(svg))  # the format from the name
+    assert status == 0, err
+    assert "<svg" in svg.read_text()
+
+
+def test_plot_without_matplotlib_fails_before_training(tmp_path):
+    result = run("train", "--plot", str(tmp_path / "h.png"), env=shadow_module(tmp_path / "site", "matplotlib"))
+    assert_one_line_error(result, 1, "--plot needs matplotlib: pip install matplotlib")
+    assert result.stdout == ""  # nothing was loaded or trained
+
+
+def test_progress_without_tqdm_fails_before_training(tmp_path):
+    result = run("train", "--progress", env=shadow_module(tmp_path / "site", "tqdm"))
+    assert_one_line_error(result, 1, "--progress needs tqdm: pip install tqdm")
+    assert result.stdout == ""
+
+
+# ---- train: data sets on disk --------------------------------------------------------------------------------------
+
+
+@needs_fashion_mnist
+def test_train_on_fashion_mnist():
+    result = run("train", "--dataset", "fashion-mnist", "--epochs", "1", "--limit", "10000", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(
+        "fashion-mnist: 10000 training rows (--limit 10000), 10000 test rows, 784 features, 10 classes"
+    )
+    assert len(epoch_lines(result.stdout)) == 1
+    assert parse_test_accuracy(result.stdout) >= 0.7
+
+
+@needs_fashion_mnist
+def test_fashion_mnist_from_data_dir_with_a_limit(tmp_path):
+    for name in os.listdir(FASHION_MNIST):  # a user's own copy of the files, found only through --data-dir
+        (tmp_path / name).symlink_to(FASHION_MNIST / name)
+    result = run(
+        "train", "--dataset", "fashion-mnist", "--data-dir", str(tmp_path), "--no-download",
+        "--limit", "5000", "--epochs", "2", "--optimizer", "adam", "--hidden", "64",
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache")}, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("fashion-mnist: 5000 training rows (--limit 5000), 10000 test rows, 784 features")
+    assert parse_test_accuracy(result.stdout) >= 0.7
+
+
+def test_missing_data_is_one_line_that_says_where_it_looked(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    result = run("train", "--dataset", "mnist", "--data-dir", str(empty), "--no-download", env=env)
+    line = assert_one_line_error(result, 1, "MNIST file train-images-idx3-ubyte")
+    for place in (f"--data-dir: {empty}/train-images-idx3-ubyte", str(tmp_path / "cache"), "download: not attempted"):
+        assert place in line
+    assert "Pass --data-dir DIR" in line
+    # a failed download says why, in the same one line; nothing is left in the cache
+    env["FERRONET_MNIST_MIRROR"] = (tmp_path / "no-mirror").as_uri()
+    result = run("train", "--dataset", "mnist", env=env)
+    line = assert_one_line_error(result, 1, "not found")
+    assert "download failed" in line
+    assert not any(path.is_file() for path in (tmp_path / "cache").rglob("*"))
+
+
+def test_wrong_files_in_data_dir_are_one_line(tmp_path):
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 60), ("t10k", 10)):
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        fnet.datasets.write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", images)
+        fnet.datasets.write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n, dtype=np.uint8))
+    result = run("train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--no-download")
+    assert_one_line_error(result, 1, "wrong SHA-256")
+
+
+# ---- train: bad flags ----------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("flags", "mentions"),
     [
-        (["--epochs", "abc"], "--epochs"),
-        (["--dataset", "nope"], "--dataset"),
-        (["--hidden", "0"], "--hidden"),
-        (["--hidden", "12,x"], "--hidden"),
-        (["--optimizer", "adagrad"], "--optimizer"),
-        (["--lr", "-1"], "lr"),
-        (["--momentum", "1"], "momentum"),
-        (["--dropout", "1.5"], "p must be"),
-        (["--epochs", "-1"], "epochs"),
-        (["--batch-size", "0"], "batch"),
-        (["--frobnicate"], "--frobnicate"),
+        (["--epochs", "abc"], "argument --epochs: expected a positive integer, got 'abc'"),
+        (["--dataset", "nope"], "argument --dataset: invalid choice: 'nope'"),
+        (["--hidden", "12,x"], "argument --hidden: expected comma-separated positive integers, got '12,x'"),
+        (["--lr", "-1"], "argument --lr: value must be > 0.0; got -1.0"),
+        (["--dropout", "1.5"], "argument --dropout: value must be < 1.0; got 1.5"),
+        (["--frobnicate"], "unrecognized arguments: --frobnicate"),
     ],
     ids=lambda value: "_".join(value).lstrip("-") if isinstance(value, list) else None,
 )
 def test_bad_flags_exit_2_with_a_one_line_error(flags, mentions):
-    result = run("train", *flags)
-    assert result.returncode == 2, (result.returncode, result.stderr)
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if "error:" in line]
-    assert len(errors) == 1, result.stderr
+    assert_one_line_error(run("train", *flags), 2, mentions)
+
+
+@pytest.mark.parametrize(
+    ("flags", "mentions"),
+    [
+        (["--hidden", "0"], "argument --hidden: expected comma-separated positive integers, got '0'"),
+        (["--hidden", "0,a"], "argument --hidden: expected comma-separated positive integers"),
+        (["--hidden", "64,,32"], "argument --hidden"),
+        (["--hidden", ""], "argument --hidden"),
+        (["--activation", "softmax"], "argument --activation: invalid choice: 'softmax'"),
+        (["--optimizer", "adagrad"], "argument --optimizer: invalid choice: 'adagrad'"),
+        (["--lr", "0"], "argument --lr: value must be > 0.0"),
+        (["--lr", "nan"], "argument --lr: value must be finite"),
+        (["--lr", "fast"], "argument --lr: expected a number, got 'fast'"),
+        (["--momentum", "1"], "argument --momentum: value must be < 1.0"),
+        (["--momentum", "-0.1"], "argument --momentum: value must be >= 0.0"),
+        (["--dropout", "-0.1"], "argument --dropout: value must be >= 0.0"),
+        (["--dropout", "inf"], "argument --dropout: value must be finite"),
+        (["--epochs", "0"], "argument --epochs: expected a positive integer"),
+        (["--epochs", "-1"], "argument --epochs: expected a positive integer"),
+        (["--batch-size", "0"], "argument --batch-size: expected a positive integer"),
+        (["--limit", "0"], "argument --limit: expected a positive integer"),
+        (["--seed", "-1"], "argument --seed: expected an integer in [0, 2**64)"),
+        (["--seed", str(2**64)], "argument --seed: expected an integer in [0, 2**64)"),
+        (["--threads", "0"], "argument --threads: expected a positive integer"),
+        (["--threads", "5000"], "argument --threads: expected at most 1024 threads"),
+        (["--optimizer", "adam", "--momentum", "0.5"], "--momentum applies to --optimizer sgd only, not adam"),
+        (["--optimizer", "rmsprop", "--nesterov"], "--nesterov applies to --optimizer sgd only, not rmsprop"),
+        (["--momentum", "0", "--nesterov"], "--nesterov needs --momentum > 0"),
+        (["--data-dir", "."], "--data-dir applies to --dataset fashion-mnist or mnist only, not digits"),
+        (["--dataset", "spiral", "--no-download"], "--no-download applies to --dataset fashion-mnist or mnist"),
+        (["--dataset", "mnist", "--data-dir", "/no/such/dir"], "--data-dir /no/such/dir: no such directory"),
+        (["--hidden", "none", "--dropout", "0.2"], "--hidden none has none"),
+        (["--out", "/no/such/dir/model.safetensors"], "--out /no/such/dir/model.safetensors: directory /no/such/dir"),
+        (["--out", "."], "--out .: is a directory"),
+        (["--plot", "history.xyz"], "--plot history.xyz: unknown image format 'xyz'"),
+        (["--batch-norm", "--batch-size", "16", "--limit", "33"], "BatchNorm needs at least 2 rows per training batch"),
+    ],
+    ids=lambda value: "_".join(value).lstrip("-") if isinstance(value, list) else None,
+)
+def test_bad_values_are_usage_errors_before_any_training(flags, mentions, capsys):
+    status, out, err = run_here(capsys, "train", *flags)  # the subprocess runs above check the same main
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert status == 2 and len(errors) == 1, (status, err)
     assert mentions in errors[0]
-    assert "test accuracy" not in result.stdout
+    assert "epoch" not in out
+
+
+def test_divergence_is_a_one_line_error():
+    result = run("train", "--lr", "1000", "--epochs", "5")
+    line = assert_one_line_error(result, 1, "training diverged: the loss became")
+    assert "Try a smaller learning rate" in line
 
 
 def test_no_command_is_a_usage_error():
@@ -106,25 +354,61 @@ def test_no_command_is_a_usage_error():
     assert "error:" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("args", [["--help"], ["train", "--help"]])
+# ---- help --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["bench", "--help"]])
 def test_help(args):
     result = run(*args)
     assert result.returncode == 0
     assert result.stdout.startswith("usage: python -m ferronet")
     assert result.stderr == ""
+    assert "examples:" in result.stdout or "example:" in result.stdout
     if args[0] == "train":
-        for flag in ("--dataset", "--hidden", "--epochs", "--batch-size", "--optimizer", "--lr", "--seed"):
-            assert flag in result.stdout
+        api_flags = ["--dataset", "--hidden", "--activation", "--epochs", "--batch-size", "--optimizer", "--lr"]
+        api_flags += ["--momentum", "--dropout", "--batch-norm", "--seed", "--out", "--plot"]
+        for flag in [*api_flags, "--data-dir", "--no-download", "--limit", "--progress", "--quiet", "--threads"]:
+            assert re.search(rf"^  {flag}\b", result.stdout, re.MULTILINE), flag
+        for default in ("(default: digits)", "(default: 256,128)", "(default: 10)", "(default: 128)", "(default: sgd)"):
+            assert default in result.stdout
+        assert "fashion-mnist" in result.stdout and "ferronet.load" in result.stdout
+    elif args[0] == "bench":
+        assert "--batch-sizes" in result.stdout and "(default: 1,32,128,512)" in result.stdout
     else:
-        assert "train" in result.stdout
+        assert "train" in result.stdout and "bench" in result.stdout
 
 
-@pytest.mark.skipif(
-    not FASHION_MNIST.exists(), reason="Fashion-MNIST not installed: apt-get install dataset-fashion-mnist"
-)
-def test_train_on_fashion_mnist():
-    result = run("train", "--dataset", "fashion-mnist", "--epochs", "1", timeout=300)
+# ---- bench ---------------------------------------------------------------------------------------------------------
+
+
+def test_bench_runs_a_tiny_benchmark_and_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    result = run("bench", "--rows", "256", "--batch-sizes", "32", "--repeats", "1", "--no-torch", "--json", str(out))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("fashion-mnist: 60000 training rows, 10000 test rows, 784 features, 10 classes")
-    assert len(epoch_lines(result.stdout)) == 1
-    assert parse_test_accuracy(result.stdout) >= 0.75
+    assert "Traceback" not in result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    (row,) = [row for row in rows if row and row[0] == "32"]
+    assert float(row[1].replace(",", "")) > 0 and float(row[2].replace(",", "")) > 0  # ferronet and reference /s
+    assert f"wrote {out}" in result.stdout
+    assert isinstance(json.loads(out.read_text()), dict)
+
+
+@pytest.mark.parametrize(
+    ("flags", "mentions"),
+    [
+        (["--batch-sizes", "0"], "argument --batch-sizes"),
+        (["--rows", "-5"], "argument --rows: expected a positive integer"),
+        (["--dtype", "float16"], "argument --dtype: invalid choice"),
+        (
+            ["--json", "/no/such/dir/out.json", "--rows", "64", "--batch-sizes", "8", "--repeats", "1", "--no-torch"],
+            "--json",
+        ),
+    ],
+    ids=lambda value: "_".join(value[:2]).lstrip("-") if isinstance(value, list) else None,
+)
+def test_bench_bad_flags(flags, mentions):
+    result = run("bench", *flags)
+    assert result.returncode in (1, 2)
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and mentions in errors[0], result.stderr

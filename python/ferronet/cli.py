@@ -1,34 +1,51 @@
-"""``python -m ferronet``: train a network on a dataset from the command line (more commands: ``--help``)."""
+"""``python -m ferronet``: train a network on a dataset, or benchmark the engine, from the command line.
+
+Every failure a user can cause (a bad flag or value, missing data, an unwritable output file, a missing optional
+package) ends with one line on stderr, ``ferronet: error: ...``, and a non-zero exit status: 2 for bad usage (as
+argparse does), 1 for problems met while running (data not found, training diverged, a file that cannot be
+written). Checks that need no data run before the data is loaded, so a typo never costs a training run.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import datasets, optim
+from ._validation import check_float
 from .layers import BatchNorm, Dense, Dropout, Layer
-from .model import Sequential
+from .model import History, Sequential
 from .preprocessing import standardize, train_test_split
 
 DATASETS = ("digits", "spiral", "fashion-mnist", "mnist")
+IDX_DATASETS = ("fashion-mnist", "mnist")
+ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
+OPTIMIZERS = ("sgd", "adam", "rmsprop")
+#: Learning rates when --lr is not given: SGD's from API.md; Adam's and RMSProp's usual 1e-3 (0.05 diverges).
+DEFAULT_LR = {"sgd": 0.05, "adam": 0.001, "rmsprop": 0.001}
+DEFAULT_MOMENTUM = 0.9
+MAX_THREADS = 1024  # as ferronet.set_num_threads
 
 
-class UsageError(Exception):
-    """A bad flag value or missing data: reported in one line, exit status 2."""
+class CommandError(Exception):
+    """A failure while running (missing data, divergence, unwritable file): one line on stderr, exit status 1."""
+
+    status = 1
 
 
-def _positive_ints(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}") from None
-    if any(value < 1 for value in values):
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return values
+class UsageError(CommandError):
+    """A bad flag value or combination: one line on stderr, exit status 2 (as argparse's own errors)."""
+
+    status = 2
+
+
+# ---- flag value parsers (argparse reports their errors as "argument --flag: <message>", exit status 2) ------------
 
 
 def _positive_int(text: str) -> int:
@@ -41,20 +58,107 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _load(name: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(X_train, X_test, y_train, y_test) for a dataset name, features scaled for training."""
-    if name == "digits":
-        X, y = datasets.load_digits()
-        return train_test_split(X / 16.0, y, test_fraction=0.2, seed=seed)
-    if name == "spiral":
-        X, y = datasets.make_spiral(seed=seed)
-        return train_test_split(standardize(X), y, test_fraction=0.2, seed=seed)
-    loader = datasets.load_fashion_mnist if name == "fashion-mnist" else datasets.load_mnist
+def _seed(text: str) -> int:
     try:
-        (X_train, y_train), (X_test, y_test) = loader()
-    except FileNotFoundError as error:
-        raise UsageError(str(error).splitlines()[0] + " (see ferronet.datasets for how to provide the files)") from None
-    return X_train, X_test, y_train, y_test
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**64), got {text!r}") from None
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**64), got {text!r}")
+    return value
+
+
+def _threads(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_THREADS} threads, got {text!r}")
+    return value
+
+
+def _positive_ints(text: str) -> list[int]:
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        values = [int(part) for part in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}") from None
+    if any(value < 1 for value in values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
+    return values
+
+
+def _hidden_sizes(text: str) -> list[int]:
+    """Hidden widths such as ``256,128``; ``none`` for no hidden layer (a linear softmax classifier)."""
+    return [] if text.strip().lower() == "none" else _positive_ints(text)
+
+
+def _number(
+    minimum: float, maximum: float | None = None, *, min_inclusive: bool = True, max_inclusive: bool = True
+) -> Any:
+    """A parser for a finite number within bounds; the message gives the bound and the value given."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        try:
+            return check_float(
+                value,
+                "value",
+                minimum=minimum,
+                maximum=maximum,
+                min_inclusive=min_inclusive,
+                max_inclusive=max_inclusive,
+            )
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
+# ---- data, model and optimizer from the flags ------------------------------------------------------------------
+
+
+class Split(NamedTuple):
+    X_train: np.ndarray
+    X_test: np.ndarray
+    y_train: np.ndarray
+    y_test: np.ndarray
+
+
+def _one_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def load_split(args: argparse.Namespace) -> Split:
+    """The training and test rows for ``args.dataset``, features scaled for training."""
+    if args.dataset == "digits":
+        X, y = datasets.load_digits()
+        split = Split(*train_test_split(X / 16.0, y, test_fraction=0.2, seed=args.seed))
+    elif args.dataset == "spiral":
+        X, y = datasets.make_spiral(seed=args.seed)
+        split = Split(*train_test_split(standardize(X), y, test_fraction=0.2, seed=args.seed))
+    else:
+        loader = datasets.load_fashion_mnist if args.dataset == "fashion-mnist" else datasets.load_mnist
+        try:
+            (X_train, y_train), (X_test, y_test) = loader(args.data_dir, download=not args.no_download)
+        except datasets.DatasetNotFoundError as error:
+            looked = "; ".join(
+                place.replace("path argument", "--data-dir", 1).replace("download=False", "--no-download")
+                for place in error.places
+            )
+            what = _one_line(error).split(" Looked in:")[0]
+            raise CommandError(
+                f"{what} Looked in: {looked}. Pass --data-dir DIR (a directory with the four IDX files, "
+                "gzipped or not) or set FERRONET_DATA=DIR."
+            ) from None
+        except (OSError, ValueError) as error:  # unreadable, corrupt or checksum-mismatched files
+            raise CommandError(_one_line(error)) from None
+        split = Split(X_train, X_test, y_train, y_test)
+    if args.limit is not None:
+        split = split._replace(X_train=split.X_train[: args.limit], y_train=split.y_train[: args.limit])
+    return split
 
 
 def build_model(args: argparse.Namespace, input_dim: int, n_classes: int) -> Sequential:
@@ -70,40 +174,137 @@ def build_model(args: argparse.Namespace, input_dim: int, n_classes: int) -> Seq
 
 
 def make_optimizer(args: argparse.Namespace) -> optim.Optimizer:
+    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
     if args.optimizer == "sgd":
-        return optim.SGD(lr=args.lr, momentum=args.momentum)
+        momentum = DEFAULT_MOMENTUM if args.momentum is None else args.momentum
+        return optim.SGD(lr=lr, momentum=momentum, nesterov=args.nesterov)
     if args.optimizer == "adam":
-        return optim.Adam(lr=args.lr)
-    return optim.RMSProp(lr=args.lr)
+        return optim.Adam(lr=lr)
+    return optim.RMSProp(lr=lr)
+
+
+def check_train_args(args: argparse.Namespace) -> None:
+    """Flag combinations and outputs that are wrong whatever the data: raise ``UsageError`` before any work."""
+    if args.optimizer != "sgd" and args.momentum is not None:
+        raise UsageError(f"--momentum applies to --optimizer sgd only, not {args.optimizer}")
+    if args.nesterov and args.optimizer != "sgd":
+        raise UsageError(f"--nesterov applies to --optimizer sgd only, not {args.optimizer}")
+    if args.nesterov and args.momentum == 0:
+        raise UsageError("--nesterov needs --momentum > 0")
+    if args.dataset not in IDX_DATASETS:
+        for flag, given in (("--data-dir", args.data_dir is not None), ("--no-download", args.no_download)):
+            if given:
+                raise UsageError(f"{flag} applies to --dataset {' or '.join(IDX_DATASETS)} only, not {args.dataset}")
+    if args.data_dir is not None and not args.data_dir.is_dir():
+        raise UsageError(f"--data-dir {args.data_dir}: no such directory")
+    if not args.hidden and (args.dropout or args.batch_norm):
+        raise UsageError("--dropout and --batch-norm act after hidden layers; --hidden none has none")
+    for flag, path in (("--out", args.out), ("--plot", args.plot)):
+        if path is None:
+            continue
+        if path.is_dir():
+            raise UsageError(f"{flag} {path}: is a directory; give a file name")
+        if not path.parent.is_dir():
+            raise UsageError(f"{flag} {path}: directory {path.parent} does not exist")
+    if args.progress:
+        _require("tqdm", "--progress needs tqdm: pip install tqdm (or 'ferronet[progress]')")
+    if args.plot is not None:
+        matplotlib = _require("matplotlib", "--plot needs matplotlib: pip install matplotlib (or 'ferronet[plot]')")
+        matplotlib.use("Agg")  # files only: no display needed
+        from matplotlib.figure import Figure
+
+        formats = Figure().canvas.get_supported_filetypes()
+        suffix = args.plot.suffix.lstrip(".").lower()
+        if suffix and suffix not in formats:
+            raise UsageError(f"--plot {args.plot}: unknown image format {suffix!r}; use one of {', '.join(formats)}")
+
+
+def _require(module: str, message: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise CommandError(message) from None
+
+
+def fit_from_args(args: argparse.Namespace, *, verbose: bool = False) -> tuple[Sequential, History, Split]:
+    """Load the data, build the model and train it as the flags say; the ``train`` command without the printing."""
+    check_train_args(args)
+    if args.threads is not None:  # bounded by its parser
+        from . import set_num_threads
+
+        set_num_threads(args.threads)
+    split = load_split(args)
+    n_classes = int(max(split.y_train.max(), split.y_test.max())) + 1
+    try:
+        model = build_model(args, split.X_train.shape[1], n_classes)
+        optimizer = make_optimizer(args)
+    except (TypeError, ValueError) as error:
+        raise UsageError(_one_line(error)) from None
+    if verbose:
+        print(
+            f"{args.dataset}: {split.X_train.shape[0]} training rows{_limited(args.limit)}, {split.X_test.shape[0]} test "
+            f"rows, {split.X_train.shape[1]} features, {n_classes} classes"
+        )
+        model.summary()
+    try:
+        history = model.fit(
+            split.X_train,
+            split.y_train,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            optimizer=optimizer,
+            progress=args.progress,
+            verbose=verbose,
+        )
+    except FloatingPointError as error:
+        raise CommandError(_one_line(error)) from None
+    except (TypeError, ValueError) as error:  # e.g. BatchNorm with a batch of 1 row
+        raise UsageError(_one_line(error)) from None
+    return model, history, split
+
+
+def _limited(limit: int | None) -> str:
+    return "" if limit is None else f" (--limit {limit})"
+
+
+# ---- commands ------------------------------------------------------------------------------------------------
 
 
 def train(args: argparse.Namespace) -> int:
-    X_train, X_test, y_train, y_test = _load(args.dataset, args.seed)
-    n_classes = int(max(y_train.max(), y_test.max())) + 1
-    try:
-        model = build_model(args, X_train.shape[1], n_classes)
-        optimizer = make_optimizer(args)
-    except (TypeError, ValueError) as error:
-        raise UsageError(str(error)) from None
-    print(
-        f"{args.dataset}: {X_train.shape[0]} training rows, {X_test.shape[0]} test rows, {X_train.shape[1]} features, {n_classes} classes"
-    )
-    model.summary()
-    started = time.perf_counter()
-    try:
-        model.fit(X_train, y_train, epochs=args.epochs, batch_size=args.batch_size, optimizer=optimizer, verbose=True)
-    except (TypeError, ValueError) as error:
-        raise UsageError(str(error)) from None
-    elapsed = time.perf_counter() - started
-    result = model.evaluate(X_test, y_test)
-    print(f"test loss {result['loss']:.4f}  test accuracy {result['accuracy']:.4f}  ({elapsed:.2f}s of training)")
+    model, history, split = fit_from_args(args, verbose=not args.quiet)
+    seconds = sum(history.history["epoch_seconds"])
+    result = model.evaluate(split.X_test, split.y_test)
+    print(f"test loss {result['loss']:.4f}  test accuracy {result['accuracy']:.4f}  ({seconds:.2f}s of training)")
+    if args.out is not None:
+        try:
+            model.save(args.out)
+        except (OSError, ValueError) as error:
+            raise CommandError(f"--out {args.out}: cannot save the model: {_one_line(error)}") from None
+        print(f"saved the model to {args.out}")
+    if args.plot is not None:
+        _save_plot(history, args.plot)
+        print(f"saved the training curves to {args.plot}")
     return 0
+
+
+def _save_plot(history: History, path: Path) -> None:
+    try:
+        from . import plot
+    except ImportError as error:
+        raise CommandError(f"--plot: cannot import ferronet.plot: {_one_line(error)}") from None
+    figure = plot.history(history)
+    try:
+        figure.savefig(path)
+    except (OSError, ValueError) as error:
+        raise CommandError(f"--plot {path}: cannot write the image: {_one_line(error)}") from None
 
 
 def bench(args: argparse.Namespace) -> int:
     from . import bench as benchmark
 
-    if args.threads is not None:
+    if args.json is not None and not Path(args.json).parent.is_dir():
+        raise UsageError(f"--json {args.json}: directory {Path(args.json).parent} does not exist")
+    if args.threads is not None:  # bounded by its parser
         from . import set_num_threads
 
         set_num_threads(args.threads)
@@ -117,68 +318,150 @@ def bench(args: argparse.Namespace) -> int:
     )
     print(report.table())
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            out.write(report.to_json())
+        try:
+            with open(args.json, "w", encoding="utf-8") as out:
+                out.write(report.to_json())
+        except OSError as error:
+            raise CommandError(f"--json {args.json}: {error.strerror or error}") from None
         print(f"wrote {args.json}")
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(
-        prog="python -m ferronet", description="Train dense neural networks with a Rust engine."
-    )
-    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+# ---- the parser ------------------------------------------------------------------------------------------------
+
+TRAIN_EXAMPLES = """\
+examples:
+  python -m ferronet train                                   # the shipped 8x8 digits, 10 epochs
+  python -m ferronet train --dataset spiral --hidden 64 --epochs 50 --lr 0.5
+  python -m ferronet train --dataset fashion-mnist --optimizer adam --batch-norm --dropout 0.2 \\
+      --out model.safetensors --plot history.png
+  python -m ferronet train --dataset mnist --data-dir ~/data/mnist --no-download --limit 10000
+
+Fashion-MNIST and MNIST are looked for in --data-dir, $FERRONET_DATA, ~/.cache/ferronet and /usr/share/datasets,
+then downloaded (unless --no-download). A saved model loads with ferronet.load(path).
+"""
+
+MAIN_EXAMPLES = """\
+examples:
+  python -m ferronet train                    # train on the shipped digits and print the test accuracy
+  python -m ferronet train --help             # every training flag
+  python -m ferronet bench --batch-sizes 1,32 # samples/s against the NumPy reference
+"""
+
+
+def _add_train_parser(commands: Any) -> None:
     t = commands.add_parser(
         "train",
-        help="train a network on a dataset and report test accuracy",
-        description="Train an MLP and report its test accuracy. With no flags: the shipped 8x8 digits.",
+        help="train a network on a dataset and report its test accuracy",
+        description="Train a multi-layer perceptron, print the loss and accuracy of each epoch and the test\n"
+        "accuracy, and optionally save the model and a plot of its training curves.\n"
+        "Without flags: the shipped 8x8 digits.",
+        epilog=TRAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    t.add_argument(
-        "--dataset",
-        choices=DATASETS,
-        default="digits",
-        help="data to train on (default: digits, shipped with the package)",
+    data = t.add_argument_group("data")
+    data.add_argument("--dataset", choices=DATASETS, default="digits", help="data to train on (default: digits)")
+    data.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="directory holding the Fashion-MNIST or MNIST IDX files (default: the usual places, see below)",
     )
-    t.add_argument(
+    data.add_argument("--no-download", action="store_true", help="never download Fashion-MNIST or MNIST")
+    data.add_argument("--limit", type=_positive_int, metavar="N", help="train on the first N training rows only")
+    net = t.add_argument_group("network")
+    net.add_argument(
         "--hidden",
-        type=_positive_ints,
+        type=_hidden_sizes,
         default=[256, 128],
         metavar="N,N",
-        help="hidden layer widths (default: 256,128)",
+        help="hidden layer widths, or 'none' for a linear classifier (default: 256,128)",
     )
-    t.add_argument(
-        "--activation",
-        choices=("relu", "leaky_relu", "sigmoid", "tanh"),
-        default="relu",
-        help="hidden activation (default: relu)",
+    net.add_argument("--activation", choices=ACTIVATIONS, default="relu", help="hidden activation (default: relu)")
+    net.add_argument(
+        "--dropout",
+        type=_number(0.0, 1.0, max_inclusive=False),
+        default=0.0,
+        metavar="P",
+        help="dropout probability after each hidden layer (default: 0)",
     )
-    t.add_argument("--epochs", type=_positive_int, default=10, help="passes over the training set (default: 10)")
-    t.add_argument("--batch-size", type=_positive_int, default=128, help="rows per update (default: 128)")
-    t.add_argument("--optimizer", choices=("sgd", "adam", "rmsprop"), default="sgd", help="update rule (default: sgd)")
-    t.add_argument("--lr", type=float, default=0.05, help="learning rate (default: 0.05)")
-    t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
-    t.add_argument("--dropout", type=float, default=0.0, help="dropout after each hidden layer (default: 0)")
-    t.add_argument("--batch-norm", action="store_true", help="BatchNorm after each hidden layer")
-    t.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    net.add_argument("--batch-norm", action="store_true", help="BatchNorm after each hidden layer")
+    net.add_argument(
+        "--seed", type=_seed, metavar="N", default=0, help="seed of the weights, shuffling and data split (default: 0)"
+    )
+    fit = t.add_argument_group("training")
+    fit.add_argument(
+        "--epochs", type=_positive_int, metavar="N", default=10, help="passes over the training set (default: 10)"
+    )
+    fit.add_argument(
+        "--batch-size", type=_positive_int, metavar="N", default=128, help="rows per update (default: 128)"
+    )
+    fit.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="update rule (default: sgd)")
+    fit.add_argument(
+        "--lr",
+        type=_number(0.0, min_inclusive=False),
+        help="learning rate (default: 0.05 for sgd, 0.001 for adam and rmsprop)",
+    )
+    fit.add_argument(
+        "--momentum",
+        type=_number(0.0, 1.0, max_inclusive=False),
+        metavar="M",
+        help=f"SGD momentum, 0 for plain SGD (default: {DEFAULT_MOMENTUM})",
+    )
+    fit.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
+    fit.add_argument(
+        "--threads", type=_threads, metavar="N", help="engine threads (default: all cores; results are the same)"
+    )
+    out = t.add_argument_group("output")
+    out.add_argument(
+        "--out", type=Path, metavar="PATH", help="save the trained model (safetensors), e.g. model.safetensors"
+    )
+    out.add_argument("--plot", type=Path, metavar="PATH", help="save loss and accuracy curves, e.g. history.png")
+    out.add_argument("--progress", action="store_true", help="a progress bar per epoch on stderr (needs tqdm)")
+    out.add_argument("--quiet", action="store_true", help="print only the test result (no summary, no epoch lines)")
     t.set_defaults(handler=train)
+
+
+def _add_bench_parser(commands: Any) -> None:
     b = commands.add_parser(
         "bench",
         help="time training side by side with the NumPy reference (and PyTorch if installed)",
-        description="Training samples/s of a 784-256-128-10 ReLU net (SGD momentum 0.9) per batch size: ferronet, "
-        "the NumPy reference and PyTorch (when installed), their ratios and ferronet's share of the peak matmul rate.",
+        description="Training samples/s of a 784-256-128-10 ReLU net (SGD momentum 0.9) per batch size: ferronet,\n"
+        "the NumPy reference and PyTorch (when installed), their ratios and ferronet's share of the\n"
+        "peak matmul rate.",
+        epilog="example:\n  python -m ferronet bench --batch-sizes 1,32 --rows 2048 --json bench.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     b.add_argument(
         "--batch-sizes", type=_positive_ints, default=[1, 32, 128, 512], metavar="N,N", help="(default: 1,32,128,512)"
     )
     b.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="(default: float32)")
-    b.add_argument("--rows", type=_positive_int, default=8192, help="training rows per timed epoch (default: 8192)")
     b.add_argument(
-        "--repeats", type=_positive_int, default=3, help="timed runs per measurement, best kept (default: 3)"
+        "--rows", type=_positive_int, metavar="N", default=8192, help="training rows per timed epoch (default: 8192)"
     )
-    b.add_argument("--threads", type=_positive_int, default=None, help="engine threads (default: all cores)")
+    b.add_argument(
+        "--repeats",
+        type=_positive_int,
+        metavar="N",
+        default=3,
+        help="timed runs per measurement, best kept (default: 3)",
+    )
+    b.add_argument("--threads", type=_threads, default=None, metavar="N", help="engine threads (default: all cores)")
     b.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when it is installed")
     b.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     b.set_defaults(handler=bench)
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(
+        prog="python -m ferronet",
+        description="ferronet: dense neural networks trained by a Rust engine, from the command line.",
+        epilog=MAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_train_parser(commands)
+    _add_bench_parser(commands)
     return main
 
 
@@ -186,9 +469,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except UsageError as error:
+    except CommandError as error:
         print(f"ferronet: error: {error}", file=sys.stderr)
-        return 2
+        return error.status
     except KeyboardInterrupt:
         print("ferronet: interrupted", file=sys.stderr)
         return 130
