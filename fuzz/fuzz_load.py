@@ -36,7 +36,7 @@ import atheris
 import numpy as np
 import safetensors.numpy  # noqa: F401  (imported before instrumentation: only ferronet is instrumented)
 
-with atheris.instrument_imports():
+with atheris.instrument_imports(include=["ferronet"], exclude=["ferronet.reference"]):
     import ferronet as fnet
     import ferronet.io
     from ferronet import ops
