@@ -348,6 +348,23 @@ def test_divergence_is_a_one_line_error():
     assert "Try a smaller learning rate" in line
 
 
+def test_a_reader_that_stops_early_ends_the_run_quietly():
+    # `python -m ferronet train | head -1`: no BrokenPipeError traceback when the reader goes away
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ferronet", "train", "--epochs", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout.readline().startswith("digits: ")
+    process.stdout.close()
+    status = process.wait(timeout=120)
+    stderr = process.stderr.read()
+    process.stderr.close()
+    assert status == 141, stderr
+    assert stderr == ""
+
+
 def test_no_command_is_a_usage_error():
     result = run()
     assert result.returncode == 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -475,3 +476,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ferronet: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `python -m ferronet train | head -1`: the reader left, stop quietly
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, what a shell shows for a program stopped by a closed pipe
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again (Python's advice)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (an in-process capture)
+        pass
