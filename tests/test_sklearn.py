@@ -94,6 +94,20 @@ def test_sgd_trajectory_equals_sklearn(problem, learning_rate):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh"])
+@pytest.mark.parametrize("hidden_layer_sizes", [(), (5, 4)])
+def test_activations_and_depths_equal_sklearn(activation, hidden_layer_sizes):
+    rng, X = _data()
+    y = rng.randint(0, 3, 40)
+    params = dict(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver="sgd", momentum=0.0)
+    params.update(learning_rate_init=0.2, alpha=0.1, shuffle=False, max_iter=6, random_state=1)
+    ours, theirs = MLPClassifier(**params).fit(X, y), SkMLPClassifier(**params).fit(X, y)
+    assert len(ours.coefs_) == len(hidden_layer_sizes) + 1 == ours.n_layers_ - 1
+    assert _max_diff(ours.coefs_, theirs.coefs_) < 1e-12
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_momentum_equals_sklearn_at_constant_rate(nesterov):
     rng, X = _data()

@@ -157,6 +157,7 @@ class _BaseMLP(BaseEstimator):
         sizes = tuple(sizes)
         for size in sizes:
             check_scalar(size, "hidden_layer_sizes", numbers.Integral, min_val=1)
+        sizes = tuple(int(size) for size in sizes)
         check_scalar(self.alpha, "alpha", numbers.Real, min_val=0.0)
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
