@@ -664,8 +664,8 @@ def _epoch_line(epoch: int, epochs: int, values: dict[str, float]) -> str:
 def _resolve_progress(progress: Any) -> bool:
     """``fit(progress=...)``: True or False, or "auto" (on when stderr is a terminal and tqdm is installed)."""
     if isinstance(progress, str):
-        if progress != "auto":
-            raise ValueError(f"progress must be True, False or 'auto'; got {progress!r}")
+        if progress != "auto":  # TypeError, as for every other value that is neither a bool nor "auto"
+            raise TypeError(f"progress must be True, False or 'auto'; got {progress!r}")
         isatty = getattr(sys.stderr, "isatty", None)  # sys.stderr may be None (pythonw) or a stream without isatty
         if not (callable(isatty) and isatty()):
             return False
