@@ -153,9 +153,9 @@ def test_without_tqdm_true_raises_a_clear_error_and_auto_is_silent(monkeypatch):
 @pytest.mark.parametrize(
     ("value", "error"),
     [
-        ("yes", ValueError),
-        ("Auto", ValueError),
-        ("", ValueError),
+        ("yes", TypeError),
+        ("Auto", TypeError),
+        ("", TypeError),
         (1, TypeError),
         (0, TypeError),
         (None, TypeError),
