@@ -175,7 +175,8 @@ def check_labels(value: Any, name: str, *, n_samples: int | None = None, n_class
             raise ValueError(
                 f"{name} must hold integer class labels; got non-integer values such as {array[array != np.floor(array)][0]}"
             )
-    if array.size and array.dtype.kind in "uf" and array.max() > MAX_LABEL:
+    # compared as a Python number: NumPy would cast MAX_LABEL to the array's dtype (an overflow for float16)
+    if array.size and array.dtype.kind in "uf" and array.max().item() > MAX_LABEL:
         raise ValueError(f"{name} holds label {array.max()}; labels must be below {MAX_LABEL + 1}")
     labels = array.astype(np.int64, copy=False)
     if labels.size and labels.min() < 0:
