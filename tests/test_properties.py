@@ -477,3 +477,17 @@ def test_float16_labels_do_not_warn():
     assert model.evaluate(np.zeros((3, 2)), labels)["loss"] == pytest.approx(math.log(3))
     with pytest.raises(ValueError, match=r"y holds label 60000"):
         model.fit(np.zeros((1, 2)), np.array([6e4], np.float16))
+
+
+def test_a_growing_schedule_over_many_epochs_is_a_value_error_not_an_overflow():
+    """StepDecay(factor=2) overflows a float after 1024 epochs: Python's float power raised OverflowError out of
+    fit before any training; the schedule now returns inf and fit refuses it, naming the epoch."""
+    assert StepDecay(factor=2.0)(5000, 0.1) == math.inf
+    assert ExponentialDecay(gamma=0.5)(-5000, 1.0) == math.inf
+    assert ExponentialDecay(gamma=0.5)(10**400, 1.0) == 0.0
+    model = fnet.Sequential([fnet.Dense(3)], input_dim=2, dtype="float64")
+    before = model.get_weights()
+    X, y = np.ones((4, 2)), np.array([0, 1, 2, 0])
+    with pytest.raises(ValueError, match=r"schedule returned for epoch 1024 must be finite"):
+        model.fit(X, y, epochs=2000, optimizer=SGD(lr=1e-3), schedule=StepDecay(factor=2.0))
+    assert_weights_equal(model.get_weights(), before)

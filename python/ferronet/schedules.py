@@ -7,9 +7,19 @@ Any callable ``f(epoch, lr0) -> lr`` works as a schedule too.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 
 from ._validation import check_float, check_int
+
+
+def _power(base: float, exponent: float) -> float:
+    """``base ** exponent``, with inf or 0.0 where Python's float power would raise OverflowError (a growing
+    schedule run for many epochs): ``learning_rate`` then reports the non-finite rate as a ValueError."""
+    try:
+        return base**exponent
+    except OverflowError:
+        return math.inf if (base > 1) == (exponent > 0) else 0.0
 
 
 class Schedule(ABC):
@@ -30,7 +40,7 @@ class StepDecay(Schedule):
         self.every = check_int(every, "every", minimum=1)
 
     def __call__(self, epoch: int, lr0: float) -> float:
-        return lr0 * self.factor ** (epoch // self.every)
+        return lr0 * _power(self.factor, epoch // self.every)
 
 
 class InverseTimeDecay(Schedule):
@@ -50,7 +60,7 @@ class ExponentialDecay(Schedule):
         self.gamma = check_float(gamma, "gamma", minimum=0.0, min_inclusive=False)
 
     def __call__(self, epoch: int, lr0: float) -> float:
-        return lr0 * self.gamma**epoch
+        return lr0 * _power(self.gamma, epoch)
 
 
 def learning_rate(schedule: object, epoch: int, lr0: float) -> float:
