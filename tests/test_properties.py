@@ -491,3 +491,20 @@ def test_a_growing_schedule_over_many_epochs_is_a_value_error_not_an_overflow():
     with pytest.raises(ValueError, match=r"schedule returned for epoch 1024 must be finite"):
         model.fit(X, y, epochs=2000, optimizer=SGD(lr=1e-3), schedule=StepDecay(factor=2.0))
     assert_weights_equal(model.get_weights(), before)
+
+
+def test_huge_epochs_cut_short_by_early_stopping_start_at_once():
+    """epochs=10**12 with early stopping: fit used to compute one learning rate per epoch before training (it
+    never started, and filled memory); now only the first epochs' rates are checked up front."""
+    model = fnet.Sequential([fnet.Dense(3)], input_dim=2, dtype="float64")
+    X, y = np.ones((4, 2)), np.array([0, 1, 2, 0])
+    started = time.perf_counter()
+    stopper = fnet.EarlyStopping(monitor="loss", patience=2, min_delta=1e9)
+    history = model.fit(X, y, epochs=10**12, schedule=InverseTimeDecay(0.1), early_stopping=stopper)
+    assert time.perf_counter() - started < 10
+    assert len(history.epoch) == 3
+    assert history.history["lr"] == [0.01, 0.01 / 1.1, 0.01 / 1.2]
+    # past the pre-checked epochs, a bad rate still raises a ValueError naming its epoch
+    bad_late = lambda epoch, lr0: lr0 if epoch < 10_003 else math.nan  # noqa: E731
+    with pytest.raises(ValueError, match=r"epoch 10003 must be finite"):
+        model.fit(X, y, epochs=20_000, schedule=bad_late, optimizer=SGD(lr=1e-3))

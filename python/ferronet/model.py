@@ -41,6 +41,9 @@ from .schedules import learning_rate
 #: Seconds of training per call into the engine: progress and Ctrl-C are handled between calls.
 CHUNK_SECONDS = 0.1
 
+#: Epochs whose learning rates ``fit`` computes and checks before training starts; later ones are checked as they come.
+PRECHECKED_EPOCHS = 10_000
+
 
 def _model_lock(model: Any) -> Any:
     """The model's lock, created on first use (also for models made without ``__init__``)."""
@@ -564,7 +567,9 @@ class Sequential:
                     "a batch of 1 row; choose another batch_size"
                 )
             lr0 = opt.lr
-            rates = [learning_rate(schedule, epoch, lr0) for epoch in range(epochs)]  # checked before any change
+            # checked before any change (the first epochs only: a huge ``epochs`` cut short by early stopping
+            # must not wait on, or fill memory with, one rate per epoch)
+            rates = [learning_rate(schedule, epoch, lr0) for epoch in range(min(epochs, PRECHECKED_EPOCHS))]
             dataset = _core.Dataset(features, targets, self.loss in LABEL_LOSSES, weights)
             del features  # the engine holds its own copy now
         # Everything is checked: from here on the model changes.
@@ -577,7 +582,7 @@ class Sequential:
             early_stopping.reset()
         engine = self._engine
         for epoch in range(epochs):
-            lr = rates[epoch]
+            lr = rates[epoch] if epoch < len(rates) else learning_rate(schedule, epoch, lr0)
             self._use_optimizer(opt, lr=lr)
             started = time.perf_counter()
             totals = self._run_epoch(engine, dataset, n, batch_size, shuffle, epoch, epochs, show_progress)
