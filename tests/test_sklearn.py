@@ -479,6 +479,27 @@ def test_bad_parameters_raise_at_fit_naming_the_parameter(param, value):
     assert not hasattr(clf, "classes_")
 
 
+def test_coefs_can_be_assigned_as_in_sklearn():
+    rng, X = _data()
+    y = rng.randint(0, 3, 40)
+    params = dict(hidden_layer_sizes=(6,), solver="sgd", shuffle=False, random_state=0, max_iter=3)
+    with pytest.warns(ConvergenceWarning):
+        ours = MLPClassifier(**params).fit(X, y)
+    with pytest.warns(ConvergenceWarning):
+        theirs = SkMLPClassifier(**{**params, "random_state": 5}).fit(X, y)
+    ours.coefs_, ours.intercepts_ = theirs.coefs_, theirs.intercepts_
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"coefs_\[1\] must have shape"):
+        ours.coefs_ = [theirs.coefs_[0], theirs.coefs_[1][:, :2]]
+
+
+def test_divergence_is_a_value_error():
+    rng, X = _data()
+    reg = MLPRegressor(hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=1e3, max_iter=50, random_state=0)
+    with pytest.raises(ValueError, match="non-finite"):
+        reg.fit(X * 1e3, rng.randn(40) * 1e6)
+
+
 def test_bad_inputs():
     rng, X = _data()
     with pytest.raises(ValueError, match="Unknown label type"):

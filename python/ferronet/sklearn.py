@@ -442,11 +442,33 @@ class _BaseMLP(BaseEstimator):
         check_is_fitted(self)
         return [w["W"] for w in self._model.get_weights() if "W" in w]
 
+    @coefs_.setter
+    def coefs_(self, coefs: Any) -> None:
+        self._set_dense("W", coefs, "coefs_")
+
     @property
     def intercepts_(self) -> list[np.ndarray]:
         """The Dense layers' biases (copies)."""
         check_is_fitted(self)
         return [w["b"] for w in self._model.get_weights() if "W" in w]
+
+    @intercepts_.setter
+    def intercepts_(self, intercepts: Any) -> None:
+        self._set_dense("b", intercepts, "intercepts_")
+
+    def _set_dense(self, key: str, values: Any, name: str) -> None:
+        """Assigning ``coefs_``/``intercepts_`` (as scikit-learn allows) writes them into the model."""
+        check_is_fitted(self)
+        weights = self._model.get_weights()
+        dense = [w for w in weights if "W" in w]
+        if not isinstance(values, (list, tuple)) or len(values) != len(dense):
+            raise ValueError(f"{name} must be a list of {len(dense)} arrays, one per layer")
+        for index, (layer, value) in enumerate(zip(dense, values, strict=True)):
+            array = np.asarray(value)
+            if array.shape != layer[key].shape:
+                raise ValueError(f"{name}[{index}] must have shape {layer[key].shape}; got {array.shape}")
+            layer[key] = array
+        self._model.set_weights(weights)
 
     @property
     def model_(self) -> Sequential:
