@@ -350,6 +350,24 @@ def test_warm_start():
     assert len(cold.loss_curve_) == 3
 
 
+@pytest.mark.parametrize("estimator", ["classifier", "regressor"])
+def test_early_stopping_equals_sklearn(estimator):
+    """Same validation split, scores, stopping epoch and restored best weights as scikit-learn."""
+    rng, X = _data(n=80)
+    y = (X[:, 0] + 0.5 * rng.randn(80) > 0).astype(int) if estimator == "classifier" else X[:, 0] + rng.randn(80)
+    params = dict(hidden_layer_sizes=(6,), solver="sgd", momentum=0.0, learning_rate_init=0.3, shuffle=False)
+    params.update(early_stopping=True, validation_fraction=0.25, n_iter_no_change=3, max_iter=200, random_state=0)
+    ours_type, theirs_type = (
+        (MLPClassifier, SkMLPClassifier) if estimator == "classifier" else (MLPRegressor, SkMLPRegressor)
+    )
+    ours, theirs = ours_type(**params).fit(X, y), theirs_type(**params).fit(X, y)
+    np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=1e-10)
+    assert ours.n_iter_ == theirs.n_iter_ < 200 and ours.best_validation_score_ == pytest.approx(
+        theirs.best_validation_score_, rel=1e-10
+    )
+    assert _max_diff(ours.coefs_, theirs.coefs_) < 1e-12
+
+
 def test_early_stopping(digits):
     X_train, X_test, y_train, y_test = digits
     clf = MLPClassifier(hidden_layer_sizes=(32,), learning_rate_init=0.02, early_stopping=True, n_iter_no_change=3)

@@ -36,6 +36,7 @@ cross-entropy, several classes a softmax. ``dtype=None`` computes in X's dtype w
 
 from __future__ import annotations
 
+import copy
 import itertools
 import numbers
 import warnings
@@ -263,7 +264,9 @@ class _BaseMLP(BaseEstimator):
             W = random_state.uniform(-bound, bound, (fan_in, fan_out))
             b = random_state.uniform(-bound, bound, fan_out)
             dense_weights.append({"W": W, "b": b})
-        seed = int(random_state.randint(np.iinfo(np.int32).max))
+        # The engine's seed (shuffles, dropout) comes from a copy, so the early-stopping split that follows draws
+        # from the same state as scikit-learn's and selects the same validation rows.
+        seed = int(copy.deepcopy(random_state).randint(np.iinfo(np.int32).max))
         model = Sequential(
             layers,
             input_dim=X.shape[1],
