@@ -181,6 +181,72 @@ def test_model_used_in_a_forked_child_after_the_pool_ran(threads, restore_thread
     assert_weights_equal(model.get_weights(), twin.get_weights())
 
 
+def _fit_other(model, X, y, queue):
+    queue.put(model.fit(X, y, epochs=1, batch_size=32, optimizer=SGD(lr=0.05)).history["loss"])
+
+
+@pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork.*:DeprecationWarning")
+def test_fork_while_another_thread_trains_and_resizes_the_pool(restore_threads):
+    """Children forked at random moments of a fit running in another thread (which also resizes the engine's
+    pool between fits) neither deadlock nor compute differently."""
+    X, y = data()
+    busy, other = make_model(seed=1, dtype="float32"), make_model(seed=2)
+    expected = make_model(seed=2).fit(X, y, epochs=1, batch_size=32, optimizer=SGD(lr=0.05)).history["loss"]
+    stop = threading.Event()
+
+    def spin():
+        count = 0
+        while not stop.is_set():
+            busy.fit(X, y, epochs=1, batch_size=64)
+            count += 1
+            fnet.set_num_threads(1 + count % 2)
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    context = multiprocessing.get_context("fork")
+    try:
+        for _ in range(8):
+            queue = context.Queue()
+            child = context.Process(target=_fit_other, args=(other, X, y, queue), daemon=True)
+            child.start()
+            try:
+                assert queue.get(timeout=60) == expected
+            finally:
+                child.join(timeout=30)
+                if child.is_alive():
+                    child.kill()
+            assert child.exitcode == 0
+    finally:
+        stop.set()
+        spinner.join(timeout=60)
+
+
+def test_set_num_threads_while_another_thread_fits(restore_threads):
+    """Resizing the pool mid-fit takes effect between chunks and changes nothing in the results."""
+    X, y = data(n=3000)
+    model, serial = make_model(seed=4), make_model(seed=4)
+    serial.fit(X, y, epochs=2, batch_size=8, optimizer=Adam(lr=1e-3))
+    done = threading.Event()
+
+    def fit():
+        try:
+            return model.fit(X, y, epochs=2, batch_size=8, optimizer=Adam(lr=1e-3))
+        finally:
+            done.set()
+
+    def resize():
+        count = 0
+        while not done.is_set():
+            fnet.set_num_threads(1 + count % 2)
+            count += 1
+            done.wait(0.01)
+        return count
+
+    _, resizes = run_threads([fit, resize])
+    assert resizes >= 2
+    assert_weights_equal(model.get_weights(), serial.get_weights())
+
+
 # ------------------------------------------------------------------------------------------ thread-count determinism
 
 DETERMINISM_SCRIPT = """
