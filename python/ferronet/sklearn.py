@@ -40,7 +40,7 @@ import copy
 import itertools
 import numbers
 import warnings
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -83,6 +83,11 @@ class _FixedRate:
 
 class _BaseMLP(BaseEstimator):
     """What the classifier and the regressor share: parameters, the training loop and the weights' views."""
+
+    # Fitted attributes whose type depends on early_stopping (declared only: fit creates them).
+    best_loss_: Any
+    validation_scores_: Any
+    best_validation_score_: Any
 
     def __init__(
         self,
@@ -205,7 +210,7 @@ class _BaseMLP(BaseEstimator):
 
     # ---- fitting -------------------------------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Self:
         """Fit the model to data matrix X and targets y (optionally weighted per sample); returns self."""
         return self._fit(X, y, sample_weight, incremental=False)
 
@@ -214,7 +219,7 @@ class _BaseMLP(BaseEstimator):
         k = self.n_outputs_
         return {"softmax": 1.0, "logistic": 1.0 / k, "identity": 2.0 / k}[self.out_activation_]
 
-    def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Any:
+    def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Self:
         sizes = self._check_params()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -286,8 +291,8 @@ class _BaseMLP(BaseEstimator):
         self._no_improvement_count = 0
         self._best_weights = model.get_weights()
         if self.early_stopping:
-            self.validation_scores_: list[float] | None = []
-            self.best_validation_score_: float | None = -np.inf
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
             self.best_loss_: float | None = None
         else:
             self.best_loss_ = np.inf
@@ -302,7 +307,9 @@ class _BaseMLP(BaseEstimator):
             return SGD(lr=self._rate / scale, momentum=momentum, nesterov=self.nesterovs_momentum and momentum > 0)
         return Adam(lr=self._rate, beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon * scale)
 
-    def _split_validation(self, X: np.ndarray, y: np.ndarray, targets: np.ndarray, weights: Any, random_state: Any):
+    def _split_validation(
+        self, X: np.ndarray, y: np.ndarray, targets: np.ndarray, weights: Any, random_state: Any
+    ) -> tuple[list[Any], list[Any]]:
         """scikit-learn's early-stopping split: stratified for single-output classifiers."""
         stratify = y if isinstance(self, ClassifierMixin) and self.n_outputs_ == 1 else None
         arrays = [X, y, targets] + ([] if weights is None else [weights])
@@ -437,7 +444,7 @@ class _BaseMLP(BaseEstimator):
 
     def _check_X(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return np.asarray(validate_data(self, X, reset=False, dtype=(np.float64, np.float32)))
 
     @property
     def coefs_(self) -> list[np.ndarray]:
@@ -581,9 +588,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return X, y
 
     def _encode(self, y: np.ndarray) -> np.ndarray:
-        indicator = self._label_binarizer.transform(y)
+        indicator = np.asarray(self._label_binarizer.transform(y))
         if self.out_activation_ == "softmax":
-            return indicator.argmax(axis=1).astype(np.int64)
+            return np.asarray(indicator.argmax(axis=1), dtype=np.int64)
         return indicator.astype(np.float64)
 
     def _class_sample_weight(self, y: np.ndarray, incremental: bool) -> np.ndarray | None:
@@ -600,9 +607,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise TypeError(
                 f"class_weight must be None, 'balanced' or a dict {{class: weight}}; got {self.class_weight!r}"
             )
-        return compute_sample_weight(self.class_weight, y)
+        return np.asarray(compute_sample_weight(self.class_weight, y))
 
-    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None) -> MLPClassifier:
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None) -> Self:
         """One epoch over (X, y). ``classes`` (all the classes that will ever be seen) is required on the first call."""
         if not hasattr(self, "classes_"):
             if classes is None:
@@ -621,12 +628,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _scores(self, X: np.ndarray) -> np.ndarray:
         """The output layer's probabilities: (n, 1) for one logistic output, else (n, outputs)."""
-        proba = self._model.predict_proba(X)
+        proba = np.asarray(self._model.predict_proba(X))
         return proba[:, 1:] if self.n_outputs_ == 1 else proba
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
         scores = self._scores(X)
-        return self._label_binarizer.inverse_transform(scores.ravel() if self.n_outputs_ == 1 else scores)
+        return np.asarray(self._label_binarizer.inverse_transform(scores.ravel() if self.n_outputs_ == 1 else scores))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels (an indicator matrix for multilabel targets)."""
@@ -640,7 +647,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """The logarithm of ``predict_proba``."""
         with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+            return np.asarray(np.log(self.predict_proba(X)))
 
     def _score(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> float:
         return float(accuracy_score(y, self._predict(X), sample_weight=sample_weight))
@@ -735,12 +742,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _encode(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(y, dtype=np.float64).reshape(y.shape[0], -1)
 
-    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> Self:
         """One epoch over (X, y), continuing from the current weights and optimizer state."""
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
-        return self._model.predict(X)
+        return np.asarray(self._model.predict(X))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values: shape (n,) for one output, (n, n_outputs) otherwise."""
