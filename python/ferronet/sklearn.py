@@ -24,7 +24,9 @@ How scikit-learn's numbers map onto ours (so a ``learning_rate_init`` tuned for 
 * Momentum follows torch (``v = m*v + g; p -= lr*v``), which equals scikit-learn's
   ``v = m*v - lr*g; p += v`` while the rate is constant (they differ slightly right after a rate change).
   Adam's ``epsilon`` is added outside the bias correction (torch's form); scikit-learn's effective epsilon is
-  ``epsilon / sqrt(1 - beta_2**t)``, a difference that fades after the first few hundred steps.
+  ``epsilon / sqrt(1 - beta_2**t)``, a difference that fades over the first few thousand steps.
+* Each epoch is one ``Sequential.fit(epochs=1)`` call (scikit-learn's stopping rules and rate changes run between
+  epochs in Python); X is copied into the engine once per epoch, a small cost next to the epoch itself.
 
 Differences from scikit-learn, on purpose: ``solver="lbfgs"`` raises ``ValueError`` (``max_fun``, its only
 parameter, is accepted and ignored); sparse X is not accepted (densify it); negative sample weights are rejected;
