@@ -190,12 +190,15 @@ impl<T: Real> Layer<T> {
         }
     }
 
-    pub fn params_mut(&mut self) -> Vec<(&'static str, &mut Param<T>)> {
-        match self {
-            Layer::Dense(d) => vec![("W", &mut d.weight), ("b", &mut d.bias)],
-            Layer::BatchNorm(bn) => vec![("gamma", &mut bn.gamma), ("beta", &mut bn.beta)],
-            _ => Vec::new(),
-        }
+    /// The trainable tensors, by name (an iterator over a fixed-size array: the training step calls this for
+    /// every layer of every batch, and must not allocate).
+    pub fn params_mut(&mut self) -> impl Iterator<Item = (&'static str, &mut Param<T>)> {
+        let pair = match self {
+            Layer::Dense(d) => [Some(("W", &mut d.weight)), Some(("b", &mut d.bias))],
+            Layer::BatchNorm(bn) => [Some(("gamma", &mut bn.gamma)), Some(("beta", &mut bn.beta))],
+            _ => [None, None],
+        };
+        pair.into_iter().flatten()
     }
 
     /// Sizes of the trainable tensors, in `params()` order.

@@ -368,7 +368,7 @@ fn set_state_impl<T: Real + Element>(net: &mut Network<T>, state: &Bound<'_, PyD
         net.optimizer = None;
     }
     for (layer, layer_slots) in net.layers.iter_mut().zip(staged) {
-        for ((_, param), (first, second)) in layer.params_mut().into_iter().zip(layer_slots) {
+        for ((_, param), (first, second)) in layer.params_mut().zip(layer_slots) {
             param.slots.first = first;
             param.slots.second = second;
         }

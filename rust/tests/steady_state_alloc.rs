@@ -1,0 +1,120 @@
+//! The training loop allocates nothing per batch: the workspace is sized once per batch size and reused across
+//! batches and epochs. A counting global allocator measures the allocations of whole epochs; an epoch of 4×
+//! more batches must allocate exactly as often as a short one (what remains is per epoch or per chunk: the
+//! epoch's snapshot of the weights and the thread pool's bookkeeping).
+//!
+//! One exception, outside our code: matrixmultiply allocates its packing buffer on every GEMM call (freed
+//! before it returns, so the allocator hands the same block back and memory stays flat). It asks for SIMD
+//! alignment (≥ 32 bytes), which nothing of ours does, so those are counted apart: they must come only from
+//! batches that run GEMMs (not from batch 1, which runs GEMVs).
+
+#![allow(clippy::expect_used)] // a test: a failed setup step should stop it with its message
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use _core::init::Init;
+use _core::kernels::activation::Activation;
+use _core::kernels::loss::Loss;
+use _core::network::{Dataset, LayerSpec, Network, NetworkSpec, TargetData};
+use _core::optim::Optimizer;
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+static GEMM_PACKING: AtomicUsize = AtomicUsize::new(0);
+
+fn count(layout: Layout) {
+    if COUNTING.load(Ordering::Relaxed) {
+        let counter = if layout.align() >= 32 { &GEMM_PACKING } else { &ALLOCATIONS };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; we only count.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(layout);
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const FEATURES: usize = 300;
+
+fn network(optimizer: Optimizer) -> Network<f32> {
+    let dense = |units, activation| LayerSpec::Dense { units, activation, init: Init::He, dropconnect: 0.0 };
+    let spec = NetworkSpec {
+        input_dim: FEATURES,
+        // 300 × 128 first-layer weights: large enough for the batch-1 team path.
+        layers: vec![dense(128, Activation::Relu), dense(32, Activation::Relu), dense(10, Activation::Linear)],
+        loss: Loss::SoftmaxCrossEntropy,
+        l1: 0.0,
+        l2: 1e-4,
+        penalty_per_sample: false,
+        seed: 7,
+    };
+    let mut net = Network::new(&spec).expect("network");
+    net.set_optimizer(optimizer).expect("optimizer");
+    net
+}
+
+fn dataset(rows: usize) -> Dataset<f32> {
+    let x = (0..rows * FEATURES).map(|i| ((i * 7919 % 1000) as f32 / 1000.0) - 0.5).collect();
+    let labels = (0..rows).map(|i| (i % 10) as u32).collect();
+    Dataset::new(x, rows, FEATURES, TargetData::Labels(labels), None).expect("dataset")
+}
+
+/// Allocations made by the third epoch over `rows` rows (the first two size the workspace and the epoch order):
+/// (ours, matrixmultiply's packing buffers).
+fn allocations_of_an_epoch(optimizer: Optimizer, rows: usize, batch_size: usize) -> (usize, usize) {
+    let mut net = network(optimizer);
+    let data = dataset(rows);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
+    pool.install(|| {
+        let mut epoch = |count: bool| {
+            net.begin_epoch(rows, batch_size, true).expect("begin");
+            COUNTING.store(count, Ordering::SeqCst);
+            let report = net.train_chunk(&data, Duration::from_secs(3600)).expect("train");
+            COUNTING.store(false, Ordering::SeqCst);
+            assert!(report.done);
+        };
+        epoch(false);
+        epoch(false);
+        ALLOCATIONS.store(0, Ordering::SeqCst);
+        GEMM_PACKING.store(0, Ordering::SeqCst);
+        epoch(true);
+        (ALLOCATIONS.load(Ordering::SeqCst), GEMM_PACKING.load(Ordering::SeqCst))
+    })
+}
+
+#[test]
+fn no_allocation_per_batch() {
+    let optimizers =
+        [Optimizer::Sgd { lr: 0.01, momentum: 0.9, nesterov: false }, Optimizer::Adam { lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8 }];
+    for optimizer in optimizers {
+        for batch_size in [1, 32, 128] {
+            let (short, short_packing) = allocations_of_an_epoch(optimizer, 8 * batch_size + 3, batch_size);
+            let (long, _) = allocations_of_an_epoch(optimizer, 32 * batch_size + 3, batch_size);
+            assert_eq!(short, long, "{optimizer:?} batch {batch_size}: {short} allocations for 9 batches, {long} for 33");
+            assert!(short < 64, "{optimizer:?} batch {batch_size}: {short} allocations per epoch");
+            if batch_size == 1 {
+                assert_eq!(short_packing, 0, "batch 1 runs no GEMM");
+            }
+        }
+    }
+}
