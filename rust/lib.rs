@@ -4,6 +4,7 @@
 //! `py/` is the thin binding layer that the `ferronet` Python package loads as `ferronet._core`.
 
 pub mod buffer;
+pub mod denormals;
 pub mod error;
 pub mod gemm;
 pub mod init;
@@ -12,6 +13,7 @@ pub mod network;
 pub mod optim;
 pub mod rng;
 pub mod scalar;
+pub mod spin_barrier;
 pub mod threads;
 
 mod py;

@@ -5,6 +5,7 @@ pub mod layer;
 #[allow(clippy::module_inception)]
 pub mod network;
 mod online;
+mod online_team;
 pub mod train;
 pub mod workspace;
 

@@ -19,7 +19,7 @@ use crate::scalar::Real;
 
 /// Penalty weights and whether any applies.
 #[derive(Clone, Copy)]
-struct Penalty<T> {
+pub(crate) struct Penalty<T> {
     l1: T,
     l2: T,
     active: bool,
@@ -38,15 +38,24 @@ impl<T: Real> Network<T> {
 
     /// A training step on the single row in the workspace (see the module docs).
     pub(crate) fn train_online(&mut self, weighted: bool) -> Result<BatchResult> {
-        let optimizer = self.optimizer.ok_or_else(|| Error::value("optimizer", "is not set: call set_optimizer first"))?;
-        self.forward_online()?;
+        self.forward_online(0)?;
         let (loss, correct) = self.loss_workspace(1, weighted)?;
         if !loss.is_finite() {
             return Ok(BatchResult { objective: loss.f64(), correct });
         }
+        let (penalty_value, _) = self.backward_online(0, weighted)?;
+        self.step += 1;
+        self.updates += 1;
+        Ok(BatchResult { objective: (loss + penalty_value).f64(), correct })
+    }
+
+    /// Backward pass and update of layers `stop..` for the workspace's single row, from the loss gradient in
+    /// `ws.grad[0]`. Returns the penalty value of the updated layers (before their update) and which of the two
+    /// gradient buffers holds d loss / d (output of layer `stop - 1`).
+    pub(crate) fn backward_online(&mut self, stop: usize, weighted: bool) -> Result<(T, usize)> {
+        let optimizer = self.optimizer.ok_or_else(|| Error::value("optimizer", "is not set: call set_optimizer first"))?;
         let step = optimizer.at_step(self.updates + 1);
-        let total = if weighted { self.ws.weights.first().map_or(0.0, |w| w.f64()) } else { 1.0 };
-        let (l1, l2) = self.penalty_coefficients(total);
+        let (l1, l2) = self.penalty_coefficients(self.online_weight(weighted));
         let penalty = Penalty { l1: T::of(l1), l2: T::of(l2), active: l1 != 0.0 || l2 != 0.0 };
         let mut penalty_value = T::zero();
         let mut current = 0usize;
@@ -55,7 +64,7 @@ impl<T: Real> Network<T> {
         let Network { layers, ws, .. } = self;
         let Workspace { acts, grad, row_grad, block_partials, .. } = ws;
         let [g0, g1] = grad;
-        for (index, layer) in layers.iter_mut().enumerate().rev() {
+        for (index, layer) in layers.iter_mut().enumerate().rev().take_while(|(index, _)| *index >= stop) {
             let skip_activation = fused_head && index == last;
             let (grad_out, grad_in) = if current == 0 { (&mut *g0, &mut *g1) } else { (&mut *g1, &mut *g0) };
             let (Some(x), Some(y)) = (acts.get(index), acts.get(index + 1)) else {
@@ -92,15 +101,18 @@ impl<T: Real> Network<T> {
                 }
             }
         }
-        self.step += 1;
-        self.updates += 1;
-        Ok(BatchResult { objective: (loss + penalty_value).f64(), correct })
+        Ok((penalty_value, current))
     }
 
-    /// Forward pass of the workspace's single row, with GEMVs.
-    fn forward_online(&mut self) -> Result<()> {
+    /// The single row's sample weight (1 when unweighted): what the penalty is scaled by.
+    pub(crate) fn online_weight(&self, weighted: bool) -> f64 {
+        if weighted { self.ws.weights.first().map_or(0.0, |w| w.f64()) } else { 1.0 }
+    }
+
+    /// Forward pass of the workspace's single row through layers `start..`, with GEMVs.
+    pub(crate) fn forward_online(&mut self, start: usize) -> Result<()> {
         let last = self.layers.len().saturating_sub(1);
-        for index in 0..self.layers.len() {
+        for index in start..self.layers.len() {
             let skip_activation = self.fused_head && index == last;
             let (inputs, outputs) = self.ws.acts.split_at_mut(index + 1);
             let (Some(x), Some(y), Some(layer)) = (inputs.last(), outputs.first_mut(), self.layers.get(index)) else {
@@ -128,7 +140,7 @@ impl<T: Real> Network<T> {
     }
 }
 
-fn short() -> Error {
+pub(crate) fn short() -> Error {
     Error::value("online step", "buffer too small")
 }
 

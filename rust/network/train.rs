@@ -138,7 +138,14 @@ impl<T: Real> Network<T> {
         }
         let started = Instant::now();
         let rows = data.rows;
-        while state.next < rows {
+        let _flush = crate::denormals::FlushGuard::on_pool();
+        // Batch-1 SGD runs the whole chunk on a team of threads (see online_team.rs).
+        let team = state.batch_size == 1 && self.team_eligible();
+        if team && let Err(error) = self.train_team(data, &mut state, budget, started) {
+            self.abandon_epoch();
+            return Err(error);
+        }
+        while !team && state.next < rows {
             let end = (state.next + state.batch_size).min(rows);
             let n = end - state.next;
             let outcome = state
