@@ -354,7 +354,7 @@ impl<T: Real> Network<T> {
                 current = 1 - current;
             }
             let is_dense = matches!(layer, Layer::Dense(_));
-            for (param_index, ((_, param), g)) in layer.params_mut().into_iter().zip(pgrads.iter_mut()).enumerate() {
+            for (param_index, ((_, param), g)) in layer.params_mut().zip(pgrads.iter_mut()).enumerate() {
                 if penalized && is_dense && param_index == 0 {
                     penalty_value += penalty::penalty_grad(&param.value, l1, l2, g)?;
                 }
