@@ -1,7 +1,8 @@
 """Learning-rate schedules, applied once per epoch by ``fit``.
 
 A schedule maps the epoch index e = 0, 1, ... (within one ``fit`` call) and the optimizer's learning rate at the
-start of the call, ``lr0``, to the rate used in that epoch. The optimizer object itself is not modified.
+start of the call, ``lr0``, to the rate used in that epoch, a Python float (computed in float64 whatever ``lr0``'s
+type, so that a float32 ``lr0`` cannot overflow). The optimizer object itself is not modified.
 Any callable ``f(epoch, lr0) -> lr`` works as a schedule too.
 """
 
@@ -40,7 +41,7 @@ class StepDecay(Schedule):
         self.every = check_int(every, "every", minimum=1)
 
     def __call__(self, epoch: int, lr0: float) -> float:
-        return lr0 * _power(self.factor, epoch // self.every)
+        return float(lr0) * _power(self.factor, epoch // self.every)
 
 
 class InverseTimeDecay(Schedule):
@@ -50,7 +51,7 @@ class InverseTimeDecay(Schedule):
         self.decay = check_float(decay, "decay", minimum=0.0)
 
     def __call__(self, epoch: int, lr0: float) -> float:
-        return lr0 / (1.0 + self.decay * epoch)
+        return float(lr0) / (1.0 + self.decay * epoch)
 
 
 class ExponentialDecay(Schedule):
@@ -60,7 +61,7 @@ class ExponentialDecay(Schedule):
         self.gamma = check_float(gamma, "gamma", minimum=0.0, min_inclusive=False)
 
     def __call__(self, epoch: int, lr0: float) -> float:
-        return lr0 * _power(self.gamma, epoch)
+        return float(lr0) * _power(self.gamma, epoch)
 
 
 def learning_rate(schedule: object, epoch: int, lr0: float) -> float:
