@@ -233,7 +233,7 @@ def test_optimizer_and_schedule_constructors(kind, a, b, c, epoch, lr0):
         if ok:
             # a schedule is a public callable too: a number or a TypeError, never OverflowError
             done, rate = attempt(f"schedule {kind} call", lambda: schedule(epoch, lr0))
-            assert not done or type(rate) is float
+            assert not done or isinstance(rate, float)
             # and fit sees every rate it returns checked: finite and >= 0, else a ValueError naming the epoch
             if isinstance(epoch, int) and 0 <= epoch < 2**64:
                 attempt("learning_rate", lambda: fnet.schedules.learning_rate(schedule, epoch, 0.1))
