@@ -7,10 +7,13 @@ Every derivative is computed from the forward *output* ``a``, as the Rust kernel
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar, cast
 
 import numpy as np
 
 from ..activations import LEAKY_RELU_SLOPE
+
+_Kernel = TypeVar("_Kernel")
 
 
 def relu_forward(z: np.ndarray) -> np.ndarray:
@@ -36,22 +39,22 @@ def leaky_relu_backward(grad: np.ndarray, output: np.ndarray, slope: float = LEA
 def sigmoid_forward(z: np.ndarray) -> np.ndarray:
     """``1 / (1 + exp(-z))`` for z >= 0 and ``e / (1 + e)`` with ``e = exp(z)`` for z < 0: never overflows."""
     e = np.exp(-np.abs(z))  # exp(-z) for z >= 0, exp(z) for z < 0; always in (0, 1]
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    return cast(np.ndarray, np.where(z >= 0, 1 / (1 + e), e / (1 + e)))  # NumPy types ufunc results as Any
 
 
 def sigmoid_backward(grad: np.ndarray, output: np.ndarray) -> np.ndarray:
     """``grad * a * (1 - a)``."""
-    return grad * output * (1 - output)
+    return cast(np.ndarray, grad * output * (1 - output))
 
 
 def tanh_forward(z: np.ndarray) -> np.ndarray:
     """``tanh(z)``."""
-    return np.tanh(z)
+    return cast(np.ndarray, np.tanh(z))
 
 
 def tanh_backward(grad: np.ndarray, output: np.ndarray) -> np.ndarray:
     """``grad * (1 - a*a)``."""
-    return grad * (1 - output * output)
+    return cast(np.ndarray, grad * (1 - output * output))
 
 
 def linear_forward(z: np.ndarray) -> np.ndarray:
@@ -66,7 +69,7 @@ def linear_backward(grad: np.ndarray, output: np.ndarray) -> np.ndarray:
 
 def softmax_forward(z: np.ndarray) -> np.ndarray:
     """Row-wise ``exp(z - max) / sum(exp(z - max))``, the division done as a multiplication by 1/sum."""
-    e = np.exp(z - z.max(axis=1, keepdims=True))
+    e: np.ndarray = np.exp(z - z.max(axis=1, keepdims=True))
     e *= 1 / e.sum(axis=1, keepdims=True)
     return e
 
@@ -74,7 +77,7 @@ def softmax_forward(z: np.ndarray) -> np.ndarray:
 def softmax_backward(grad: np.ndarray, output: np.ndarray) -> np.ndarray:
     """The Jacobian-vector product ``a * (grad - sum(grad * a, axis=1))`` per row."""
     dot = (grad * output).sum(axis=1, keepdims=True)
-    return output * (grad - dot)
+    return cast(np.ndarray, output * (grad - dot))
 
 
 FORWARD: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -96,7 +99,7 @@ BACKWARD: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
-def _lookup(table: dict, name: str) -> Callable:
+def _lookup(table: dict[str, _Kernel], name: str) -> _Kernel:
     try:
         return table[name]
     except KeyError:

@@ -34,7 +34,7 @@ def batchnorm_forward_eval(
     x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray, running_var: np.ndarray, eps: float
 ) -> np.ndarray:
     """``y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta``."""
-    y = x - running_mean
+    y: np.ndarray = x - running_mean
     y *= 1 / np.sqrt(running_var + x.dtype.type(eps))
     y *= gamma
     y += beta

@@ -7,7 +7,7 @@ import numpy as np
 
 def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``z = x @ W + b``."""
-    z = x @ W
+    z: np.ndarray = x @ W
     z += b
     return z
 

@@ -6,25 +6,27 @@ The scale ``1/(1-p)`` is computed in float64 and then cast to the data's dtype; 
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 
 from . import rng
 
 
-def dropout_scale(mask: np.ndarray, p: float, dtype: np.dtype) -> np.ndarray:
+def dropout_scale(mask: np.ndarray, p: float, dtype: np.dtype[Any]) -> np.ndarray:
     """``where(mask, 1/(1-p), 0)`` in ``dtype``."""
-    dtype = np.dtype(dtype).type
-    return np.where(mask, dtype(1.0 / (1.0 - p)), dtype(0))
+    scalar = np.dtype(dtype).type
+    return cast(np.ndarray, np.where(mask, scalar(1.0 / (1.0 - p)), scalar(0)))
 
 
 def dropout_forward(x: np.ndarray, mask: np.ndarray, p: float) -> np.ndarray:
     """``x * where(mask, 1/(1-p), 0)``."""
-    return x * dropout_scale(mask, p, x.dtype)
+    return cast(np.ndarray, x * dropout_scale(mask, p, x.dtype))  # NumPy types array products as Any
 
 
 def dropout_backward(grad: np.ndarray, mask: np.ndarray, p: float) -> np.ndarray:
     """``grad * where(mask, 1/(1-p), 0)``: the same scaling as the forward pass."""
-    return grad * dropout_scale(mask, p, grad.dtype)
+    return cast(np.ndarray, grad * dropout_scale(mask, p, grad.dtype))
 
 
 def dropout_mask(

@@ -15,7 +15,7 @@ Conventions shared with the engine (the whole-training parity tests depend on th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -46,6 +46,9 @@ from .penalty import penalty, penalty_grad
 TRAINABLE = {"dense": ("W", "b"), "batchnorm": ("gamma", "beta")}
 
 MAX_SEED = 2**64 - 1
+
+# What `_snapshot` saves: params, optimizer, optimizer state, optimizer updates, step.
+_Snapshot = tuple[list[dict[str, np.ndarray]], Optimizer | None, dict[tuple[int, str], dict[str, np.ndarray]], int, int]
 
 
 def init_weight(generator: np.random.Generator, init: str, fan_in: int, fan_out: int) -> np.ndarray:
@@ -187,7 +190,7 @@ class Sequential:
                 raise ValueError(f"y as one-hot rows must have shape ({n}, {k}); got {array.shape}")
             if not (np.isin(array, (0, 1)).all() and (array.sum(axis=1) == 1).all()):
                 raise ValueError("y of shape (n_samples, n_classes) must be one-hot rows (a single 1, the rest 0)")
-            return array.argmax(axis=1).astype(np.int64)
+            return cast(np.ndarray, array.argmax(axis=1).astype(np.int64))  # NumPy types argmax as Any
         if array.ndim == 1:
             array = array.reshape(-1, 1)
         if array.ndim != 2 or array.shape != (n, k):
@@ -233,7 +236,7 @@ class Sequential:
                 W, mask = params["W"], None
                 if training and layer.dropconnect > 0:
                     p, stream = layer.dropconnect, rng.DROPCONNECT
-                    mask = dropout_mask(*W.shape, p, self.seed, self.step, index, stream=stream)
+                    mask = dropout_mask(W.shape[0], W.shape[1], p, self.seed, self.step, index, stream=stream)
                     W = dropout_forward(W, mask, layer.dropconnect)
                 a = dense_forward(a, W, params["b"])
                 a = a if self._is_head(index) else activations.forward(layer.activation, a)
@@ -276,7 +279,8 @@ class Sequential:
                 if self.l1 or self.l2:
                     dW += penalty_grad(params["W"], self.l1, self.l2)
                 grads[index] = {"W": dW, "b": db}
-                grad = dx
+                if dx is not None:  # None only at the first trainable layer, where the loop ends
+                    grad = dx
             elif isinstance(layer, BatchNorm):
                 grad, dgamma, dbeta = batchnorm_backward(grad, cache["input"], params["gamma"], layer.eps)
                 grads[index] = {"gamma": dgamma, "beta": dbeta}
@@ -297,7 +301,7 @@ class Sequential:
         if self.loss in LABEL_LOSSES:
             return float(np.count_nonzero(logits.argmax(axis=1) == y))
         if self.loss == "binary_cross_entropy":
-            return np.count_nonzero((logits > 0) == (y > 0.5)) / logits.shape[1]
+            return float(np.count_nonzero((logits > 0) == (y > 0.5)) / logits.shape[1])
         return 0.0
 
     # -------------------------------------------------------------------------------------- public passes
@@ -306,8 +310,9 @@ class Sequential:
         """The last layer's output (probabilities for a fused softmax/sigmoid head). No state changes."""
         X = self._check_X(X)
         logits, _ = self._forward(X, check_bool(training, "training"))
-        if self._fused:
-            return activations.forward(self.layers[-1].activation, logits)
+        last = self.layers[-1]
+        if self._fused and isinstance(last, (Dense, Activation)):  # a fused head is one of these
+            return activations.forward(last.activation, logits)
         return logits
 
     def objective(self, X: Any, y: Any, sample_weight: Any = None, training: bool = True) -> float:
@@ -317,7 +322,9 @@ class Sequential:
         data_loss, _ = LOSS_FUNCTIONS[self.loss](logits, y, sample_weight)
         return data_loss + self._penalty()
 
-    def _loss_and_grads(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> tuple:
+    def _loss_and_grads(
+        self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None
+    ) -> tuple[float, np.ndarray, list[dict[str, np.ndarray]], list[dict[str, Any]]]:
         """A training pass: ``(objective, logits, grads, caches)``."""
         logits, caches = self._forward(X, training=True, keep=True)
         data_loss, d_logits = LOSS_FUNCTIONS[self.loss](logits, y, sample_weight)
@@ -346,13 +353,15 @@ class Sequential:
         """
         logits, _ = self._forward(self._check_X(X), training=False)
         if self.loss in LABEL_LOSSES:
-            return logits.argmax(axis=1)
+            return cast(np.ndarray, logits.argmax(axis=1))
         predictions = (logits > 0).astype(np.int64) if self.loss == "binary_cross_entropy" else logits
         return predictions[:, 0] if self.n_outputs == 1 else predictions
 
     # ------------------------------------------------------------------------------------------- training
 
-    def _update_rule(self, config: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict, t: int) -> tuple:
+    def _update_rule(
+        self, config: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray], t: int
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """``(new_param, new_state)`` for one parameter with the optimizer ``config`` at update number t (from 1)."""
         kind, lr = config["kind"], config["lr"]
         if kind == "sgd" and config["momentum"] == 0:
@@ -467,10 +476,10 @@ class Sequential:
             self.epoch += 1
         return history
 
-    def _snapshot(self) -> tuple:
+    def _snapshot(self) -> _Snapshot:
         # Updates replace arrays and never modify them, so shallow copies keep the whole state.
         params = [dict(p) for p in self._params]
         return params, self._optimizer, dict(self._optimizer_state), self._optimizer_updates, self.step
 
-    def _restore(self, snapshot: tuple) -> None:
+    def _restore(self, snapshot: _Snapshot) -> None:
         self._params, self._optimizer, self._optimizer_state, self._optimizer_updates, self.step = snapshot

@@ -7,6 +7,8 @@ NumPy ``uint64`` (array arithmetic wraps silently; ``np.errstate`` also quiets t
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 #: The SplitMix64 increment, 2**64 / golden ratio.
@@ -37,7 +39,7 @@ def splitmix64(x: int | np.ndarray) -> np.ndarray:
         z = _u64(x) + _GAMMA
         z = (z ^ (z >> np.uint64(30))) * _MIX1
         z = (z ^ (z >> np.uint64(27))) * _MIX2
-        return z ^ (z >> np.uint64(31))
+        return cast(np.ndarray, z ^ (z >> np.uint64(31)))  # NumPy types array operators as Any
 
 
 def hash_words(*words: int | np.ndarray) -> np.ndarray:
@@ -83,4 +85,4 @@ def mask(rows: int, cols: int, p: float, seed: int, stream: int, step: int, laye
     with np.errstate(over="ignore"):
         offsets = np.arange(cols, dtype=np.uint64) * _GAMMA
         bits = splitmix64(keys[:, None] + offsets[None, :])
-    return (bits >> np.uint64(11)) < np.uint64(keep_threshold(p))
+    return cast(np.ndarray, (bits >> np.uint64(11)) < np.uint64(keep_threshold(p)))

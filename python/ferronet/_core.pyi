@@ -1,0 +1,204 @@
+"""Type stubs for ``ferronet._core``, the compiled engine (``rust/py/*.rs``).
+
+Float arrays are float32 or float64 and C-contiguous (``ferronet.ops`` and ``Sequential`` convert before calling);
+kernels return arrays of their first float argument's dtype. ``tests/test_typing.py`` checks that every name the
+compiled module exports is declared here.
+"""
+
+from collections.abc import Sequence
+from typing import Any, Literal, TypeVar, final
+
+import numpy as np
+from numpy.typing import NDArray
+
+# The engine's two float types: a kernel's result has the dtype of its float arguments.
+_F = TypeVar("_F", np.float32, np.float64)
+
+_FloatArray = NDArray[np.floating[Any]]
+_Labels = NDArray[np.int64]
+_Mask = NDArray[np.bool_]
+_DtypeName = Literal["float32", "float64"]
+
+# ---- module functions (rust/py/mod.rs) ------------------------------------------------------------------
+
+def get_num_threads() -> int: ...
+def set_num_threads(n: int) -> None: ...
+
+# ---- training engine (rust/py/network.rs) ---------------------------------------------------------------
+
+@final
+class Dataset:
+    """A training set copied once into engine memory in X's dtype."""
+
+    def __new__(
+        cls,
+        x: _FloatArray,
+        y: _Labels | _FloatArray,
+        use_labels: bool,
+        sample_weight: _FloatArray | None = None,
+    ) -> Dataset: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def dtype(self) -> _DtypeName: ...
+
+@final
+class Network:
+    """The engine's network: parameters, optimizer state and counters.
+
+    ``layers`` are dicts with a ``"kind"`` key (dense, activation, dropout, batchnorm) and that kind's entries;
+    optimizer configs are dicts with ``"kind"`` (sgd, adam, rmsprop), ``"lr"`` and that kind's entries.
+    """
+
+    def __new__(
+        cls,
+        input_dim: int,
+        layers: Sequence[dict[str, Any]],
+        loss: str,
+        l1: float,
+        l2: float,
+        seed: int,
+        dtype: str,
+        penalty_per_sample: bool = False,
+    ) -> Network: ...
+    @property
+    def dtype(self) -> _DtypeName: ...
+    @property
+    def n_params(self) -> int: ...
+    @property
+    def input_dim(self) -> int: ...
+    @property
+    def output_dim(self) -> int: ...
+    @property
+    def fused_head(self) -> bool: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def updates(self) -> int: ...
+    @property
+    def epochs(self) -> int: ...
+    def set_counters(self, step: int, updates: int, epochs: int) -> None: ...
+    def penalty(self, total: float = 1.0) -> float: ...
+    def forward(self, x: _FloatArray, training: bool = False, logits_only: bool = False) -> _FloatArray: ...
+    def evaluate(
+        self, x: _FloatArray, y: _Labels | _FloatArray, sample_weight: _FloatArray | None = None
+    ) -> tuple[float, float]:
+        """(objective, correct count) in inference mode."""
+
+    def gradients(
+        self, x: _FloatArray, y: _Labels | _FloatArray, sample_weight: _FloatArray | None = None
+    ) -> tuple[float, list[dict[str, _FloatArray]]]:
+        """(objective, one dict of parameter gradients per layer) in training mode, without updating."""
+
+    def train_step(
+        self, x: _FloatArray, y: _Labels | _FloatArray, sample_weight: _FloatArray | None = None
+    ) -> tuple[float, float]:
+        """One update; (objective before it, correct count). A non-finite loss raises FloatingPointError."""
+
+    def set_optimizer(self, config: dict[str, Any], reset: bool = False) -> None: ...
+    def begin_epoch(self, rows: int, batch_size: int, shuffle: bool) -> None: ...
+    def train_chunk(
+        self, data: Dataset, seconds: float
+    ) -> tuple[bool, int, int, float, float, tuple[int, float] | None]:
+        """(done, rows seen, batches, sum of objective x rows, correct, divergence as (batch, loss) or None)."""
+
+    def stop_epoch(self) -> None: ...
+    def trace(
+        self, x: _FloatArray, y: _Labels | _FloatArray, sample_weight: _FloatArray | None = None
+    ) -> dict[str, Any]:
+        """Keys "objective" (float), "outputs" and "output_grads" (one array per layer), "param_grads" (dicts)."""
+
+    def get_state(self) -> dict[str, Any]:
+        """Keys "step", "updates", "epochs" (int), "optimizer" (config dict or None), "slots" (per layer)."""
+
+    def set_state(self, state: dict[str, Any]) -> None: ...
+    def get_weights(self) -> list[dict[str, _FloatArray]]: ...
+    def set_weights(self, weights: list[dict[str, NDArray[Any]]]) -> None: ...
+
+# ---- kernels (rust/py/ops.rs) ---------------------------------------------------------------------------
+
+def dense_forward(x: NDArray[_F], w: NDArray[_F], b: NDArray[_F]) -> NDArray[_F]: ...
+def dense_backward(x: NDArray[_F], w: NDArray[_F], dz: NDArray[_F]) -> tuple[NDArray[_F], NDArray[_F], NDArray[_F]]: ...
+def relu_forward(z: NDArray[_F]) -> NDArray[_F]: ...
+def relu_backward(grad: NDArray[_F], output: NDArray[_F]) -> NDArray[_F]: ...
+def leaky_relu_forward(z: NDArray[_F], slope: float = 0.01) -> NDArray[_F]: ...
+def leaky_relu_backward(grad: NDArray[_F], output: NDArray[_F], slope: float = 0.01) -> NDArray[_F]: ...
+def sigmoid_forward(z: NDArray[_F]) -> NDArray[_F]: ...
+def sigmoid_backward(grad: NDArray[_F], output: NDArray[_F]) -> NDArray[_F]: ...
+def tanh_forward(z: NDArray[_F]) -> NDArray[_F]: ...
+def tanh_backward(grad: NDArray[_F], output: NDArray[_F]) -> NDArray[_F]: ...
+def linear_forward(z: NDArray[_F]) -> NDArray[_F]: ...
+def linear_backward(grad: NDArray[_F], output: NDArray[_F]) -> NDArray[_F]: ...
+def softmax_forward(z: NDArray[_F]) -> NDArray[_F]: ...
+def softmax_backward(grad: NDArray[_F], output: NDArray[_F]) -> NDArray[_F]: ...
+
+# Losses return (mean loss, gradient with respect to the first argument).
+def softmax_cross_entropy(
+    logits: NDArray[_F], labels: _Labels, sample_weight: NDArray[_F] | None = None
+) -> tuple[float, NDArray[_F]]: ...
+def mse(
+    pred: NDArray[_F], target: NDArray[_F], sample_weight: NDArray[_F] | None = None
+) -> tuple[float, NDArray[_F]]: ...
+def binary_cross_entropy(
+    logits: NDArray[_F], target: NDArray[_F], sample_weight: NDArray[_F] | None = None
+) -> tuple[float, NDArray[_F]]: ...
+def hinge(
+    scores: NDArray[_F], labels: _Labels, sample_weight: NDArray[_F] | None = None
+) -> tuple[float, NDArray[_F]]: ...
+def penalty(w: NDArray[_F], l1: float, l2: float) -> float: ...
+def penalty_grad(w: NDArray[_F], l1: float, l2: float) -> NDArray[_F]: ...
+def batchnorm_forward_train(
+    x: NDArray[_F], gamma: NDArray[_F], beta: NDArray[_F], eps: float
+) -> tuple[NDArray[_F], NDArray[_F], NDArray[_F]]:
+    """(y, batch mean, batch variance)."""
+
+def batchnorm_forward_eval(
+    x: NDArray[_F],
+    gamma: NDArray[_F],
+    beta: NDArray[_F],
+    running_mean: NDArray[_F],
+    running_var: NDArray[_F],
+    eps: float,
+) -> NDArray[_F]: ...
+def batchnorm_backward(
+    dy: NDArray[_F], x: NDArray[_F], gamma: NDArray[_F], eps: float
+) -> tuple[NDArray[_F], NDArray[_F], NDArray[_F]]:
+    """(dx, dgamma, dbeta)."""
+
+def batchnorm_update_running(
+    running_mean: NDArray[_F],
+    running_var: NDArray[_F],
+    batch_mean: NDArray[_F],
+    batch_var: NDArray[_F],
+    n: int,
+    momentum: float,
+) -> tuple[NDArray[_F], NDArray[_F]]: ...
+def dropout_forward(x: NDArray[_F], mask: _Mask, p: float) -> NDArray[_F]: ...
+def dropout_backward(grad: NDArray[_F], mask: _Mask, p: float) -> NDArray[_F]: ...
+def dropout_mask(rows: int, cols: int, p: float, seed: int, step: int, layer: int, stream: int = 2) -> _Mask:
+    """The engine's keep mask (True = kept) for (seed, stream, step, layer); stream 2 is dropout."""
+
+def sgd_update(param: NDArray[_F], grad: NDArray[_F], lr: float) -> NDArray[_F]: ...
+def momentum_update(
+    param: NDArray[_F], grad: NDArray[_F], velocity: NDArray[_F], lr: float, momentum: float
+) -> tuple[NDArray[_F], NDArray[_F]]: ...
+def nesterov_update(
+    param: NDArray[_F], grad: NDArray[_F], velocity: NDArray[_F], lr: float, momentum: float
+) -> tuple[NDArray[_F], NDArray[_F]]: ...
+def adam_update(
+    param: NDArray[_F],
+    grad: NDArray[_F],
+    m: NDArray[_F],
+    v: NDArray[_F],
+    step: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+) -> tuple[NDArray[_F], NDArray[_F], NDArray[_F]]: ...
+def rmsprop_update(
+    param: NDArray[_F], grad: NDArray[_F], sq: NDArray[_F], lr: float, rho: float, eps: float
+) -> tuple[NDArray[_F], NDArray[_F]]: ...
+def epoch_permutation(n: int, seed: int, epoch: int) -> NDArray[np.int64]: ...
+def splitmix64(x: int) -> int: ...
+def hash_words(words: Sequence[int]) -> int: ...
