@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -67,7 +67,7 @@ def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
 def check_seed(seed: Any) -> int:
     """A seed: an int in [0, 2**64), or None for a random one."""
     if seed is None:
-        return int(np.random.SeedSequence().entropy % 2**64)
+        return cast(int, np.random.SeedSequence().entropy) % 2**64  # drawn from the OS: always an int
     return check_int(seed, "seed", minimum=0, maximum=2**64 - 1)
 
 
@@ -131,7 +131,7 @@ class Sequential:
         self.dtype = check_dtype(dtype).name
         self.seed = check_seed(seed)
         self.penalty_per_sample = check_bool(penalty_per_sample, "penalty_per_sample")
-        self._engine: Any = None
+        self._engine: _core.Network | None = None
         self._optimizer: Optimizer | None = None
         if input_dim is not None:
             self.build(input_dim)
@@ -204,7 +204,7 @@ class Sequential:
     def built(self) -> bool:
         return self._engine is not None
 
-    def _require_built(self) -> Any:
+    def _require_built(self) -> _core.Network:
         if self._engine is None:
             raise ValueError("the model is not built yet: pass input_dim= or call fit/build first")
         return self._engine
@@ -216,7 +216,7 @@ class Sequential:
 
     @property
     def output_dim(self) -> int:
-        widths = [layer.units for layer in self.layers if isinstance(layer, Dense)]  # type: ignore[attr-defined]
+        widths = [layer.units for layer in self.layers if isinstance(layer, Dense)]
         return widths[-1]
 
     @property
@@ -264,7 +264,7 @@ class Sequential:
         clone = Sequential.from_config(config)
         if self._engine is not None:
             clone.set_weights(self.get_weights())
-            clone._engine.set_counters(self._engine.step, self._engine.updates, self._engine.epochs)
+            clone._require_built().set_counters(self._engine.step, self._engine.updates, self._engine.epochs)
         return clone
 
     def summary(self, file: Any = None) -> str:
@@ -417,12 +417,12 @@ class Sequential:
         the loss. ``training=True`` applies the dropout masks of the current step and BatchNorm batch statistics
         (and updates nothing)."""
         features = self._features(X, allow_empty=not training)
-        return self._engine.forward(features, check_bool(training, "training"), False)
+        return self._require_built().forward(features, check_bool(training, "training"), False)
 
     @_locked
     def _logits(self, X: Any) -> np.ndarray:
         features = self._features(X, allow_empty=True)  # raises a clear ValueError when the model is not built
-        return self._engine.forward(features, False, True)
+        return self._require_built().forward(features, False, True)
 
     def predict(self, X: Any) -> np.ndarray:
         """Class indices (softmax cross-entropy, hinge), 0/1 per output (binary cross-entropy) or values (mse).
@@ -431,9 +431,9 @@ class Sequential:
         if self.loss in LABEL_LOSSES:
             return logits.argmax(axis=1).astype(np.int64) if logits.shape[0] else np.zeros(0, np.int64)
         if self.loss == "binary_cross_entropy":
-            labels = (logits > 0).astype(np.int64)
+            labels: np.ndarray = (logits > 0).astype(np.int64)
             return labels[:, 0] if labels.shape[1] == 1 else labels
-        return logits[:, 0] if logits.shape[1] == 1 else logits
+        return cast(np.ndarray, logits[:, 0]) if logits.shape[1] == 1 else logits  # NumPy types [:, 0] as Any
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities: softmax over the outputs (softmax cross-entropy), or sigmoids (binary
@@ -453,7 +453,7 @@ class Sequential:
     def evaluate(self, X: Any, y: Any, sample_weight: Any = None) -> dict[str, float]:
         """The objective (mean data loss + penalty) and, for classifiers, the accuracy, in inference mode."""
         features, targets, weights = self._batch(X, y, sample_weight)
-        loss, correct = self._engine.evaluate(features, targets, weights)
+        loss, correct = self._require_built().evaluate(features, targets, weights)
         result = {"loss": float(loss)}
         if self.is_classifier:
             result["accuracy"] = float(correct) / features.shape[0]
@@ -464,13 +464,13 @@ class Sequential:
         """d objective / d parameter on (X, y) in training mode, without updating: the structure of
         ``get_weights`` (BatchNorm gives "gamma" and "beta")."""
         features, targets, weights = self._batch(X, y, sample_weight)
-        return list(self._engine.gradients(features, targets, weights)[1])
+        return list(self._require_built().gradients(features, targets, weights)[1])
 
     @_locked
     def _objective(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """The training-mode objective that ``gradients`` differentiates (for gradient checks)."""
         features, targets, weights = self._batch(X, y, sample_weight)
-        return float(self._engine.gradients(features, targets, weights)[0])
+        return float(self._require_built().gradients(features, targets, weights)[0])
 
     # ---- training ------------------------------------------------------------------------------------------
 
@@ -484,7 +484,7 @@ class Sequential:
             if features.shape[0] < 2 and any(isinstance(layer, BatchNorm) for layer in self.layers):
                 raise ValueError(f"X: BatchNorm needs at least 2 rows in training mode; got {features.shape[0]}")
         self._use_optimizer(optimizer)
-        loss, _ = self._engine.train_step(features, targets, weights)
+        loss, _ = self._require_built().train_step(features, targets, weights)
         return float(loss)
 
     @_locked
@@ -535,9 +535,8 @@ class Sequential:
                     raise ValueError("pass either validation_data or validation_split, not both")
                 if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                     raise TypeError("validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight)")
-                validation = (
-                    self._batch(*validation_data) if len(validation_data) == 3 else self._batch(*validation_data, None)
-                )
+                X_val, y_val, *weight_val = validation_data
+                validation = self._batch(X_val, y_val, weight_val[0] if weight_val else None)
             elif validation_split:
                 n_val = math.floor(features.shape[0] * validation_split)
                 if n_val < 1 or n_val >= features.shape[0]:
@@ -580,7 +579,7 @@ class Sequential:
         history = History([*keys, "lr", "epoch_seconds"])
         if early_stopping is not None:
             early_stopping.reset()
-        engine = self._engine
+        engine = self._require_built()
         for epoch in range(epochs):
             lr = rates[epoch] if epoch < len(rates) else learning_rate(schedule, epoch, lr0)
             self._use_optimizer(opt, lr=lr)
