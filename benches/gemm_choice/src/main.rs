@@ -421,7 +421,7 @@ fn partitions(len: usize) -> Vec<(String, Vec<usize>)> {
 
 /// Returns, per crate, the list of failed (case) descriptions; also checks accuracy against an f64 reference.
 fn invariance_dtype<T: Elem>(failures: &mut [Vec<String>; 3], checked: &mut usize, checked_wide: &mut [usize; 3]) {
-    let batches = [1, 7, 32, 128, 130, 512];
+    let batches = [1, 2, 7, 16, 32, 128, 130, 512];
     let shapes = LAYERS.iter().flat_map(|&(k, n)| batches.map(|m| (m, k, n)));
     for (m, k, n) in shapes {
         let layer = Layer::<T>::new(m, k, n, 11);
