@@ -47,12 +47,12 @@ def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int
     """An integer (Python or NumPy, not bool) within [minimum, maximum]."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer; got {type(value).__name__} {_describe(value)}")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {value}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be <= {maximum}; got {value}")
-    return value
+    number = int(value)
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {number}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name} must be <= {maximum}; got {number}")
+    return number
 
 
 def check_float(
@@ -67,16 +67,16 @@ def check_float(
     """A finite real number within the given bounds."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number; got {type(value).__name__} {_describe(value)}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite; got {value}")
-    if minimum is not None and (value < minimum or (not min_inclusive and value == minimum)):
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite; got {number}")
+    if minimum is not None and (number < minimum or (not min_inclusive and number == minimum)):
         bound = ">=" if min_inclusive else ">"
-        raise ValueError(f"{name} must be {bound} {minimum}; got {value}")
-    if maximum is not None and (value > maximum or (not max_inclusive and value == maximum)):
+        raise ValueError(f"{name} must be {bound} {minimum}; got {number}")
+    if maximum is not None and (number > maximum or (not max_inclusive and number == maximum)):
         bound = "<=" if max_inclusive else "<"
-        raise ValueError(f"{name} must be {bound} {maximum}; got {value}")
-    return value
+        raise ValueError(f"{name} must be {bound} {maximum}; got {number}")
+    return number
 
 
 def check_probability(value: Any, name: str) -> float:
@@ -87,7 +87,7 @@ def check_probability(value: Any, name: str) -> float:
 def check_dtype(value: Any, name: str = "dtype") -> np.dtype:
     """'float32' or 'float64' (a string, a NumPy dtype or the NumPy scalar type)."""
     try:
-        dtype = np.dtype(value)
+        dtype: np.dtype[Any] = np.dtype(value)
     except TypeError:
         raise TypeError(f"{name} must be 'float32' or 'float64'; got {_describe(value)}") from None
     if dtype.name not in FLOAT_DTYPES:

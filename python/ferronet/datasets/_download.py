@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 __all__ = ["SYSTEM_DATA_ROOT", "DatasetNotFoundError", "cache_root", "download", "find_file", "search_dirs"]
 
@@ -108,7 +108,7 @@ def find_file(directory: Path | None, filename: str) -> Path | None:
     return None
 
 
-def _fetch_to(url: str, out, *, timeout: float, max_bytes: int) -> None:
+def _fetch_to(url: str, out: BinaryIO, *, timeout: float, max_bytes: int) -> None:
     """Stream ``url`` into the open binary file ``out``; raise ``DownloadError`` with the reason on any failure."""
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import math
 import os
 import struct
@@ -17,7 +18,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ PathLike = str | os.PathLike[str]
 # ----------------------------------------------------------------------------------------------- reading
 
 
-def _read_exactly(stream: BinaryIO, n: int) -> bytes:
+def _read_exactly(stream: io.BufferedIOBase, n: int) -> bytes:
     """Up to ``n`` bytes (fewer only at the end of the stream)."""
     parts = []
     remaining = n
@@ -60,7 +61,7 @@ def _read_exactly(stream: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _read_header(stream: BinaryIO, where: str) -> tuple[bytes, np.dtype, tuple[int, ...]]:
+def _read_header(stream: io.BufferedIOBase, where: str) -> tuple[bytes, np.dtype, tuple[int, ...]]:
     """Read and check the header; return its bytes, the on-disk dtype and the shape."""
     magic = _read_exactly(stream, 4)
     if len(magic) < 4:
@@ -108,7 +109,7 @@ def _load_buffer(path: Path) -> tuple[bytearray, np.dtype, tuple[int, ...], int]
 
 
 def _read_body(
-    stream: BinaryIO, where: str, file_size: int, *, gzipped: bool
+    stream: io.BufferedIOBase, where: str, file_size: int, *, gzipped: bool
 ) -> tuple[bytearray, np.dtype, tuple[int, ...], int]:
     header, dtype, shape = _read_header(stream, where)
     n_items = math.prod(shape)
