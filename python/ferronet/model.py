@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import numpy as np
 
@@ -51,16 +51,21 @@ def _model_lock(model: Any) -> Any:
     return lock if lock is not None else model.__dict__.setdefault("_lock", threading.RLock())
 
 
-def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+_Self = TypeVar("_Self")
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
+
+
+def _locked(method: Callable[Concatenate[_Self, _Params], _Result]) -> Callable[Concatenate[_Self, _Params], _Result]:
     """Run ``method`` holding the model's lock: a model serves one call at a time and calls from other threads
     wait. Without it, a call overlapping one that changes the engine fails with PyO3's bare "Already borrowed",
     and two fits would interleave their epochs."""
 
-    @functools.wraps(method)
-    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def locked(self: _Self, /, *args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
         with _model_lock(self):
             return method(self, *args, **kwargs)
 
+    functools.update_wrapper(locked, method)  # not @functools.wraps: its result type hides the signature from mypy
     return locked
 
 
@@ -433,7 +438,7 @@ class Sequential:
         if self.loss == "binary_cross_entropy":
             labels: np.ndarray = (logits > 0).astype(np.int64)
             return labels[:, 0] if labels.shape[1] == 1 else labels
-        return cast(np.ndarray, logits[:, 0]) if logits.shape[1] == 1 else logits  # NumPy types [:, 0] as Any
+        return logits[:, 0] if logits.shape[1] == 1 else logits
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities: softmax over the outputs (softmax cross-entropy), or sigmoids (binary
