@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import reference
-from .layers import Dense
+from .layers import Dense, Layer
 from .model import Sequential
 from .optim import SGD
 
@@ -30,7 +30,7 @@ LR = 0.01
 MOMENTUM = 0.9
 
 
-def layers() -> list[Dense]:
+def layers() -> list[Layer]:
     return [Dense(WIDTHS[0], activation="relu"), Dense(WIDTHS[1], activation="relu"), Dense(CLASSES)]
 
 
@@ -138,7 +138,7 @@ def check_agreement(dtype: str, batch_size: int, rows: int = 256, torch: bool = 
     return differences
 
 
-def _best_rate(run: Callable[[], None], rows: int, repeats: int) -> float:
+def _best_rate(run: Callable[[], object], rows: int, repeats: int) -> float:
     """Rows per second of the fastest of ``repeats`` runs."""
     best = float("inf")
     for _ in range(repeats):

@@ -183,6 +183,7 @@ def from_bytes(data: bytes | bytearray | memoryview) -> Sequential:
 def _read_header_length(prefix: bytes, size: int, source: str) -> int:
     if len(prefix) < 8 or size < 8:
         raise ValueError(f"{source} is not a safetensors file: it is {size} bytes, shorter than the 8-byte header size")
+    length: int
     (length,) = struct.unpack("<Q", prefix)
     if length == 0:
         raise ValueError(f"{source} is not a safetensors file: its header is empty (zero-filled or truncated file?)")

@@ -18,7 +18,8 @@ def _power(base: float, exponent: float) -> float:
     """``base ** exponent``, with inf or 0.0 where Python's float power would raise OverflowError (a growing
     schedule run for many epochs): ``learning_rate`` then reports the non-finite rate as a ValueError."""
     try:
-        return base**exponent
+        power: float = base**exponent  # float ** float is typed Any (a negative base gives a complex)
+        return power
     except OverflowError:
         return math.inf if (base > 1) == (exponent > 0) else 0.0
 

@@ -7,10 +7,11 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_float, check_int
+from .model import Sequential
 
 
 def gradient_check(
-    model: Any,
+    model: Sequential,
     X: Any,
     y: Any,
     sample_weight: Any = None,
