@@ -470,7 +470,8 @@ fn reference_product<T: Elem>(a: View<T>, b: View<T>) -> Vec<f64> {
             let mut sum = 0.0;
             for p in 0..a.cols {
                 // SAFETY: in-bounds indices of live views.
-                let (x, y) = unsafe { (*a.ptr.offset(i as isize * a.rs + p as isize * a.cs), *b.ptr.offset(p as isize * b.rs + j as isize * b.cs)) };
+                let (x, y) =
+                    unsafe { (*a.ptr.offset(i as isize * a.rs + p as isize * a.cs), *b.ptr.offset(p as isize * b.rs + j as isize * b.cs)) };
                 sum += x.to_f64() * y.to_f64();
             }
             out[i * b.cols + j] = sum;
