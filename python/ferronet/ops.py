@@ -544,7 +544,9 @@ def sgd_update(param: Any, grad: Any, lr: float) -> np.ndarray:
     return _core.sgd_update(param, grad, _lr(lr))
 
 
-def _momentum_args(param: Any, grad: Any, velocity: Any, lr: Any, momentum: Any):
+def _momentum_args(
+    param: Any, grad: Any, velocity: Any, lr: Any, momentum: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
     param = _array(param, "param")
     grad = _like(grad, "grad", param, "param")
     velocity = _like(velocity, "velocity", param, "param")
@@ -611,7 +613,8 @@ def _mix(kernel: Callable[[Any], int], arrays: list[np.ndarray]) -> np.uint64 | 
         shapes = ", ".join(_shape_text(a.shape) for a in arrays)
         raise ValueError(f"words must broadcast to one shape; got shapes {shapes}") from None
     if not shape:
-        return np.uint64(kernel([int(a) for a in arrays]))
+        word: np.uint64 = np.uint64(kernel([int(a) for a in arrays]))  # NumPy's stubs type this Any on Python 3.10
+        return word
     out = np.empty(shape, dtype=np.uint64)
     for index, combo in zip(np.ndindex(shape), np.broadcast(*arrays), strict=True):
         out[index] = kernel([int(w) for w in combo])

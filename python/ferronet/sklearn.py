@@ -42,7 +42,7 @@ import copy
 import itertools
 import numbers
 import warnings
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -58,6 +58,9 @@ from ._validation import check_bool, check_choice, check_sample_weight
 from .layers import Activation, BatchNorm, Dense, Dropout
 from .model import Sequential
 from .optim import SGD, Adam
+
+if TYPE_CHECKING:  # typing.Self is Python 3.11+; annotations are not evaluated at runtime
+    from typing_extensions import Self
 
 #: scikit-learn's activation names → ours.
 ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
