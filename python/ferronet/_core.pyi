@@ -19,6 +19,48 @@ _Labels = NDArray[np.int64]
 _Mask = NDArray[np.bool_]
 _DtypeName = Literal["float32", "float64"]
 
+__all__ = [
+    "Dataset",
+    "Network",
+    "adam_update",
+    "batchnorm_backward",
+    "batchnorm_forward_eval",
+    "batchnorm_forward_train",
+    "batchnorm_update_running",
+    "binary_cross_entropy",
+    "dense_backward",
+    "dense_forward",
+    "dropout_backward",
+    "dropout_forward",
+    "dropout_mask",
+    "epoch_permutation",
+    "get_num_threads",
+    "hash_words",
+    "hinge",
+    "leaky_relu_backward",
+    "leaky_relu_forward",
+    "linear_backward",
+    "linear_forward",
+    "momentum_update",
+    "mse",
+    "nesterov_update",
+    "penalty",
+    "penalty_grad",
+    "relu_backward",
+    "relu_forward",
+    "rmsprop_update",
+    "set_num_threads",
+    "sgd_update",
+    "sigmoid_backward",
+    "sigmoid_forward",
+    "softmax_backward",
+    "softmax_cross_entropy",
+    "softmax_forward",
+    "splitmix64",
+    "tanh_backward",
+    "tanh_forward",
+]
+
 # ---- module functions (rust/py/mod.rs) ------------------------------------------------------------------
 
 def get_num_threads() -> int: ...
@@ -121,8 +163,10 @@ def dense_forward(x: NDArray[_F], w: NDArray[_F], b: NDArray[_F]) -> NDArray[_F]
 def dense_backward(x: NDArray[_F], w: NDArray[_F], dz: NDArray[_F]) -> tuple[NDArray[_F], NDArray[_F], NDArray[_F]]: ...
 def relu_forward(z: NDArray[_F]) -> NDArray[_F]: ...
 def relu_backward(grad: NDArray[_F], output: NDArray[_F]) -> NDArray[_F]: ...
-def leaky_relu_forward(z: NDArray[_F], slope: float = 0.01) -> NDArray[_F]: ...
-def leaky_relu_backward(grad: NDArray[_F], output: NDArray[_F], slope: float = 0.01) -> NDArray[_F]: ...
+
+# slope defaults to 0.01 (LEAKY_SLOPE in rust/kernels/activation.rs; the runtime signature shows it as `...`).
+def leaky_relu_forward(z: NDArray[_F], slope: float = ...) -> NDArray[_F]: ...
+def leaky_relu_backward(grad: NDArray[_F], output: NDArray[_F], slope: float = ...) -> NDArray[_F]: ...
 def sigmoid_forward(z: NDArray[_F]) -> NDArray[_F]: ...
 def sigmoid_backward(grad: NDArray[_F], output: NDArray[_F]) -> NDArray[_F]: ...
 def tanh_forward(z: NDArray[_F]) -> NDArray[_F]: ...
@@ -175,8 +219,8 @@ def batchnorm_update_running(
 ) -> tuple[NDArray[_F], NDArray[_F]]: ...
 def dropout_forward(x: NDArray[_F], mask: _Mask, p: float) -> NDArray[_F]: ...
 def dropout_backward(grad: NDArray[_F], mask: _Mask, p: float) -> NDArray[_F]: ...
-def dropout_mask(rows: int, cols: int, p: float, seed: int, step: int, layer: int, stream: int = 2) -> _Mask:
-    """The engine's keep mask (True = kept) for (seed, stream, step, layer); stream 2 is dropout."""
+def dropout_mask(rows: int, cols: int, p: float, seed: int, step: int, layer: int, stream: int = ...) -> _Mask:
+    """The engine's keep mask (True = kept) for (seed, stream, step, layer); stream defaults to 2, dropout's."""
 
 def sgd_update(param: NDArray[_F], grad: NDArray[_F], lr: float) -> NDArray[_F]: ...
 def momentum_update(
