@@ -613,8 +613,8 @@ class Sequential:
 
     def _run_epoch(
         self,
-        engine: Any,
-        dataset: Any,
+        engine: _core.Network,
+        dataset: _core.Dataset,
         n: int,
         batch_size: int,
         shuffle: bool,
