@@ -1,42 +1,73 @@
-//! A barrier for a team of threads that meet twice per training sample (every few microseconds): waiting
-//! threads spin instead of sleeping, because a futex sleep and wake-up costs more than the work between two
-//! meetings. After a while they yield, so an oversubscribed machine still makes progress.
+//! A barrier for a team of threads that meet twice per training sample (every few microseconds): a waiting
+//! thread first spins, because a futex sleep and wake-up costs more than the work between two meetings; if the
+//! wait goes on (the machine is oversubscribed and the thread it waits for is not running), it sleeps on a
+//! condition variable, so that it gives its core to that thread instead of spinning it away.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-/// Spins before each `yield_now` once waiting has gone on for a while (about 50 µs of `spin_loop`).
-const SPINS_BEFORE_YIELDING: u32 = 1 << 14;
+/// How long a waiting thread spins before it sleeps: longer than the leader's serial work per sample on a
+/// quiet machine, far shorter than a scheduler time slice.
+const SPIN_FOR: Duration = Duration::from_micros(40);
 
 #[derive(Debug)]
 pub struct SpinBarrier {
     parties: usize,
     arrived: AtomicUsize,
     generation: AtomicUsize,
+    sleepers: AtomicUsize,
+    lock: Mutex<()>,
+    wake: Condvar,
 }
 
 impl SpinBarrier {
     pub fn new(parties: usize) -> Self {
-        Self { parties: parties.max(1), arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0) }
+        Self {
+            parties: parties.max(1),
+            arrived: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+            sleepers: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            wake: Condvar::new(),
+        }
     }
 
     /// Wait until all parties have arrived. Everything a party wrote before arriving is visible to every party
     /// after they leave.
     pub fn wait(&self) {
-        let generation = self.generation.load(Ordering::Acquire);
+        let generation = self.generation.load(Ordering::SeqCst);
         if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.parties {
             self.arrived.store(0, Ordering::Relaxed);
-            self.generation.fetch_add(1, Ordering::AcqRel);
+            // Release first, then look for sleepers: a waiter either sees the new generation before it sleeps,
+            // or is counted and gets woken (it checks under the lock that we take before notifying).
+            self.generation.fetch_add(1, Ordering::SeqCst);
+            if self.sleepers.load(Ordering::SeqCst) > 0 {
+                drop(self.lock.lock().unwrap_or_else(PoisonError::into_inner));
+                self.wake.notify_all();
+            }
             return;
         }
+        let released = || self.generation.load(Ordering::SeqCst) != generation;
+        let started = Instant::now();
         let mut spins = 0u32;
-        while self.generation.load(Ordering::Acquire) == generation {
-            if spins < SPINS_BEFORE_YIELDING {
-                spins += 1;
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
+        while !released() {
+            spins = spins.wrapping_add(1);
+            std::hint::spin_loop();
+            if spins % 64 == 0 && started.elapsed() >= SPIN_FOR {
+                self.sleep_until(released);
+                return;
             }
         }
+    }
+
+    fn sleep_until(&self, released: impl Fn() -> bool) {
+        let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        while !released() {
+            guard = self.wake.wait(guard).unwrap_or_else(PoisonError::into_inner);
+        }
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -44,6 +75,23 @@ impl SpinBarrier {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicU64;
+
+    #[test]
+    fn sleeping_parties_are_woken() {
+        // One party arrives long after the others, which have gone to sleep by then.
+        let barrier = SpinBarrier::new(3);
+        std::thread::scope(|s| {
+            for delay in [0u64, 0, 5] {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    for _ in 0..20 {
+                        std::thread::sleep(Duration::from_millis(delay));
+                        barrier.wait();
+                    }
+                });
+            }
+        });
+    }
 
     #[test]
     fn no_party_passes_before_all_arrive() {
