@@ -17,6 +17,8 @@ pub struct SpinBarrier {
     arrived: AtomicUsize,
     generation: AtomicUsize,
     sleepers: AtomicUsize,
+    /// How many waits ended in sleep: many mean the team's threads do not get their cores.
+    sleeps: AtomicUsize,
     lock: Mutex<()>,
     wake: Condvar,
 }
@@ -28,6 +30,7 @@ impl SpinBarrier {
             arrived: AtomicUsize::new(0),
             generation: AtomicUsize::new(0),
             sleepers: AtomicUsize::new(0),
+            sleeps: AtomicUsize::new(0),
             lock: Mutex::new(()),
             wake: Condvar::new(),
         }
@@ -61,7 +64,13 @@ impl SpinBarrier {
         }
     }
 
+    /// How many waits so far ended in sleep.
+    pub fn sleeps(&self) -> usize {
+        self.sleeps.load(Ordering::Relaxed)
+    }
+
     fn sleep_until(&self, released: impl Fn() -> bool) {
+        self.sleeps.fetch_add(1, Ordering::Relaxed);
         let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
         self.sleepers.fetch_add(1, Ordering::SeqCst);
         while !released() {

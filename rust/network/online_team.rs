@@ -14,6 +14,7 @@
 //! Partial sums are per fixed block of `BLOCK_ROWS` rows and added in block order, and the penalty likewise:
 //! results do not depend on how many threads share the blocks.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,12 @@ pub(crate) const TEAM_MIN_WEIGHTS: usize = 1 << 15;
 /// Only one team runs at a time: two teams sharing one pool could each hold a thread the other waits for.
 /// A run that finds the team busy runs alone on its own thread (same results, see the module docs).
 static TEAM: Mutex<()> = Mutex::new(());
+
+/// Chunks to run alone before trying the team again. Set when the team's threads keep missing each other at the
+/// barrier (an oversubscribed machine: another process holds the core a team member needs), where one thread
+/// is faster than a team that waits on the scheduler twice per sample. Results do not change either way.
+static SOLO_CHUNKS: AtomicUsize = AtomicUsize::new(0);
+const SOLO_CHUNKS_AFTER_CONTENTION: usize = 10;
 
 /// One thread's share of the first layer: whole blocks of rows of W and its velocity, and their partial sums.
 struct Share<'a, T> {
@@ -125,8 +132,10 @@ impl<T: Real> Network<T> {
             _ => return Err(short()),
         };
         let blocks = fan_in.div_ceil(BLOCK_ROWS);
-        let team_lock = TEAM.try_lock().ok();
+        let solo = SOLO_CHUNKS.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok();
+        let team_lock = if solo { None } else { TEAM.try_lock().ok() };
         let threads = if team_lock.is_some() { rayon::current_num_threads().clamp(1, blocks) } else { 1 };
+        let first_sample = state.next;
         let mut partials = crate::buffer::zeros(blocks * fan_out, "the online team's partial sums")?;
         let mut penalties = crate::buffer::zeros(blocks, "the online team's partial sums")?;
         let shares = split_shares(w, velocity, &mut partials, &mut penalties, fan_out, blocks, threads)?;
@@ -162,7 +171,11 @@ impl<T: Real> Network<T> {
             member(0);
         }
         drop(team_lock);
-        let (_, _, outcome) = leader.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let (_, state, outcome) = leader.into_inner().unwrap_or_else(PoisonError::into_inner);
+        // Two barrier waits per sample: if more than one sample in four put a member to sleep, run alone for a while.
+        if threads > 1 && barrier.sleeps() * 4 > state.next - first_sample {
+            SOLO_CHUNKS.store(SOLO_CHUNKS_AFTER_CONTENTION, Ordering::Relaxed);
+        }
         outcome.unwrap_or_else(|| Err(Error::value("online team", "the leader did not run")))
     }
 
