@@ -22,6 +22,7 @@ from dask.distributed import Client, LocalCluster, get_task_stream, get_worker
 from dask.utils import key_split
 from dask_ml.wrappers import Incremental
 from ferronet.sklearn import MLPClassifier
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
@@ -148,6 +149,25 @@ def test_incremental_learns_block_by_block_on_the_workers(client):
     predicted = model.predict(X)
     assert isinstance(predicted, da.Array)
     assert float((predicted == y).mean().compute()) > 1.0 / N_CLASSES + 0.5
+
+
+def _partial_fit_block(estimator: MLPClassifier, block: tuple[np.ndarray, np.ndarray]) -> MLPClassifier:
+    X, y = block
+    return estimator.partial_fit(X, y, classes=np.arange(N_CLASSES))
+
+
+def test_a_block_received_from_another_worker_trains(client):
+    # A block that crosses the network arrives as a view into the receive buffer, which need not be aligned for its
+    # dtype (distributed packs a message's frames back to back; here X arrives at an odd address). The estimator must
+    # train on it like on any array. Incremental meets this whenever the scheduler moves a block rather than the model.
+    first, second = sorted(_worker_addresses(client))
+    block = client.submit(generate_block, 0, workers=[first], pure=False)
+    estimator = MLPClassifier(hidden_layer_sizes=(8,), random_state=0)
+    remote = client.submit(_partial_fit_block, estimator, block, workers=[second], pure=False).result()
+    assert remote.t_ == ROWS_PER_BLOCK
+    X, y = (np.array(array) for array in block.result())
+    local = clone(estimator).partial_fit(X, y, classes=np.arange(N_CLASSES))
+    np.testing.assert_array_equal(remote.predict_proba(X), local.predict_proba(X))
 
 
 def test_making_a_block_outside_a_worker_fails():
