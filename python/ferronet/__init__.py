@@ -24,8 +24,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0"
 
 
-# Modules with optional dependencies (matplotlib, scikit-learn, dask, safetensors) load on first use.
-_LAZY_MODULES = frozenset({"diagnostics", "io", "plot", "sklearn", "dask"})
+# Modules with optional dependencies (matplotlib, scikit-learn) load on first use.
+_LAZY_MODULES = frozenset({"diagnostics", "io", "plot", "sklearn"})
 
 
 def __getattr__(name: str) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -146,11 +146,16 @@ def check_features(
     return converted
 
 
+#: What the engine needs of an array: one C-contiguous block, aligned for its dtype. Arrays that crossed a
+#: network (Dask, pickle protocol 5 buffers) can be contiguous but unaligned; np.ascontiguousarray keeps those.
+ENGINE_LAYOUT: tuple[Literal["C_CONTIGUOUS"], Literal["ALIGNED"]] = ("C_CONTIGUOUS", "ALIGNED")
+
+
 def cast(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """C-contiguous in ``dtype`` (no copy when already so). Values too large for the dtype become inf, which
-    ``require_finite`` then reports, instead of an overflow warning."""
+    """C-contiguous and aligned in ``dtype`` (no copy when already so). Values too large for the dtype become inf,
+    which ``require_finite`` then reports, instead of an overflow warning."""
     with np.errstate(over="ignore", invalid="ignore"):
-        return np.ascontiguousarray(array, dtype=dtype)
+        return np.require(array, dtype=dtype, requirements=ENGINE_LAYOUT)
 
 
 def require_finite(array: np.ndarray, name: str) -> None:
@@ -178,7 +183,7 @@ def check_labels(value: Any, name: str, *, n_samples: int | None = None, n_class
     # compared as a Python number: NumPy would cast MAX_LABEL to the array's dtype (an overflow for float16)
     if array.size and array.dtype.kind in "uf" and array.max().item() > MAX_LABEL:
         raise ValueError(f"{name} holds label {array.max()}; labels must be below {MAX_LABEL + 1}")
-    labels = array.astype(np.int64, copy=False)
+    labels = np.require(array, dtype=np.int64, requirements=ENGINE_LAYOUT)
     if labels.size and labels.min() < 0:
         raise ValueError(f"{name} must hold class labels >= 0; got {labels.min()}")
     if n_classes is not None and labels.size and labels.max() >= n_classes:

@@ -32,6 +32,9 @@ from ._validation import (
     check_sample_weight,
     require_finite,
 )
+from ._validation import (
+    cast as engine_array,
+)
 from .callbacks import EarlyStopping
 from .layers import MAX_UNITS, Activation, BatchNorm, Dense, Layer, layer_from_config
 from .losses import CLASSIFICATION_LOSSES, LABEL_LOSSES, LOSS_FOR_LAST_ACTIVATION, LOSSES
@@ -334,9 +337,7 @@ class Sequential:
                 raise TypeError(f"weights[{index}] must be a dict; got {type(layer_weights).__name__}")
             arrays = {}
             for name, value in layer_weights.items():
-                array = as_array(value, f"weights[{index}][{name!r}]")
-                with np.errstate(over="ignore", invalid="ignore"):  # too large for the dtype: inf, reported below
-                    array = np.ascontiguousarray(array, dtype=self.dtype)
+                array = engine_array(as_array(value, f"weights[{index}][{name!r}]"), np.dtype(self.dtype))
                 require_finite(array, f"weights[{index}][{name!r}]")
                 arrays[name] = array
             converted.append(arrays)
@@ -378,7 +379,7 @@ class Sequential:
             raise ValueError(
                 f"y must have shape ({n_rows}, {outputs}) (or ({n_rows},) for one output) for {self.loss}; got {np.shape(y)}"
             )
-        targets = np.ascontiguousarray(array, dtype=self.dtype)
+        targets = engine_array(array, np.dtype(self.dtype))
         require_finite(targets, "y")
         if self.loss == "binary_cross_entropy" and ((targets < 0) | (targets > 1)).any():
             raise ValueError("y must hold values in [0, 1] for binary_cross_entropy")

@@ -65,7 +65,9 @@ pub fn array<'py, T: Real + Element>(value: &Bound<'py, PyAny>, what: &str) -> P
 
 /// The data of an array as one C-contiguous slice.
 pub fn slice<'a, T: Element>(array: &'a PyReadonlyArrayDyn<'_, T>, what: &str) -> PyResult<&'a [T]> {
-    array.as_slice().map_err(|_| PyValueError::new_err(format!("{what} must be C-contiguous (use numpy.ascontiguousarray)")))
+    array
+        .as_slice()
+        .map_err(|_| PyValueError::new_err(format!("{what} must be C-contiguous and aligned (use numpy.require(x, requirements=\"CA\"))")))
 }
 
 /// The (rows, cols) of a 2-D array.
