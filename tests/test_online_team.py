@@ -27,17 +27,21 @@ def data(seed: int = 0, dtype=np.float64):
     return X, y
 
 
-def layers(separate_activation: bool = False):
-    if separate_activation:
+def layers(arch: str = "three_dense"):
+    """The second layer is shared by the team when it is Dense (three_dense, two_dense: then it is also the
+    fused softmax head), and updated by the leader otherwise (separate_activation)."""
+    if arch == "separate_activation":
         return [Dense(HIDDEN), Activation("tanh"), Dense(16, activation="relu"), Dense(5)]
-    return [Dense(HIDDEN, activation="relu"), Dense(16, activation="sigmoid"), Dense(5)]
+    if arch == "two_dense":
+        return [Dense(HIDDEN, activation="tanh"), Dense(5)]
+    return [Dense(HIDDEN, activation="relu"), Dense(40, activation="sigmoid"), Dense(5)]
 
 
-def train(threads: int, optimizer, *, dtype="float64", epochs=2, l1=0.0, l2=0.0, weights=None, separate=False):
+def train(threads: int, optimizer, *, dtype="float64", epochs=2, l1=0.0, l2=0.0, weights=None, arch="three_dense"):
     X, y = data(dtype=np.dtype(dtype))
     fnet.set_num_threads(threads)
     try:
-        model = fnet.Sequential(layers(separate), input_dim=N_FEATURES, l1=l1, l2=l2, dtype=dtype, seed=5)
+        model = fnet.Sequential(layers(arch), input_dim=N_FEATURES, l1=l1, l2=l2, dtype=dtype, seed=5)
         history = model.fit(X, y, epochs=epochs, batch_size=1, optimizer=optimizer, sample_weight=weights)
     finally:
         fnet.set_num_threads(2)
@@ -48,7 +52,8 @@ CASES = {
     "momentum": dict(optimizer=lambda: SGD(lr=0.01, momentum=0.9)),
     "nesterov_l1_l2": dict(optimizer=lambda: SGD(lr=0.01, momentum=0.8, nesterov=True), l1=1e-4, l2=1e-3),
     "plain_weighted": dict(optimizer=lambda: SGD(lr=0.02), weights="yes"),
-    "plain_l2_separate_activation": dict(optimizer=lambda: SGD(lr=0.02), l2=1e-3, separate=True),
+    "plain_l2_separate_activation": dict(optimizer=lambda: SGD(lr=0.02), l2=1e-3, arch="separate_activation"),
+    "momentum_l1_two_dense": dict(optimizer=lambda: SGD(lr=0.01, momentum=0.9), l1=1e-4, arch="two_dense"),
 }
 
 
@@ -61,9 +66,9 @@ def test_team_path_matches_the_numpy_reference(case):
     if spec.pop("weights", None):
         weights = np.random.default_rng(1).uniform(0.0, 2.0, N_ROWS)
         weights[::9] = 0.0
-    separate = spec.pop("separate", False)
-    model = fnet.Sequential(layers(separate), input_dim=N_FEATURES, dtype="float64", seed=5, **spec)
-    ref = R.Sequential(layers(separate), input_dim=N_FEATURES, dtype="float64", seed=5, **spec)
+    arch = spec.pop("arch", "three_dense")
+    model = fnet.Sequential(layers(arch), input_dim=N_FEATURES, dtype="float64", seed=5, **spec)
+    ref = R.Sequential(layers(arch), input_dim=N_FEATURES, dtype="float64", seed=5, **spec)
     ref.set_weights(model.get_weights())
     history = model.fit(X, y, epochs=2, batch_size=1, optimizer=optimizer(), sample_weight=weights).history
     ref_history = ref.fit(X, y, epochs=2, batch_size=1, optimizer=optimizer(), sample_weight=weights)
@@ -134,3 +139,17 @@ def test_concurrent_team_fits_give_the_serial_results():
         for a, b in zip(weights, serial[0], strict=True):
             for key in a:
                 assert np.array_equal(a[key], b[key]), key
+
+
+def test_team_path_regression_head_matches_the_reference():
+    """A shared second layer that is the (unfused, linear) output layer of an mse model."""
+    X, _ = data()
+    y = np.random.default_rng(2).normal(size=(N_ROWS, 3))
+    arch = [Dense(HIDDEN, activation="leaky_relu"), Dense(3)]
+    model = fnet.Sequential(arch, input_dim=N_FEATURES, loss="mse", dtype="float64", seed=5, l2=1e-3)
+    ref = R.Sequential(arch, input_dim=N_FEATURES, loss="mse", dtype="float64", seed=5, l2=1e-3)
+    ref.set_weights(model.get_weights())
+    history = model.fit(X, y, epochs=2, batch_size=1, optimizer=SGD(lr=0.001, momentum=0.9)).history
+    ref_history = ref.fit(X, y, epochs=2, batch_size=1, optimizer=SGD(lr=0.001, momentum=0.9))
+    assert_weights_close(model.get_weights(), ref.get_weights(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(history["loss"], ref_history["loss"], rtol=1e-10)

@@ -198,7 +198,7 @@ impl<T: Real> SgdRule<T> {
 /// One block of rows: `dx_r = W[r,:]·dz` from the old row, then the fused update (one dispatch for the block).
 #[allow(clippy::too_many_arguments)]
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
-fn sgd_block<T: Real>(
+pub(crate) fn sgd_block<T: Real>(
     w: &mut [T],
     velocity: &mut [T],
     x: &[T],
