@@ -277,8 +277,8 @@ class Sequential:
 
     def summary(self, file: Any = None) -> str:
         """Print (and return) the layers, their output shapes and parameter counts."""
-        lines = [f"Sequential  loss={self.loss}  dtype={self.dtype}  l1={self.l1}  l2={self.l2}  seed={self.seed}"]
-        lines.append(f"{'layer':<28}{'output shape':<18}{'params':>10}")
+        header = f"Sequential  loss={self.loss}  dtype={self.dtype}  l1={self.l1}  l2={self.l2}  seed={self.seed}"
+        rows = []
         width = self.input_dim
         total = 0
         for index, layer in enumerate(self.layers):
@@ -292,7 +292,10 @@ class Sequential:
             total += params or 0
             name = f"{layer.kind}_{index} ({_describe_layer(layer)})"
             shape = f"(None, {width if width is not None else '?'})"
-            lines.append(f"{name:<27} {shape:<18}{'?' if params is None else params:>10}")
+            rows.append((name, shape, "?" if params is None else str(params)))
+        column = max([len("layer"), *(len(name) for name, _, _ in rows)]) + 2  # long names must not shift the columns
+        lines = [header, f"{'layer':<{column}}{'output shape':<18}{'params':>10}"]
+        lines += [f"{name:<{column}}{shape:<18}{params:>10}" for name, shape, params in rows]
         lines.append(f"total parameters: {total if self.built else '? (not built: input_dim unknown)'}")
         text = "\n".join(lines)
         print(text, file=file or sys.stdout)
