@@ -94,9 +94,9 @@ fn gemm_serial<T: Real>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, be
         c.map_inplace(|value| *value = if beta == T::zero() { T::zero() } else { beta * *value });
         return;
     }
-    let (rsa, csa) = (a.strides()[0], a.strides()[1]);
-    let (rsb, csb) = (b.strides()[0], b.strides()[1]);
-    let (rsc, csc) = (c.strides()[0], c.strides()[1]);
+    let (rsa, csa) = (a.stride_of(Axis(0)), a.stride_of(Axis(1)));
+    let (rsb, csb) = (b.stride_of(Axis(0)), b.stride_of(Axis(1)));
+    let (rsc, csc) = (c.stride_of(Axis(0)), c.stride_of(Axis(1)));
     // SAFETY: the views guarantee that every (row, column) they describe is valid memory for their lifetime;
     // shapes were checked by `gemm`; C is a unique (mutable) view, so it does not alias A or B.
     unsafe {

@@ -59,10 +59,11 @@ pub fn batchnorm_forward_train<T: Real>(
     expect_len("xhat", xhat.len(), x.len())?;
     batch_statistics(x, cols, mean, var)?;
     for ((x_row, y_row), h_row) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)).zip(xhat.chunks_exact_mut(cols)) {
-        for j in 0..cols {
-            let h = (x_row[j] - mean[j]) / (var[j] + eps).sqrt();
-            h_row[j] = h;
-            y_row[j] = gamma[j] * h + beta[j];
+        let columns = x_row.iter().zip(mean.iter()).zip(var.iter()).zip(gamma.iter().zip(beta));
+        for ((h_out, y_out), (((&xv, &m), &v), (&g, &b))) in h_row.iter_mut().zip(y_row.iter_mut()).zip(columns) {
+            let h = (xv - m) / (v + eps).sqrt();
+            *h_out = h;
+            *y_out = g * h + b;
         }
     }
     Ok(())
@@ -88,8 +89,9 @@ pub fn batchnorm_forward_eval<T: Real>(
     }
     expect_len("y", y.len(), x.len())?;
     for (x_row, y_row) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
-        for j in 0..cols {
-            y_row[j] = gamma[j] * (x_row[j] - running_mean[j]) / (running_var[j] + eps).sqrt() + beta[j];
+        let columns = x_row.iter().zip(running_mean.iter().zip(running_var)).zip(gamma.iter().zip(beta));
+        for (y_out, ((&xv, (&m, &v)), (&g, &b))) in y_row.iter_mut().zip(columns) {
+            *y_out = g * (xv - m) / (v + eps).sqrt() + b;
         }
     }
     Ok(())
@@ -118,16 +120,17 @@ pub fn batchnorm_backward<T: Real>(
     dgamma.iter_mut().for_each(|v| *v = T::zero());
     dbeta.iter_mut().for_each(|v| *v = T::zero());
     for (g_row, h_row) in dy.chunks_exact(cols).zip(xhat.chunks_exact(cols)) {
-        for j in 0..cols {
-            dbeta[j] += g_row[j];
-            dgamma[j] += g_row[j] * h_row[j];
+        for ((db, dg), (&g, &h)) in dbeta.iter_mut().zip(dgamma.iter_mut()).zip(g_row.iter().zip(h_row)) {
+            *db += g;
+            *dg += g * h;
         }
     }
     let n = T::of(rows as f64);
     for ((g_row, h_row), d_row) in dy.chunks_exact(cols).zip(xhat.chunks_exact(cols)).zip(dx.chunks_exact_mut(cols)) {
-        for j in 0..cols {
-            let scale = gamma[j] / (n * (var[j] + eps).sqrt());
-            d_row[j] = scale * (n * g_row[j] - dbeta[j] - h_row[j] * dgamma[j]);
+        let columns = gamma.iter().zip(var).zip(dbeta.iter().zip(dgamma.iter())).zip(g_row.iter().zip(h_row));
+        for (d, (((&gam, &v), (&db, &dg)), (&g, &h))) in d_row.iter_mut().zip(columns) {
+            let scale = gam / (n * (v + eps).sqrt());
+            *d = scale * (n * g - db - h * dg);
         }
     }
     Ok(())
@@ -151,9 +154,9 @@ pub fn batchnorm_update_running<T: Real>(
     }
     let unbias = T::of(rows as f64) / T::of((rows - 1) as f64);
     let rest = T::one() - momentum;
-    for j in 0..cols {
-        running_mean[j] = momentum * running_mean[j] + rest * mean[j];
-        running_var[j] = momentum * running_var[j] + rest * var[j] * unbias;
+    for ((rm, rv), (&m, &v)) in running_mean.iter_mut().zip(running_var.iter_mut()).zip(mean.iter().zip(var)) {
+        *rm = momentum * *rm + rest * m;
+        *rv = momentum * *rv + rest * v * unbias;
     }
     Ok(())
 }

@@ -118,12 +118,15 @@ pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
     let mut partial = [T::zero(); 8];
     let chunks = a.len().min(b.len()) / 8;
     for (ca, cb) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
-        for lane in 0..8 {
-            partial[lane] += ca[lane] * cb[lane];
+        for ((p, &va), &vb) in partial.iter_mut().zip(ca).zip(cb) {
+            *p += va * vb;
         }
     }
-    let mut sum = ((partial[0] + partial[4]) + (partial[1] + partial[5])) + ((partial[2] + partial[6]) + (partial[3] + partial[7]));
-    for (&va, &vb) in a[chunks * 8..].iter().zip(&b[chunks * 8..]) {
+    let [p0, p1, p2, p3, p4, p5, p6, p7] = partial;
+    let mut sum = ((p0 + p4) + (p1 + p5)) + ((p2 + p6) + (p3 + p7));
+    // `chunks * 8` is at most either length, so both tails exist; `get` only keeps the proof out of the code.
+    let (tail_a, tail_b) = (a.get(chunks * 8..).unwrap_or_default(), b.get(chunks * 8..).unwrap_or_default());
+    for (&va, &vb) in tail_a.iter().zip(tail_b) {
         sum += va * vb;
     }
     sum

@@ -68,7 +68,8 @@ impl Loss {
     pub fn count_correct<T: Real>(self, z: &[T], cols: usize, targets: Targets<'_, T>) -> f64 {
         match (self, targets) {
             (Loss::SoftmaxCrossEntropy | Loss::Hinge, Targets::Labels(y)) => {
-                z.chunks_exact(cols).zip(y).filter(|&(row, &label)| argmax(row) == label as usize).count() as f64
+                // `max(1)`: chunks_exact panics on a size of 0 (a 0-column z is empty and counts 0).
+                z.chunks_exact(cols.max(1)).zip(y).filter(|&(row, &label)| argmax(row) == label as usize).count() as f64
             }
             (Loss::BinaryCrossEntropy, Targets::Dense(t)) => {
                 let hits = z.iter().zip(t).filter(|&(&logit, &target)| (logit > T::zero()) == (target > T::of(0.5))).count();
@@ -81,10 +82,13 @@ impl Loss {
 
 /// Index of the first maximum of a row.
 pub fn argmax<T: Real>(row: &[T]) -> usize {
-    let mut best = 0;
+    let Some(&first) = row.first() else {
+        return 0;
+    };
+    let (mut best, mut best_value) = (0, first);
     for (j, &v) in row.iter().enumerate() {
-        if v > row[best] {
-            best = j;
+        if v > best_value {
+            (best, best_value) = (j, v);
         }
     }
     best
@@ -115,19 +119,22 @@ impl<'a, T: Real> Batch<'a, T> {
         Ok(Batch { rows, total, weights })
     }
 
-    /// The coefficient of row i in the weighted mean.
-    #[inline]
-    fn coefficient(&self, i: usize) -> T {
-        if self.total <= T::zero() {
-            return T::zero();
-        }
-        self.weights.map_or(T::one(), |w| w[i]) / self.total
+    /// The coefficient of each row in the weighted mean, in row order (`new` checked there is one weight per row).
+    fn coefficients(&self) -> impl Iterator<Item = T> + 'a {
+        let total = self.total;
+        let weights = self.weights.unwrap_or_default().iter().copied();
+        // Unweighted: every row has weight 1 (the chain is never reached when weights were given).
+        weights.chain(std::iter::repeat(T::one())).take(self.rows).map(move |w| if total <= T::zero() { T::zero() } else { w / total })
     }
+}
+
+fn label_error(label: u32, cols: usize) -> Error {
+    Error::value("y", format!("holds label {label}, out of range for {cols} outputs"))
 }
 
 fn check_labels(labels: &[u32], cols: usize) -> Result<()> {
     match labels.iter().find(|&&y| y as usize >= cols) {
-        Some(&bad) => Err(Error::value("y", format!("holds label {bad}, out of range for {cols} outputs"))),
+        Some(&bad) => Err(label_error(bad, cols)),
         None => Ok(()),
     }
 }
@@ -137,21 +144,21 @@ pub fn softmax_cross_entropy<T: Real>(z: &[T], cols: usize, labels: &[u32], weig
     let batch = Batch::new(z.len(), cols, labels.len(), 1, weights, grad.len())?;
     check_labels(labels, cols)?;
     let mut loss = T::zero();
-    for (i, ((row, g), &y)) in z.chunks_exact(cols).zip(grad.chunks_exact_mut(cols)).zip(labels).enumerate() {
-        let c = batch.coefficient(i);
+    for (((row, g), &label), c) in z.chunks_exact(cols).zip(grad.chunks_exact_mut(cols)).zip(labels).zip(batch.coefficients()) {
         let max = row.iter().fold(T::neg_infinity(), |m, &v| m.max(v));
         let mut sum = T::zero();
         for (gj, &zj) in g.iter_mut().zip(row) {
             *gj = (zj - max).exp();
             sum += *gj;
         }
-        let y = y as usize;
-        loss += c * (max + sum.ln() - row[y]);
+        let y = label as usize;
+        let z_y = *row.get(y).ok_or_else(|| label_error(label, cols))?;
+        loss += c * (max + sum.ln() - z_y);
         let scale = c / sum;
         for gj in g.iter_mut() {
             *gj *= scale;
         }
-        g[y] -= c;
+        *g.get_mut(y).ok_or_else(|| label_error(label, cols))? -= c;
     }
     debug_assert!(batch.rows == labels.len());
     Ok(loss)
@@ -163,11 +170,11 @@ pub fn mse<T: Real>(z: &[T], cols: usize, target: &[T], weights: Option<&[T]>, g
     let inv_cols = T::one() / T::of(cols as f64);
     let two = T::of(2.0);
     let mut loss = T::zero();
-    for i in 0..batch.rows {
-        let c = batch.coefficient(i) * inv_cols;
-        let span = i * cols..(i + 1) * cols;
+    let rows = grad.chunks_exact_mut(cols).zip(z.chunks_exact(cols)).zip(target.chunks_exact(cols));
+    for (((g_row, z_row), t_row), c) in rows.zip(batch.coefficients()) {
+        let c = c * inv_cols;
         let mut row_loss = T::zero();
-        for ((g, &zj), &tj) in grad[span.clone()].iter_mut().zip(&z[span.clone()]).zip(&target[span]) {
+        for ((g, &zj), &tj) in g_row.iter_mut().zip(z_row).zip(t_row) {
             let d = zj - tj;
             row_loss += d * d;
             *g = two * d * c;
@@ -183,11 +190,11 @@ pub fn binary_cross_entropy<T: Real>(z: &[T], cols: usize, target: &[T], weights
     let batch = Batch::new(z.len(), cols, target.len(), cols, weights, grad.len())?;
     let inv_cols = T::one() / T::of(cols as f64);
     let mut loss = T::zero();
-    for i in 0..batch.rows {
-        let c = batch.coefficient(i) * inv_cols;
-        let span = i * cols..(i + 1) * cols;
+    let rows = grad.chunks_exact_mut(cols).zip(z.chunks_exact(cols)).zip(target.chunks_exact(cols));
+    for (((g_row, z_row), t_row), c) in rows.zip(batch.coefficients()) {
+        let c = c * inv_cols;
         let mut row_loss = T::zero();
-        for ((g, &zj), &tj) in grad[span.clone()].iter_mut().zip(&z[span.clone()]).zip(&target[span]) {
+        for ((g, &zj), &tj) in g_row.iter_mut().zip(z_row).zip(t_row) {
             row_loss += zj.max(T::zero()) - zj * tj + (-zj.abs()).exp().ln_1p();
             *g = (sigmoid(zj) - tj) * c;
         }
@@ -202,10 +209,9 @@ pub fn hinge<T: Real>(z: &[T], cols: usize, labels: &[u32], weights: Option<&[T]
     let batch = Batch::new(z.len(), cols, labels.len(), 1, weights, grad.len())?;
     check_labels(labels, cols)?;
     let mut loss = T::zero();
-    for (i, ((row, g), &y)) in z.chunks_exact(cols).zip(grad.chunks_exact_mut(cols)).zip(labels).enumerate() {
-        let c = batch.coefficient(i);
-        let y = y as usize;
-        let correct = row[y];
+    for (((row, g), &label), c) in z.chunks_exact(cols).zip(grad.chunks_exact_mut(cols)).zip(labels).zip(batch.coefficients()) {
+        let y = label as usize;
+        let correct = *row.get(y).ok_or_else(|| label_error(label, cols))?;
         let mut violations = T::zero();
         let mut row_loss = T::zero();
         for (j, (gj, &zj)) in g.iter_mut().zip(row).enumerate() {
@@ -218,7 +224,7 @@ pub fn hinge<T: Real>(z: &[T], cols: usize, labels: &[u32], weights: Option<&[T]
                 *gj = T::zero();
             }
         }
-        g[y] = -violations * c;
+        *g.get_mut(y).ok_or_else(|| label_error(label, cols))? = -violations * c;
         loss += c * row_loss;
     }
     Ok(loss)

@@ -59,7 +59,7 @@ impl<T: Real> Dataset<T> {
     pub fn new(x: Vec<T>, rows: usize, cols: usize, targets: TargetData<T>, weights: Option<Vec<T>>) -> Result<Self> {
         check_size(x.len(), rows, cols)?;
         if let Some(i) = first_non_finite(&x) {
-            return Err(non_finite_error(i, cols, x[i]));
+            return Err(non_finite_error(i, cols, x.get(i).copied().unwrap_or_else(T::nan)));
         }
         Self::with_features(x, rows, cols, targets, weights)
     }

@@ -264,7 +264,7 @@ impl<T: Real> Layer<T> {
             Layer::Dropout { p, .. } => {
                 y.copy_from_slice(x);
                 if ctx.training && *p > 0.0 {
-                    let mask = &mut cache.mask[..rows * out_dim];
+                    let mask = cache.mask.get_mut(..rows * out_dim).ok_or_else(|| Error::value("dropout mask", "buffer too small"))?;
                     dropout::dropout_mask(mask, out_dim, *p, ctx.seed, rng::DROPOUT, ctx.step, ctx.index)?;
                     dropout::dropout_forward(y, mask)?;
                 }
@@ -276,7 +276,7 @@ impl<T: Real> Layer<T> {
                     if rows < 2 {
                         return Err(Error::value("X", format!("must have at least 2 rows for BatchNorm in training mode; got {rows}")));
                     }
-                    let xhat = &mut cache.xhat[..rows * out_dim];
+                    let xhat = cache.xhat.get_mut(..rows * out_dim).ok_or_else(|| Error::value("batchnorm cache", "buffer too small"))?;
                     batchnorm::batchnorm_forward_train(
                         x,
                         out_dim,
@@ -374,7 +374,7 @@ impl<T: Real> Layer<T> {
             }
             Layer::Dropout { p, .. } => {
                 if ctx.training && *p > 0.0 {
-                    dropout::dropout_backward(grad, &cache.mask[..rows * out_dim])?;
+                    dropout::dropout_backward(grad, cache.mask.get(..rows * out_dim).ok_or_else(short)?)?;
                 }
                 Ok(false)
             }
@@ -385,7 +385,7 @@ impl<T: Real> Layer<T> {
                 let grad_in = grad_in.ok_or_else(short)?.get_mut(..rows * in_dim).ok_or_else(short)?;
                 batchnorm::batchnorm_backward(
                     grad,
-                    &cache.xhat[..rows * out_dim],
+                    cache.xhat.get(..rows * out_dim).ok_or_else(short)?,
                     out_dim,
                     &bn.gamma.value,
                     &cache.var,

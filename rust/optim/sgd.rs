@@ -83,6 +83,8 @@ fn velocity_kind<T>(velocity: &[T], nesterov: bool) -> Rule {
 type RowArgs<'a, T> = (&'a mut [T], &'a mut [T], T, &'a [T], T, T, T, T);
 
 /// One branch-free row update: RULE 0 plain, 1 momentum, 2 Nesterov; PENALTY adds `l2·w + l1·sign(w)`.
+// Cannot panic: `n` is the minimum of the lengths, every slice is cut to `n` and every index is `j < n`.
+#[allow(clippy::indexing_slicing)]
 #[inline(always)]
 fn row_update<T: Real, const RULE: u8, const PENALTY: bool>((w, velocity, xi, dz, lr, momentum, l1, l2): RowArgs<'_, T>) -> (T, T) {
     let (mut sum_sq, mut sum_abs) = (T::zero(), T::zero());
