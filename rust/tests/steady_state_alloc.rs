@@ -110,7 +110,9 @@ fn no_allocation_per_batch() {
         for batch_size in [1, 32, 128] {
             let (short, short_packing) = allocations_of_an_epoch(optimizer, 8 * batch_size + 3, batch_size);
             let (long, _) = allocations_of_an_epoch(optimizer, 32 * batch_size + 3, batch_size);
-            assert_eq!(short, long, "{optimizer:?} batch {batch_size}: {short} allocations for 9 batches, {long} for 33");
+            // Per-batch allocations would add at least 24 here. A few may differ per chunk: on a loaded machine
+            // the batch-1 team can decide to run a chunk alone (no broadcast to the pool).
+            assert!(short.abs_diff(long) <= 4, "{optimizer:?} batch {batch_size}: {short} allocations for 9 batches, {long} for 33");
             assert!(short < 64, "{optimizer:?} batch {batch_size}: {short} allocations per epoch");
             if batch_size == 1 {
                 assert_eq!(short_packing, 0, "batch 1 runs no GEMM");
