@@ -189,4 +189,38 @@ mod tests {
         assert_eq!(block_count(1, 10, 128, 2), 1);
         assert_eq!(block_count(512, 256, 784, 1), 1);
     }
+
+    /// How `MIN_BLOCK_MACS` was chosen: the time of one product as 1 block and as 2 blocks on a 2-thread pool,
+    /// from 2^15 to 2^22 multiply-adds, at the shapes of our layers (k = 784 or 256, m = batch rows).
+    /// `cargo test --release --lib -- --ignored --nocapture measure_split_threshold` on a quiet machine.
+    #[test]
+    #[ignore = "a measurement, not a check: run by hand on a quiet machine"]
+    fn measure_split_threshold() {
+        use std::time::Instant;
+        let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(2).build() else { return };
+        println!("{:>6} {:>5} {:>5} {:>5} {:>12} {:>12} {:>8}", "macs", "m", "k", "n", "1 block µs", "2 blocks µs", "speedup");
+        for (k, n) in [(784usize, 256usize), (256, 128)] {
+            for exponent in 15..=22u32 {
+                let m = ((1usize << exponent) / (k * n)).max(1);
+                let a = Array2::from_shape_fn((m, k), |(i, j)| ((i + j) % 7) as f32 * 0.1);
+                let b = Array2::from_shape_fn((k, n), |(i, j)| ((i * j) % 5) as f32 * 0.1);
+                let mut c = Array2::<f32>::zeros((m, n));
+                let mut best = [f64::INFINITY; 2];
+                pool.install(|| {
+                    for _ in 0..200 {
+                        for (slot, blocks) in [(0usize, 1usize), (1, 2)] {
+                            let started = Instant::now();
+                            split_columns(1.0, a.view(), b.view(), 0.0, c.view_mut(), blocks);
+                            let micros = started.elapsed().as_secs_f64() * 1e6;
+                            if let Some(best) = best.get_mut(slot) {
+                                *best = best.min(micros);
+                            }
+                        }
+                    }
+                });
+                let [one, two] = best;
+                println!("{:>6} {m:>5} {k:>5} {n:>5} {one:>12.1} {two:>12.1} {:>8.2}", format!("2^{exponent}"), one / two);
+            }
+        }
+    }
 }

@@ -8,18 +8,23 @@ import subprocess
 import sys
 
 CHILD = r"""
-import json, resource
+import json
 import numpy as np
 import ferronet as fnet
 
+def status(field):  # bytes; VmHWM is this process's peak RSS (ru_maxrss would include the parent's, via fork)
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith(field + ":"))
+    return int(line.split()[1]) * 1024
+
 X = np.random.default_rng(0).random((60_000, 784), dtype=np.float32)
 y = np.random.default_rng(1).integers(0, 10, 60_000)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+before = status("VmHWM")
 model = fnet.Sequential([fnet.Dense(256, activation="relu"), fnet.Dense(128, activation="relu"), fnet.Dense(10)],
                         input_dim=784, seed=0)
 model.fit(X, y, epochs=2, batch_size=512, optimizer=fnet.optim.SGD(lr=0.01, momentum=0.9))
 model.predict(X[:10_000])
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = status("VmHWM")
 print(json.dumps({"input": X.nbytes + y.nbytes, "before_fit": before, "peak": peak}))
 """
 
