@@ -12,8 +12,10 @@ use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use crate::error::{Error, Result};
 use crate::scalar::Real;
 
-/// Multiply-adds per block below which splitting costs more than it gains (measured: see `threads.rs`).
-const MIN_BLOCK_MACS: usize = 1 << 19;
+/// Multiply-adds per block below which a product stays on one thread. Measured (`measure_split_threshold` below,
+/// 2 threads, f32): matrixmultiply packs all of B on each call, so two column blocks were 1.25-1.75× faster at
+/// every size measured, down to our smallest layer product (2^15 MACs, 12 µs); smaller products stay whole.
+const MIN_BLOCK_MACS: usize = 1 << 15;
 /// Narrowest block of output columns (or rows) given to one task.
 const MIN_BLOCK: usize = 16;
 
