@@ -835,7 +835,7 @@ def test_download_unknown_url_scheme_is_not_found(env, fake):
 @pytest.fixture
 def real_fashion(env, monkeypatch):
     if not (REAL_FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip("Fashion-MNIST not installed: apt-get install dataset-fashion-mnist")
+        pytest.skip(reason="Fashion-MNIST not installed: apt-get install dataset-fashion-mnist")
     monkeypatch.setattr(_download, "SYSTEM_DATA_ROOT", REAL_FASHION_DIR.parent)
     return REAL_FASHION_DIR
 

@@ -26,7 +26,7 @@ def raw_data():
     try:
         return fnet.datasets.load_fashion_mnist(download=False)
     except fnet.datasets.DatasetNotFoundError:
-        pytest.skip("Fashion-MNIST not installed: apt-get install dataset-fashion-mnist")
+        pytest.skip(reason="Fashion-MNIST not installed: apt-get install dataset-fashion-mnist")
 
 
 def _load_example(name: str):

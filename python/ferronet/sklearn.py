@@ -42,6 +42,7 @@ import copy
 import itertools
 import numbers
 import warnings
+from abc import ABCMeta, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -86,7 +87,7 @@ class _FixedRate:
         return self.lr
 
 
-class _BaseMLP(BaseEstimator):
+class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
     """What the classifier and the regressor share: parameters, the training loop and the weights' views."""
 
     # Fitted attributes whose type depends on early_stopping (declared only: fit creates them).
@@ -197,18 +198,16 @@ class _BaseMLP(BaseEstimator):
 
     # ---- what the subclasses provide -----------------------------------------------------------------------
 
-    def _validate_targets(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+    @abstractmethod
+    def _validate_targets(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[np.ndarray, np.ndarray]: ...
 
+    @abstractmethod
     def _encode(self, y: np.ndarray) -> np.ndarray:
         """The targets the ferronet model trains on (int labels or a float matrix)."""
-        raise NotImplementedError
+        ...
 
-    def _output_activation(self) -> str:
-        raise NotImplementedError
-
-    def _score(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> float:
-        raise NotImplementedError
+    @abstractmethod
+    def _score(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> float: ...
 
     def _class_sample_weight(self, y: np.ndarray, incremental: bool) -> np.ndarray | None:
         return None
