@@ -210,24 +210,43 @@ pub(crate) fn sgd_block<T: Real>(
     nesterov: bool,
     penalty: Option<(T, T)>,
 ) -> T {
-    let skip_zero_rows = velocity.is_empty() && penalty.is_none();
-    let half = T::of(0.5);
     let mut value = T::zero();
     for (r, w_row) in w.chunks_exact_mut(fan_out).enumerate() {
         if let Some(slot) = dx.as_deref_mut().and_then(|dx| dx.get_mut(r)) {
             *slot = dense::dot(w_row, dz);
         }
         let xi = x.get(r).copied().unwrap_or_else(T::zero);
-        if xi == T::zero() && skip_zero_rows {
-            continue; // a zero gradient row: plain SGD leaves it exactly as it is
-        }
-        let v_row = velocity.get_mut(r * fan_out..(r + 1) * fan_out).unwrap_or(&mut []);
-        let (sum_sq, sum_abs) = sgd::outer_product_update(w_row, v_row, xi, dz, lr, momentum, nesterov, penalty);
-        if let Some((l1, l2)) = penalty {
-            value += half * l2 * sum_sq + l1 * sum_abs;
-        }
+        value += update_row(w_row, velocity, r, xi, dz, lr, momentum, nesterov, penalty);
     }
     value
+}
+
+/// The SGD update of row `r` of a block (`velocity` holds the block's rows, or is empty for plain SGD) from the
+/// gradient `x_i·dz` (+ penalty). Returns the row's penalty value before the update. A zero row under plain SGD
+/// without penalty is left exactly as it is, untouched. Inlined into the AVX2 block drivers that call it.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn update_row<T: Real>(
+    w_row: &mut [T],
+    velocity: &mut [T],
+    r: usize,
+    xi: T,
+    dz: &[T],
+    lr: T,
+    momentum: T,
+    nesterov: bool,
+    penalty: Option<(T, T)>,
+) -> T {
+    if xi == T::zero() && velocity.is_empty() && penalty.is_none() {
+        return T::zero();
+    }
+    let fan_out = w_row.len();
+    let v_row = velocity.get_mut(r * fan_out..(r + 1) * fan_out).unwrap_or(&mut []);
+    let (sum_sq, sum_abs) = sgd::outer_product_update(w_row, v_row, xi, dz, lr, momentum, nesterov, penalty);
+    match penalty {
+        Some((l1, l2)) => T::of(0.5) * l2 * sum_sq + l1 * sum_abs,
+        None => T::zero(),
+    }
 }
 
 /// The SGD update of every row of W in blocks of `BLOCK_ROWS`, on the engine's threads when W is large.

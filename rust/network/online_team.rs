@@ -28,9 +28,9 @@ use crate::kernels::dense;
 use crate::network::dataset::Dataset;
 use crate::network::layer::Layer;
 use crate::network::network::Network;
-use crate::network::online::{BLOCK_ROWS, sgd_block, short};
+use crate::network::online::{BLOCK_ROWS, sgd_block, short, update_row};
 use crate::network::train::EpochState;
-use crate::optim::{Optimizer, Step, sgd};
+use crate::optim::{Optimizer, Step};
 use crate::scalar::Real;
 use crate::spin_barrier::SpinBarrier;
 
@@ -591,19 +591,11 @@ fn team_block<T: Real>(
     nesterov: bool,
     penalty: Option<(T, T)>,
 ) -> T {
-    let skip_zero_rows = velocity.is_empty() && penalty.is_none();
-    let half = T::of(0.5);
     let mut value = T::zero();
     partial.fill(T::zero());
     for (r, w_row) in w.chunks_exact_mut(fan_out).enumerate() {
-        if let Some(xi) = x_now.and_then(|x| x.get(r)).copied()
-            && !(xi == T::zero() && skip_zero_rows)
-        {
-            let v_row = velocity.get_mut(r * fan_out..(r + 1) * fan_out).unwrap_or(&mut []);
-            let (sum_sq, sum_abs) = sgd::outer_product_update(w_row, v_row, xi, dz, lr, momentum, nesterov, penalty);
-            if let Some((l1, l2)) = penalty {
-                value += half * l2 * sum_sq + l1 * sum_abs;
-            }
+        if let Some(xi) = x_now.and_then(|x| x.get(r)).copied() {
+            value += update_row(w_row, velocity, r, xi, dz, lr, momentum, nesterov, penalty);
         }
         if let Some(a) = x_next.and_then(|x| x.get(r)).copied()
             && a != T::zero()
