@@ -20,6 +20,7 @@ pub unsafe trait ZeroBits: Copy + Zero {}
 unsafe impl ZeroBits for f32 {}
 unsafe impl ZeroBits for f64 {}
 unsafe impl ZeroBits for u32 {}
+unsafe impl ZeroBits for u8 {}
 unsafe impl ZeroBits for i64 {}
 
 fn reserve<T>(len: usize, what: &str) -> Result<Vec<T>> {

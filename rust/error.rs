@@ -17,9 +17,10 @@ pub enum Error {
     /// A buffer could not be allocated (maps to MemoryError).
     #[error("not enough memory for {what} ({bytes} bytes)")]
     Memory { what: String, bytes: u128 },
-    /// The training loss stopped being finite (maps to FloatingPointError).
-    #[error("the loss became {value} at epoch {epoch}, batch {batch}")]
-    NonFinite { epoch: u64, batch: usize, value: f64 },
+    /// The training loss stopped being finite (maps to FloatingPointError): at a batch of an epoch (0-based), or
+    /// on the one batch of a custom step, whose update was then not applied.
+    #[error("the loss became {value}{}", match batch { Some(b) => format!(" at batch {} of the epoch", b + 1), None => "; the update was not applied".into() })]
+    NonFinite { value: f64, batch: Option<usize> },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

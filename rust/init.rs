@@ -1,4 +1,4 @@
-//! Weight initializations (`shared/FACTS.md`); N(0, σ²) names a variance. Biases always start at zero.
+//! Weight initializations (docs/formulas.md); N(0, σ²) names a variance. Biases always start at zero.
 
 use rand::RngExt;
 use rand::distr::Uniform;

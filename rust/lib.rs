@@ -9,11 +9,13 @@ pub mod error;
 pub mod gemm;
 pub mod init;
 pub mod kernels;
+pub mod model;
 pub mod network;
 pub mod optim;
 pub mod rng;
 pub mod scalar;
 pub mod spin_barrier;
 pub mod threads;
+pub mod train;
 
 mod py;

@@ -7,7 +7,7 @@ use num_traits::{Float, NumAssignOps};
 
 use crate::buffer::ZeroBits;
 
-pub trait Real: Float + NumAssignOps + Default + Debug + Display + Sum + Send + Sync + ZeroBits + 'static {
+pub trait Real: Float + NumAssignOps + Default + Debug + Display + Sum + Send + Sync + ZeroBits + bytemuck::Pod + 'static {
     /// NumPy's name for the type.
     const NAME: &'static str;
 

@@ -87,7 +87,7 @@ def test_train_with_no_arguments_trains_on_digits():
     assert result.stderr == ""
     assert result.stdout.startswith("digits: 1437 training rows, 360 test rows, 64 features, 10 classes")
     for layer in ("dense_0 (256, relu)", "dense_1 (128, relu)", "dense_2 (10, linear)"):
-        assert layer in result.stdout  # API.md's default architecture
+        assert layer in result.stdout  # the documented default architecture (256-128)
     lines = epoch_lines(result.stdout)
     assert [line.split()[1] for line in lines] == [f"{i}/10" for i in range(1, 11)]
     assert all(re.search(r"loss \d+\.\d+ +accuracy \d\.\d+ +lr 0\.05 ", line) for line in lines)

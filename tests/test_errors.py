@@ -52,7 +52,12 @@ MODEL_CASES = [
     ("fit_3d_X", lambda m: m.fit(X0.reshape(N, 2, 2), Y0), ValueError, r"X must be a 2-D array.*3-D"),
     ("fit_empty_X", lambda m: m.fit(X0[:0], Y0[:0]), ValueError, r"X must have at least one row"),
     ("fit_y_length", lambda m: m.fit(X0, Y0[:-1]), ValueError, r"y has 39 labels but X has 40 rows"),
-    ("fit_y_2d_wrong_width", lambda m: m.fit(X0, Y0.reshape(-1, 1)), ValueError, r"y must have shape \(40, 3\)"),
+    (
+        "fit_y_2d_wrong_width",
+        lambda m: m.fit(X0, np.eye(2)[Y0 % 2]),
+        ValueError,
+        r"y must be labels of shape \(40,\) or one-hot of shape \(40, 3\); got \(40, 2\)",
+    ),
     ("fit_y_not_one_hot", lambda m: m.fit(X0, np.ones((N, 3))), ValueError, r"y must be one-hot"),
     (
         "fit_sample_weight_shape",
@@ -209,7 +214,7 @@ MODEL_CASES = [
         "early_stopping_without_validation",
         lambda m: m.fit(X0, Y0, early_stopping=fnet.EarlyStopping()),
         ValueError,
-        r"early stopping on 'val_loss' needs validation_data",
+        r"EarlyStopping monitors 'val_loss', which needs validation_data or validation_split",
     ),
     (
         "schedule_negative_rate",
@@ -240,7 +245,7 @@ MODEL_CASES = [
         "batchnorm_train_step_1_row",
         lambda m: m.train_step(X0[:1], Y0[:1], optimizer=SGD(lr=1.0)),
         ValueError,
-        r"BatchNorm needs at least 2 rows",
+        r"X must have at least 2 rows for BatchNorm in training mode; got 1",
     ),
     # --- set_weights structure
     (

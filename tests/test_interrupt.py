@@ -1,5 +1,6 @@
-"""A ``fit`` that stops early leaves a usable model: Ctrl-C (KeyboardInterrupt within a second) and divergence
-(FloatingPointError naming the epoch and batch, everything put back as it was at the start of that epoch).
+"""A ``fit`` that stops early leaves a usable model exactly as it was before the call: Ctrl-C (KeyboardInterrupt
+within a second) and divergence (FloatingPointError naming the epoch and batch) put back the weights, the optimizer
+and its state and the counters (a fit is a transaction).
 
 A child process trains for far longer than the test waits; the test sends it SIGINT once training is under way and
 measures, with the system-wide monotonic clock, how long the child took to raise KeyboardInterrupt. The child then
@@ -52,7 +53,7 @@ CHILD = textwrap.dedent(
     caught = time.monotonic()
     weights = model.get_weights()
     finite = all(np.isfinite(a).all() for layer in weights for a in layer.values())
-    changed = any(not np.array_equal(a, before[i][k]) for i, layer in enumerate(weights) for k, a in layer.items())
+    restored = all(np.array_equal(a, before[i][k]) for i, layer in enumerate(weights) for k, a in layer.items())
     predictions = model.predict(X[:100])
     history = model.fit(X[:512], y[:512], epochs=2, batch_size=min(batch_size, 64), optimizer=optimizer)
     after = model.get_weights()
@@ -62,7 +63,7 @@ CHILD = textwrap.dedent(
         "trained_seconds": caught - began,
         "batch_seconds": batch_seconds,
         "weights_finite": bool(finite),
-        "weights_changed_by_interrupted_fit": bool(changed),
+        "weights_restored_after_interrupted_fit": bool(restored),
         "predict_shape": list(predictions.shape),
         "predict_in_range": bool(((predictions >= 0) & (predictions < 10)).all()),
         "refit_losses": history.history["loss"],
@@ -115,9 +116,9 @@ def test_sigint_raises_keyboard_interrupt_within_a_second_and_leaves_a_usable_mo
     assert report["outcome"] == "KeyboardInterrupt"
     assert report["trained_seconds"] >= 0.9  # the signal came during the long fit, not before it
     assert 0.0 <= report["latency"] < PROMISED_SECONDS, report
-    # the model is usable: its weights are the (finite) ones trained so far, it predicts, evaluates and trains on
+    # the model is usable: its weights are those from before the interrupted call, it predicts, evaluates and trains
     assert report["weights_finite"]
-    assert report["weights_changed_by_interrupted_fit"]
+    assert report["weights_restored_after_interrupted_fit"]
     assert report["predict_shape"] == [100]
     assert report["predict_in_range"]
     assert len(report["refit_losses"]) == 2
@@ -147,9 +148,9 @@ def _regressor(dtype: str, batch_norm: bool) -> fnet.Sequential:
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize(("batch_size", "bad_row", "bad_batch"), [(1, 22, 23), (4, 22, 6), (8, 39, 5)])
 def test_divergence_names_the_batch_and_puts_back_weights_and_optimizer_state(dtype, batch_size, bad_row, bad_batch):
-    """The error names the (1-based) epoch and batch; weights, BatchNorm statistics, optimizer state (momentum,
-    Adam moments) and counters are those of the start of the failing epoch: the model then trains on exactly as
-    a twin that never saw the failed fit."""
+    """The error names the (1-based) epoch — counted across fit calls, as the history and callbacks count them —
+    and batch; weights, BatchNorm statistics, optimizer state (momentum, Adam moments) and counters are those from
+    before the failing call: the model then trains on exactly as a twin that never saw the failed fit."""
     X, y = _diverging_data(dtype, bad_row)
     clean = np.delete(np.arange(40), bad_row)
     for optimizer_type in (SGD, Adam):
@@ -159,7 +160,7 @@ def test_divergence_names_the_batch_and_puts_back_weights_and_optimizer_state(dt
         for m, opt in ((model, opt_model), (twin, opt_twin)):
             m.fit(X[clean[:32]], y[clean[:32]], epochs=1, batch_size=batch_size, optimizer=opt)
         before = model.get_weights()
-        with pytest.raises(FloatingPointError, match=rf"loss became inf at epoch 1, batch {bad_batch} \(1-based\)"):
+        with pytest.raises(FloatingPointError, match=rf"loss became inf at epoch 2, batch {bad_batch} \(1-based\)"):
             model.fit(X, y, epochs=3, batch_size=batch_size, shuffle=False, optimizer=opt_model)
         assert_weights_equal(model.get_weights(), before)
         for m, opt in ((model, opt_model), (twin, opt_twin)):
@@ -189,7 +190,7 @@ def test_divergence_with_validation_and_early_stopping_keeps_the_model_usable():
     stopper = fnet.EarlyStopping(monitor="val_loss", patience=1)
     model.fit(X[:20], y[:20], epochs=1, batch_size=5)
     before = model.get_weights()
-    with pytest.raises(FloatingPointError, match=r"epoch 1, batch 7"):
+    with pytest.raises(FloatingPointError, match=r"epoch 2, batch 7"):
         model.fit(X, y, epochs=5, batch_size=5, shuffle=False, validation_data=(X[:5], y[:5]), early_stopping=stopper)
     assert_weights_equal(model.get_weights(), before)
     history = model.fit(X[:20], y[:20], epochs=2, batch_size=5, validation_data=(X[:5], y[:5]))

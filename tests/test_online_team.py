@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 
 import ferronet as fnet
-import ferronet.model
+import ferronet.training
 import numpy as np
 import pytest
 from conftest import assert_weights_close
@@ -96,7 +96,7 @@ def test_chunk_boundaries_do_not_change_results(monkeypatch):
     """Each engine call ends after its time budget and the next one restarts the team: with a zero budget every
     sample is its own chunk, and the weights must be exactly those of long chunks."""
     long_chunks, long_history = train(2, SGD(lr=0.01, momentum=0.9), dtype="float32")
-    monkeypatch.setattr(ferronet.model, "CHUNK_SECONDS", 0.0)
+    monkeypatch.setattr(ferronet.training, "CHUNK_SECONDS", 0.0)
     short_chunks, short_history = train(2, SGD(lr=0.01, momentum=0.9), dtype="float32")
     for a, b in zip(long_chunks.get_weights(), short_chunks.get_weights(), strict=True):
         for key in a:

@@ -10,7 +10,7 @@ from typing import ClassVar
 import ferronet as fnet
 import numpy as np
 import pytest
-from ferronet import model as model_module
+from ferronet import training as training_module
 
 tqdm_auto = pytest.importorskip("tqdm.auto", reason="tqdm is the progress extra: pip install tqdm")
 
@@ -83,7 +83,7 @@ def test_progress_true_draws_one_bar_per_epoch_with_loss_and_accuracy(capfd):
 
 def test_the_bar_is_updated_between_chunks_within_an_epoch(monkeypatch, recording_bars):
     # A zero time budget makes each engine call train one batch: 4 chunks per epoch of 120 rows in batches of 30.
-    monkeypatch.setattr(model_module, "CHUNK_SECONDS", 0.0)
+    monkeypatch.setattr(training_module, "CHUNK_SECONDS", 0.0)
     X, y = small_problem()
     classifier().fit(X, y, epochs=2, batch_size=30, progress=True)
     assert len(recording_bars) == 2
@@ -98,7 +98,7 @@ def test_the_bar_is_updated_between_chunks_within_an_epoch(monkeypatch, recordin
 
 
 def test_a_regression_bar_shows_the_loss_only(monkeypatch, recording_bars):
-    monkeypatch.setattr(model_module, "CHUNK_SECONDS", 0.0)
+    monkeypatch.setattr(training_module, "CHUNK_SECONDS", 0.0)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40, 3))
     model = fnet.Sequential([fnet.Dense(4, activation="tanh"), fnet.Dense(1)], input_dim=3, loss="mse", seed=0)

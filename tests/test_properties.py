@@ -264,7 +264,7 @@ schedules = st.one_of(
 
 def _counters(model):
     engine = model._engine
-    return (engine.step, engine.updates, engine.epochs) if engine is not None else None
+    return dict(engine.counters) if engine is not None else None
 
 
 @st.composite

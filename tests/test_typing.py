@@ -83,7 +83,7 @@ def test_stub_all_matches_the_runtime_all():
     assert sorted(ast.literal_eval(stub_all.value)) == sorted(core.__all__)
 
 
-@pytest.mark.parametrize("class_name", ["Network", "Dataset"])
+@pytest.mark.parametrize("class_name", ["Model", "Dataset", "ChunkReport"])
 def test_stub_classes_name_every_runtime_member(class_name):
     stub_class = _stub_members(_stub_tree().body)[class_name]
     assert isinstance(stub_class, ast.ClassDef)

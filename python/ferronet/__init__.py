@@ -12,11 +12,11 @@ import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from . import _core, datasets, ops, optim, preprocessing, reference, schedules, utils
+from . import _core, callbacks, datasets, ops, optim, preprocessing, reference, schedules, utils
 from ._validation import check_int
-from .callbacks import EarlyStopping
+from .callbacks import EarlyStopping, History
 from .layers import Activation, BatchNorm, Dense, Dropout, Layer
-from .model import History, Sequential
+from .model import Sequential
 
 try:
     __version__ = version("ferronet")
@@ -56,6 +56,7 @@ __all__ = [
     "Layer",
     "Sequential",
     "__version__",
+    "callbacks",
     "datasets",
     "diagnostics",
     "get_num_threads",

@@ -20,8 +20,9 @@ _Mask = NDArray[np.bool_]
 _DtypeName = Literal["float32", "float64"]
 
 __all__ = [
+    "ChunkReport",
     "Dataset",
-    "Network",
+    "Model",
     "adam_update",
     "batchnorm_backward",
     "batchnorm_forward_eval",
@@ -46,6 +47,7 @@ __all__ = [
     "nesterov_update",
     "penalty",
     "penalty_grad",
+    "read_model_file",
     "relu_backward",
     "relu_forward",
     "rmsprop_update",
@@ -59,6 +61,7 @@ __all__ = [
     "splitmix64",
     "tanh_backward",
     "tanh_forward",
+    "unbuilt_model_file",
 ]
 
 # ---- module functions (rust/py/mod.rs) ------------------------------------------------------------------
@@ -66,11 +69,11 @@ __all__ = [
 def get_num_threads() -> int: ...
 def set_num_threads(n: int) -> None: ...
 
-# ---- training engine (rust/py/network.rs) ---------------------------------------------------------------
+# ---- training engine (rust/py/model.rs, dataset.rs, report.rs) ------------------------------------------
 
 @final
 class Dataset:
-    """A training set copied once into engine memory in X's dtype."""
+    """A training set copied once into engine memory in X's dtype (labels' range recorded)."""
 
     def __new__(
         cls,
@@ -82,80 +85,84 @@ class Dataset:
     @property
     def rows(self) -> int: ...
     @property
+    def cols(self) -> int: ...
+    @property
+    def classes(self) -> int: ...
+    @property
     def dtype(self) -> _DtypeName: ...
 
 @final
-class Network:
-    """The engine's network: parameters, optimizer state and counters.
+class ChunkReport:
+    """Progress of the current epoch after ``Model.train_chunk``."""
 
-    ``layers`` are dicts with a ``"kind"`` key (dense, activation, dropout, batchnorm) and that kind's entries;
-    optimizer configs are dicts with ``"kind"`` (sgd, adam, rmsprop), ``"lr"`` and that kind's entries.
+    @property
+    def done(self) -> bool: ...
+    @property
+    def seen(self) -> int: ...
+    @property
+    def batches(self) -> int: ...
+    @property
+    def loss_sum(self) -> float: ...
+    @property
+    def correct(self) -> float: ...
+    @property
+    def divergence(self) -> tuple[int, float] | None: ...
+
+@final
+class Model:
+    """A model (network + trainer): parameters, optimizer and its state, counters.
+
+    ``config`` is the model config as JSON (``Sequential.config()``, with ``input_dim``); optimizers are JSON of
+    ``Optimizer.config()``.
     """
 
-    def __new__(
-        cls,
-        input_dim: int,
-        layers: Sequence[dict[str, Any]],
-        loss: str,
-        l1: float,
-        l2: float,
-        seed: int,
-        dtype: str,
-        penalty_per_sample: bool = False,
-    ) -> Network: ...
-    @property
-    def dtype(self) -> _DtypeName: ...
-    @property
-    def n_params(self) -> int: ...
+    def __new__(cls, config: str) -> Model: ...
+    def copy(self) -> Model: ...
     @property
     def input_dim(self) -> int: ...
     @property
     def output_dim(self) -> int: ...
     @property
-    def fused_head(self) -> bool: ...
+    def n_params(self) -> int: ...
     @property
-    def step(self) -> int: ...
+    def config(self) -> str: ...
     @property
-    def updates(self) -> int: ...
+    def counters(self) -> dict[str, int]: ...
     @property
-    def epochs(self) -> int: ...
-    def set_counters(self, step: int, updates: int, epochs: int) -> None: ...
-    def penalty(self, total: float = 1.0) -> float: ...
-    def forward(self, x: _FloatArray, training: bool = False, logits_only: bool = False) -> _FloatArray: ...
+    def optimizer(self) -> str | None: ...
+    @property
+    def lr(self) -> float | None: ...
+    def forward(self, x: NDArray[_F], training: bool, logits_only: bool) -> NDArray[_F]: ...
     def evaluate(
         self, x: _FloatArray, y: _Labels | _FloatArray, sample_weight: _FloatArray | None = None
-    ) -> tuple[float, float]:
-        """(objective, correct count) in inference mode."""
-
+    ) -> tuple[float, float]: ...
     def gradients(
         self, x: _FloatArray, y: _Labels | _FloatArray, sample_weight: _FloatArray | None = None
-    ) -> tuple[float, list[dict[str, _FloatArray]]]:
-        """(objective, one dict of parameter gradients per layer) in training mode, without updating."""
-
-    def train_step(
-        self, x: _FloatArray, y: _Labels | _FloatArray, sample_weight: _FloatArray | None = None
-    ) -> tuple[float, float]:
-        """One update; (objective before it, correct count). A non-finite loss raises FloatingPointError."""
-
-    def set_optimizer(self, config: dict[str, Any], reset: bool = False) -> None: ...
-    def begin_epoch(self, rows: int, batch_size: int, shuffle: bool) -> None: ...
-    def train_chunk(
-        self, data: Dataset, seconds: float
-    ) -> tuple[bool, int, int, float, float, tuple[int, float] | None]:
-        """(done, rows seen, batches, sum of objective x rows, correct, divergence as (batch, loss) or None)."""
-
-    def stop_epoch(self) -> None: ...
+    ) -> tuple[float, list[dict[str, _FloatArray]]]: ...
     def trace(
         self, x: _FloatArray, y: _Labels | _FloatArray, sample_weight: _FloatArray | None = None
-    ) -> dict[str, Any]:
-        """Keys "objective" (float), "outputs" and "output_grads" (one array per layer), "param_grads" (dicts)."""
-
-    def get_state(self) -> dict[str, Any]:
-        """Keys "step", "updates", "epochs" (int), "optimizer" (config dict or None), "slots" (per layer)."""
-
-    def set_state(self, state: dict[str, Any]) -> None: ...
+    ) -> dict[str, Any]: ...
     def get_weights(self) -> list[dict[str, _FloatArray]]: ...
-    def set_weights(self, weights: list[dict[str, NDArray[Any]]]) -> None: ...
+    def set_weights(self, weights: Sequence[dict[str, _FloatArray]]) -> None: ...
+    def state_dict(self, include_optimizer: bool) -> tuple[dict[str, _FloatArray], str]: ...
+    def load_state_dict(self, tensors: dict[str, _FloatArray], meta: str) -> None: ...
+    def to_file_bytes(self, include_optimizer: bool) -> bytes: ...
+    def set_lr(self, lr: float) -> None: ...
+    def train_step(
+        self,
+        x: _FloatArray,
+        y: _Labels | _FloatArray,
+        sample_weight: _FloatArray | None = None,
+        optimizer: str | None = None,
+        reset: bool = False,
+    ) -> tuple[float, float]: ...
+    def begin_fit(self, optimizer: str, reset: bool) -> None: ...
+    def end_fit(self, commit: bool) -> None: ...
+    def begin_epoch(self, dataset: Dataset, batch_size: int, shuffle: bool) -> None: ...
+    def train_chunk(self, dataset: Dataset, seconds: float) -> ChunkReport: ...
+
+def read_model_file(data: bytes, source: str) -> tuple[str, Model | None, str | None]: ...
+def unbuilt_model_file(config: str) -> bytes: ...
 
 # ---- kernels (rust/py/ops.rs) ---------------------------------------------------------------------------
 

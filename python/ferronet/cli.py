@@ -20,15 +20,16 @@ import numpy as np
 
 from . import datasets, optim
 from ._validation import check_float
+from .callbacks import History
 from .layers import BatchNorm, Dense, Dropout, Layer
-from .model import History, Sequential
+from .model import Sequential
 from .preprocessing import standardize, train_test_split
 
 DATASETS = ("digits", "spiral", "fashion-mnist", "mnist")
 IDX_DATASETS = ("fashion-mnist", "mnist")
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
-#: Learning rates when --lr is not given: SGD's from API.md; Adam's and RMSProp's usual 1e-3 (0.05 diverges).
+#: Learning rates when --lr is not given: SGD's 0.05 (the documented CLI default); Adam's and RMSProp's usual 1e-3 (0.05 diverges).
 DEFAULT_LR = {"sgd": 0.05, "adam": 0.001, "rmsprop": 0.001}
 DEFAULT_MOMENTUM = 0.9
 MAX_THREADS = 1024  # as ferronet.set_num_threads

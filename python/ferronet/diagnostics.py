@@ -1,6 +1,6 @@
 """Per-layer statistics of a network on a batch: what vanishing or exploding signals look like, in numbers.
 
-``layer_stats`` runs one training-mode pass of the engine (``Network.trace``: dropout masks of the current step,
+``layer_stats`` runs one training-mode pass of the engine (``Sequential._trace``: dropout masks of the current step,
 BatchNorm batch statistics, nothing updated) and summarises, for every layer, its output and the gradient of the
 loss with respect to that output. The engine computes the arrays; this module only reduces them.
 """
@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_int
-from .layers import BatchNorm
 from .model import Sequential
 
 #: The parameter whose gradient ``weight_grad_std`` reports, per kind of layer (BatchNorm's weights are gamma).
@@ -54,12 +53,8 @@ def layer_stats(
     if not isinstance(model, Sequential):
         raise TypeError(f"model must be a ferronet.Sequential; got {type(model).__name__}")
     bins = check_int(bins, "bins", minimum=1, maximum=10_000)
-    engine = model._require_built()
-    features, targets, weights = model._batch(X, y, sample_weight)
-    if features.shape[0] < 2 and any(isinstance(layer, BatchNorm) for layer in model.layers):
-        raise ValueError(f"X must have at least 2 rows for BatchNorm's batch statistics; got {features.shape[0]}")
-    trace = engine.trace(features, targets, weights)
-    parameters = engine.get_weights()
+    trace = model._trace(X, y, sample_weight)
+    parameters = model.get_weights()
 
     stats = []
     for index, layer in enumerate(model.layers):

@@ -1,7 +1,7 @@
 """The losses ferronet knows, by name, and what they expect of the targets.
 
 All losses average over the batch (weighted by ``sample_weight`` when given); the reported objective adds the
-penalty ``0.5*l2*sum(W**2) + l1*sum(|W|)`` over weights. Exact formulas: ``../shared/FACTS.md``.
+penalty ``0.5*l2*sum(W**2) + l1*sum(|W|)`` over weights. Exact formulas: docs/formulas.md.
 """
 
 from __future__ import annotations

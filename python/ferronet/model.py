@@ -1,25 +1,26 @@
 """``Sequential``: a stack of layers, trained by the Rust engine.
 
-Python decides, Rust computes: this module checks arguments (``_validation``), turns targets into the form the
-loss needs, runs schedules, validation, early stopping and progress between epochs, and keeps the history.
-Every loop over samples or weights runs in the engine (``ferronet._core.Network``), which owns the parameters,
-the optimizer state and the BatchNorm statistics. A call that raises leaves the model as it was.
+Python decides, Rust computes: this module checks what the user passed (``_validation``), turns targets into
+the form the loss needs, and hands whole training runs to ``training.TrainingRun``. Every loop over samples or
+weights runs in the engine (``ferronet._core.Model``), which owns the parameters, the optimizer and its state,
+the counters and the BatchNorm statistics. A call that raises leaves the model as it was.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy as copy_module
 import functools
+import json
 import math
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import numpy as np
 
-from . import _core
+from . import _core, _files
+from ._progress import resolve_progress
 from ._validation import (
     as_array,
     check_bool,
@@ -35,14 +36,12 @@ from ._validation import (
 from ._validation import (
     cast as engine_array,
 )
-from .callbacks import EarlyStopping
+from .callbacks import Callback, EarlyStopping, History, check_callbacks
 from .layers import MAX_UNITS, Activation, BatchNorm, Dense, Layer, layer_from_config
 from .losses import CLASSIFICATION_LOSSES, LABEL_LOSSES, LOSS_FOR_LAST_ACTIVATION, LOSSES
-from .optim import SGD, Optimizer, get_optimizer
+from .optim import SGD, Optimizer, get_optimizer, optimizer_from_config
 from .schedules import learning_rate
-
-#: Seconds of training per call into the engine: progress and Ctrl-C are handled between calls.
-CHUNK_SECONDS = 0.1
+from .training import TrainingRun, check_verbose
 
 #: Epochs whose learning rates ``fit`` computes and checks before training starts; later ones are checked as they come.
 PRECHECKED_EPOCHS = 10_000
@@ -77,23 +76,6 @@ def check_seed(seed: Any) -> int:
     if seed is None:
         return cast(int, np.random.SeedSequence().entropy) % 2**64  # drawn from the OS: always an int
     return check_int(seed, "seed", minimum=0, maximum=2**64 - 1)
-
-
-class History:
-    """What ``fit`` reports: ``history.history`` maps each metric to its per-epoch values."""
-
-    def __init__(self, keys: Sequence[str]):
-        self.history: dict[str, list[float]] = {key: [] for key in keys}
-        self.epoch: list[int] = []
-
-    def append(self, epoch: int, values: dict[str, float]) -> None:
-        self.epoch.append(epoch)
-        for key, value in values.items():
-            self.history.setdefault(key, []).append(value)
-
-    def __repr__(self) -> str:
-        last = {key: values[-1] for key, values in self.history.items() if values}
-        return f"History(epochs={len(self.epoch)}, last={last})"
 
 
 class Sequential:
@@ -139,8 +121,12 @@ class Sequential:
         self.dtype = check_dtype(dtype).name
         self.seed = check_seed(seed)
         self.penalty_per_sample = check_bool(penalty_per_sample, "penalty_per_sample")
-        self._engine: _core.Network | None = None
+        self._engine: _core.Model | None = None
         self._optimizer: Optimizer | None = None
+        #: Set by a callback (e.g. EarlyStopping) to end ``fit`` after the current epoch.
+        self.stop_training = False
+        #: The history of the last ``fit``.
+        self.history: History | None = None
         if input_dim is not None:
             self.build(input_dim)
 
@@ -202,17 +188,14 @@ class Sequential:
             if input_dim != self.input_dim:
                 raise ValueError(f"the model is already built for {self.input_dim} features; got input_dim {input_dim}")
             return self
-        configs = [layer.config() for layer in self.layers]
-        self._engine = _core.Network(
-            input_dim, configs, self.loss, self.l1, self.l2, self.seed, self.dtype, self.penalty_per_sample
-        )
+        self._engine = _core.Model(json.dumps({**self.config(), "input_dim": input_dim}))
         return self
 
     @property
     def built(self) -> bool:
         return self._engine is not None
 
-    def _require_built(self) -> _core.Network:
+    def _require_built(self) -> _core.Model:
         if self._engine is None:
             raise ValueError("the model is not built yet: pass input_dim= or call fit/build first")
         return self._engine
@@ -235,6 +218,12 @@ class Sequential:
     @property
     def is_classifier(self) -> bool:
         return self.loss in CLASSIFICATION_LOSSES
+
+    @property
+    def optimizer(self) -> Optimizer | None:
+        """The optimizer the model trains with (the last one given to ``fit``/``train_step``, or loaded with it).
+        Its ``lr`` is the base rate a schedule starts from; callbacks such as ReduceLROnPlateau change it."""
+        return self._optimizer
 
     def config(self) -> dict[str, Any]:
         """The JSON-able description of the model (architecture and training configuration)."""
@@ -265,18 +254,36 @@ class Sequential:
 
     @_locked
     def copy(self, dtype: str | None = None) -> Sequential:
-        """An independent copy (same weights, counters and optimizer object), optionally in another dtype."""
+        """An independent copy: the same weights, optimizer (a copy of the object) and its state, and counters,
+        so the copy trains on exactly as the original would. ``dtype`` converts it (optimizer state included)."""
         config = self.config()
-        if dtype is not None:
-            config["dtype"] = check_dtype(dtype).name
-        clone = Sequential.from_config(config)
+        target = config["dtype"] if dtype is None else check_dtype(dtype).name
+        clone = Sequential.from_config({**config, "dtype": target, "input_dim": None})
         if self._engine is not None:
-            clone.set_weights(self.get_weights())
-            clone._require_built().set_counters(self._engine.step, self._engine.updates, self._engine.epochs)
+            if target == self.dtype:
+                clone._engine = self._engine.copy()
+            else:
+                tensors, meta = self._engine.state_dict(True)
+                clone.build(int(self._engine.input_dim))
+                clone._require_built().load_state_dict(
+                    {name: engine_array(array, np.dtype(target)) for name, array in tensors.items()}, meta
+                )
+        clone._optimizer = copy_module.copy(self._optimizer)
         return clone
 
-    def summary(self, file: Any = None) -> str:
-        """Print (and return) the layers, their output shapes and parameter counts."""
+    def summary(self, print_fn: Callable[[str], Any] | None = None, *, file: Any = None) -> None:
+        """Print the layers, their output shapes and parameter counts (Keras' ``summary``: prints, returns None).
+
+        ``print_fn`` receives the whole table as one string instead (e.g. ``lines.append``); ``file`` prints to
+        another stream.
+        """
+        text = self._summary_text()
+        if print_fn is not None:
+            print_fn(text)
+        else:
+            print(text, file=file)
+
+    def _summary_text(self) -> str:
         header = f"Sequential  loss={self.loss}  dtype={self.dtype}  l1={self.l1}  l2={self.l2}  seed={self.seed}"
         rows = []
         width = self.input_dim
@@ -297,29 +304,78 @@ class Sequential:
         lines = [header, f"{'layer':<{column}}{'output shape':<18}{'params':>10}"]
         lines += [f"{name:<{column}}{shape:<18}{params:>10}" for name, shape, params in rows]
         lines.append(f"total parameters: {total if self.built else '? (not built: input_dim unknown)'}")
-        text = "\n".join(lines)
-        print(text, file=file or sys.stdout)
-        return text
+        return "\n".join(lines)
 
     def __repr__(self) -> str:
         layers = ", ".join(map(repr, self.layers))
         return f"Sequential([{layers}], input_dim={self.input_dim}, loss={self.loss!r}, dtype={self.dtype!r}, seed={self.seed})"
 
-    # ---- files and pickling (the format lives in ferronet.io) ------------------------------------------------
+    # ---- state: files, pickling, state_dict -----------------------------------------------------------------
 
-    def save(self, path: Any, include_optimizer: bool = False) -> None:
-        """Write the model as a safetensors file: weights as tensors, architecture and training configuration
-        in its metadata; ``include_optimizer=True`` also stores the optimizer state, so training resumes
-        bit-identically after ``ferronet.load``."""
-        from . import io
+    def save(self, path: Any, include_optimizer: bool = True) -> None:
+        """Write the model as a safetensors file: weights as tensors, the architecture, the counters and (unless
+        ``include_optimizer=False``) the optimizer and its state in its metadata, so that ``ferronet.load``
+        then ``fit`` continues bit-identically. The write is atomic."""
+        data = self._to_bytes(include_optimizer)  # fails before any file is touched
+        _files.atomic_write(path, data)
 
-        io.save(self, path, include_optimizer=include_optimizer)
+    @_locked
+    def _to_bytes(self, include_optimizer: bool = True) -> bytes:
+        """The model as the bytes of a model file (what ``save`` writes; pickling uses it too)."""
+        include_optimizer = check_bool(include_optimizer, "include_optimizer")
+        if self._engine is None:
+            return bytes(_core.unbuilt_model_file(json.dumps(self.config())))
+        return bytes(self._engine.to_file_bytes(include_optimizer))
+
+    @classmethod
+    def _from_bytes(cls, data: bytes, source: str = "model bytes") -> Sequential:
+        """The model in ``data`` (a model file's bytes); errors name it as ``source``."""
+        config_json, engine, optimizer_json = _core.read_model_file(data, source)
+        config = json.loads(config_json)
+        try:
+            model = cls.from_config({**config, "input_dim": None})
+            optimizer = None if optimizer_json is None else optimizer_from_config(json.loads(optimizer_json))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{source} holds an invalid model config: {error}") from None
+        model._engine = engine
+        model._optimizer = optimizer
+        return model
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickling (joblib, distributed engines) goes through the same safe bytes as files, optimizer included.
-        from . import io
+        return (_from_pickle, (self._to_bytes(include_optimizer=True),))
 
-        return (io.from_bytes, (io.to_bytes(self, include_optimizer=True),))
+    @_locked
+    def state_dict(self, include_optimizer: bool = True) -> dict[str, Any]:
+        """The model's state (copies): ``{"tensors": {name: array}, "meta": {"counters": ..., "optimizer": ...}}``
+        with the model file's tensor names (``layers.0.W``, ``optimizer.0.W.exp_avg`` ...)."""
+        include_optimizer = check_bool(include_optimizer, "include_optimizer")
+        tensors, meta = self._require_built().state_dict(include_optimizer)
+        return {"tensors": dict(tensors), "meta": json.loads(meta)}
+
+    @_locked
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Replace the whole state with one from ``state_dict`` (of a model of the same architecture and dtype),
+        optimizer included when it holds one; all or nothing."""
+        engine = self._require_built()
+        if not isinstance(state, dict) or set(state) != {"tensors", "meta"}:
+            raise TypeError("state must be a dict with 'tensors' and 'meta', as state_dict() returns")
+        tensors = state["tensors"]
+        if not isinstance(tensors, dict):
+            raise TypeError("state['tensors'] must be a dict of arrays")
+        converted = {}
+        for name, value in tensors.items():
+            array = engine_array(as_array(value, f"state['tensors'][{name!r}]"), np.dtype(self.dtype))
+            require_finite(array, f"state['tensors'][{name!r}]")
+            converted[name] = array
+        meta = state["meta"]
+        optimizer_meta = meta.get("optimizer") if isinstance(meta, dict) else None
+        optimizer = None
+        if optimizer_meta:
+            stored = optimizer_meta.get("config") or optimizer_meta.get("engine")
+            optimizer = optimizer_from_config(stored) if stored else None
+        engine.load_state_dict(converted, json.dumps(meta))
+        self._optimizer = optimizer
 
     # ---- parameters ----------------------------------------------------------------------------------------
 
@@ -334,17 +390,45 @@ class Sequential:
         engine = self._require_built()
         if not isinstance(weights, Sequence) or isinstance(weights, (str, bytes, dict)):
             raise TypeError("weights must be a list with one dict per layer, as get_weights() returns")
+        if len(weights) != len(self.layers):
+            raise ValueError(f"weights must hold one dict per layer ({len(self.layers)}); got {len(weights)}")
         converted = []
-        for index, layer_weights in enumerate(weights):
+        for index, (layer_weights, shapes) in enumerate(zip(weights, self._weight_shapes(), strict=True)):
             if not isinstance(layer_weights, dict):
                 raise TypeError(f"weights[{index}] must be a dict; got {type(layer_weights).__name__}")
+            if set(layer_weights) != set(shapes):
+                missing = sorted(set(shapes) - set(layer_weights))
+                if missing and set(layer_weights) < set(shapes):
+                    raise ValueError(f"weights[{index}][{missing[0]!r}] is missing")
+                raise ValueError(
+                    f"weights[{index}] must have exactly the keys {sorted(shapes)}; got {sorted(layer_weights)}"
+                )
             arrays = {}
             for name, value in layer_weights.items():
-                array = engine_array(as_array(value, f"weights[{index}][{name!r}]"), np.dtype(self.dtype))
-                require_finite(array, f"weights[{index}][{name!r}]")
+                what = f"weights[{index}][{name!r}]"
+                array = engine_array(as_array(value, what), np.dtype(self.dtype))
+                if array.shape != shapes[name]:
+                    raise ValueError(f"{what} must have shape {shapes[name]}; got {array.shape}")
+                require_finite(array, what)
+                if name == "running_var" and array.size and array.min() < 0:
+                    raise ValueError(f"{what} must be >= 0; got {array.min()}")
                 arrays[name] = array
             converted.append(arrays)
         engine.set_weights(converted)
+
+    def _weight_shapes(self) -> list[dict[str, tuple[int, ...]]]:
+        """Per layer, the shape of each array ``get_weights`` returns (the model must be built)."""
+        width = self._require_built().input_dim
+        shapes: list[dict[str, tuple[int, ...]]] = []
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                shapes.append({"W": (width, layer.units), "b": (layer.units,)})
+                width = layer.units
+            elif isinstance(layer, BatchNorm):
+                shapes.append({name: (width,) for name in ("gamma", "beta", "running_mean", "running_var")})
+            else:
+                shapes.append({})
+        return shapes
 
     # ---- inputs --------------------------------------------------------------------------------------------
 
@@ -361,39 +445,56 @@ class Sequential:
             X, "X", dtype, n_features=engine.input_dim, allow_empty=allow_empty, check_finite=check_finite
         )
 
-    def _targets(self, y: Any, n_rows: int) -> np.ndarray:
+    def _targets(self, y: Any, n_rows: int, name: str = "y") -> np.ndarray:
         """Targets in the form the loss needs: int64 labels, or a float matrix of the model's dtype."""
         outputs = self.output_dim
         if self.loss in LABEL_LOSSES:
-            array = as_array(y, "y")
+            array = as_array(y, name)
+            if array.ndim == 2 and array.shape == (n_rows, 1) and outputs != 1:
+                array = array[:, 0]  # a column of labels (e.g. a one-column DataFrame)
             if array.ndim == 2:
                 if array.shape != (n_rows, outputs):
-                    raise ValueError(f"one-hot y must have shape ({n_rows}, {outputs}); got {array.shape}")
+                    raise ValueError(
+                        f"{name} must be labels of shape ({n_rows},) or one-hot of shape ({n_rows}, {outputs}); "
+                        f"got {array.shape}"
+                    )
                 if not (np.isin(array, (0, 1)).all() and (array.sum(axis=1) == 1).all()):
                     raise ValueError(
-                        "a 2-D y must be one-hot: each row one 1 and zeros elsewhere (or pass integer labels)"
+                        f"a 2-D {name} must be one-hot: each row one 1 and zeros elsewhere (or pass integer labels)"
                     )
                 return np.ascontiguousarray(array.argmax(axis=1), dtype=np.int64)
-            return check_labels(array, "y", n_samples=n_rows, n_classes=outputs)
-        array = as_array(y, "y")
+            return check_labels(array, name, n_samples=n_rows, n_classes=outputs)
+        array = as_array(y, name)
         if array.ndim == 1:
             array = array.reshape(-1, 1)
         if array.ndim != 2 or array.shape != (n_rows, outputs):
             raise ValueError(
-                f"y must have shape ({n_rows}, {outputs}) (or ({n_rows},) for one output) for {self.loss}; got {np.shape(y)}"
+                f"{name} must have shape ({n_rows}, {outputs}) (or ({n_rows},) for one output) for {self.loss}; "
+                f"got {np.shape(y)}"
             )
         targets = engine_array(array, np.dtype(self.dtype))
-        require_finite(targets, "y")
+        require_finite(targets, name)
         if self.loss == "binary_cross_entropy" and ((targets < 0) | (targets > 1)).any():
-            raise ValueError("y must hold values in [0, 1] for binary_cross_entropy")
+            raise ValueError(f"{name} must hold values in [0, 1] for binary_cross_entropy")
         return targets
 
     def _batch(
-        self, X: Any, y: Any, sample_weight: Any, *, build: bool = False, check_finite: bool = True
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        *,
+        build: bool = False,
+        check_finite: bool = True,
+        names: tuple[str, str, str] = ("X", "y", "sample_weight"),
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        features = self._features(X, build=build, check_finite=check_finite)
-        targets = self._targets(y, features.shape[0])
-        weights = check_sample_weight(sample_weight, features.shape[0], np.dtype(self.dtype))
+        x_name, y_name, w_name = names
+        if x_name == "X":
+            features = self._features(X, build=build, check_finite=check_finite)
+        else:
+            features = check_features(X, x_name, np.dtype(self.dtype), n_features=self._require_built().input_dim)
+        targets = self._targets(y, features.shape[0], y_name)
+        weights = check_sample_weight(sample_weight, features.shape[0], np.dtype(self.dtype), w_name)
         return features, targets, weights
 
     @contextlib.contextmanager
@@ -407,16 +508,6 @@ class Sequential:
             if not built:
                 self._engine = None
             raise
-
-    def _use_optimizer(self, optimizer: Any, lr: float | None = None) -> Optimizer:
-        """Hand the optimizer to the engine: fresh state for a new optimizer object, kept for the same one."""
-        opt = (self._optimizer or SGD()) if optimizer is None else get_optimizer(optimizer)
-        config = opt.config()
-        if lr is not None:
-            config["lr"] = lr
-        self._require_built().set_optimizer(config, reset=opt is not self._optimizer)
-        self._optimizer = opt
-        return opt
 
     # ---- inference -----------------------------------------------------------------------------------------
 
@@ -481,19 +572,29 @@ class Sequential:
         features, targets, weights = self._batch(X, y, sample_weight)
         return float(self._require_built().gradients(features, targets, weights)[0])
 
+    @_locked
+    def _trace(self, X: Any, y: Any, sample_weight: Any = None) -> dict[str, Any]:
+        """One batch in training mode without any update: the objective, each layer's output, d loss / d output
+        per layer and the parameter gradients (for diagnostics)."""
+        features, targets, weights = self._batch(X, y, sample_weight)
+        return dict(self._require_built().trace(features, targets, weights))
+
     # ---- training ------------------------------------------------------------------------------------------
+
+    def _choose_optimizer(self, optimizer: Any) -> tuple[Optimizer, bool]:
+        """The optimizer to train with and whether its state starts fresh (a different optimizer object)."""
+        chosen = get_optimizer(optimizer) if optimizer is not None else (self._optimizer or SGD())
+        return chosen, chosen is not self._optimizer
 
     @_locked
     def train_step(self, X: Any, y: Any, optimizer: Any = None, sample_weight: Any = None) -> float:
-        """One update on a batch; returns the objective at the weights before the update."""
+        """One update on a batch; returns the objective at the weights before the update. A loss that is not
+        finite raises FloatingPointError and changes nothing (the optimizer included)."""
         with self._unbuilt_on_error():
             features, targets, weights = self._batch(X, y, sample_weight, build=True)
-            if optimizer is not None:
-                get_optimizer(optimizer)  # a bad optimizer raises here, before the engine state changes
-            if features.shape[0] < 2 and any(isinstance(layer, BatchNorm) for layer in self.layers):
-                raise ValueError(f"X: BatchNorm needs at least 2 rows in training mode; got {features.shape[0]}")
-        self._use_optimizer(optimizer)
-        loss, _ = self._require_built().train_step(features, targets, weights)
+            chosen, reset = self._choose_optimizer(optimizer)
+            loss, _ = self._require_built().train_step(features, targets, weights, json.dumps(chosen.config()), reset)
+        self._optimizer = chosen
         return float(loss)
 
     @_locked
@@ -511,29 +612,76 @@ class Sequential:
         early_stopping: EarlyStopping | None = None,
         progress: bool | str = False,
         sample_weight: Any = None,
-        verbose: bool = False,
+        verbose: bool | int | str = 0,
+        callbacks: Sequence[Callback] | None = None,
+        initial_epoch: int | None = None,
     ) -> History:
-        """Train for ``epochs`` passes over (X, y); whole epochs run in Rust with the GIL released.
+        """Train on (X, y); whole epochs run in Rust with the GIL released.
 
-        ``optimizer`` defaults to the one used last (or ``SGD()``); ``schedule`` sets its learning rate per epoch;
-        ``validation_split`` holds out the last fraction of the rows (before shuffling, as Keras does).
-        ``progress`` shows a tqdm bar per epoch ("auto": when stderr is a terminal); ``verbose`` prints a line per
-        epoch. Ctrl-C stops within a fraction of a second and leaves the model usable. A loss that stops being
-        finite raises ``FloatingPointError`` and leaves the weights of the start of that epoch.
+        Parameters
+        ----------
+        X, y : array-like
+            Samples (n, features) and targets: class labels of shape (n,) or (n, 1), or one-hot (n, classes),
+            for classification losses; (n,) or (n, outputs) values for mse/binary cross-entropy.
+        epochs : int
+            As in Keras: the index of the last epoch when ``initial_epoch`` is given (epochs ``initial_epoch``
+            to ``epochs - 1`` run); otherwise the number of epochs to run.
+        batch_size : int
+        optimizer : Optimizer or "sgd"/"adam"/"rmsprop", optional
+            Defaults to the optimizer used last (or ``SGD()``); the same object keeps its state, a new one starts
+            fresh state.
+        schedule : Schedule or callable (epoch, lr0) -> lr, optional
+            The learning rate of each epoch from the optimizer's ``lr``.
+        shuffle : bool
+        validation_data : (X_val, y_val) or (X_val, y_val, sample_weight), optional
+        validation_split : float
+            Holds out the last fraction of the rows (before shuffling, as Keras does).
+        early_stopping : EarlyStopping, optional
+            The same as passing it in ``callbacks``.
+        progress : bool or "auto"
+            A tqdm bar per epoch ("auto": when stderr is a terminal).
+        sample_weight : array-like of shape (n,), optional
+        verbose : 0, 1, 2, bool or "auto"
+            Keras' meaning: 0 silent, 1 a progress bar, 2 a line per epoch (True: a line per epoch).
+        callbacks : list of Callback, optional
+        initial_epoch : int, optional
+            The index of the first epoch (for schedules, callbacks, the history). Without it the index continues
+            from the epochs already trained with this optimizer, so ``fit(epochs=2)`` then
+            ``fit(epochs=4, initial_epoch=2)`` — or ``fit(epochs=2)`` twice — trains exactly as ``fit(epochs=4)``.
+
+        Returns
+        -------
+        History
+            ``history.history`` maps "loss" (and "accuracy", "val_*", "lr", "epoch_seconds") to per-epoch values.
+
+        Raises
+        ------
+        ValueError, TypeError
+            For bad arguments, before anything changes.
+        FloatingPointError
+            When the loss stops being finite (unless a TerminateOnNaN callback stops training instead).
+
+        Any exception (bad input, divergence, Ctrl-C, an error in a callback) leaves the weights, the optimizer
+        and its state exactly as they were before the call.
         """
         epochs = check_int(epochs, "epochs", minimum=0)
+        if initial_epoch is not None:
+            initial_epoch = check_int(initial_epoch, "initial_epoch", minimum=0)
         batch_size = check_int(batch_size, "batch_size", minimum=1)
         shuffle = check_bool(shuffle, "shuffle")
-        verbose = check_bool(verbose, "verbose")
+        verbosity = check_verbose(verbose)
         validation_split = check_float(
             validation_split, "validation_split", minimum=0.0, maximum=1.0, max_inclusive=False
         )
-        if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-            raise TypeError(f"early_stopping must be a ferronet.EarlyStopping; got {type(early_stopping).__name__}")
-        opt = get_optimizer(optimizer) if optimizer is not None else (self._optimizer or SGD())
+        callback_list = check_callbacks(callbacks)
+        if early_stopping is not None:
+            if not isinstance(early_stopping, EarlyStopping):
+                raise TypeError(f"early_stopping must be a ferronet.EarlyStopping; got {type(early_stopping).__name__}")
+            callback_list.append(early_stopping)
+        chosen, reset = self._choose_optimizer(optimizer)
         if schedule is not None and not callable(schedule):
             raise TypeError("schedule must be a ferronet.schedules.Schedule or a callable (epoch, lr0) -> lr")
-        show_progress = _resolve_progress(progress)
+        show_progress = resolve_progress(progress) or (verbosity == 1 and _tqdm_available())
 
         with self._unbuilt_on_error():  # a first fit that raises leaves the model unbuilt
             # X's finiteness is checked by the engine while it copies X (one pass instead of two).
@@ -545,7 +693,12 @@ class Sequential:
                 if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                     raise TypeError("validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight)")
                 X_val, y_val, *weight_val = validation_data
-                validation = self._batch(X_val, y_val, weight_val[0] if weight_val else None)
+                validation = self._batch(
+                    X_val,
+                    y_val,
+                    weight_val[0] if weight_val else None,
+                    names=("validation_data X", "validation_data y", "validation_data sample_weight"),
+                )
             elif validation_split:
                 n_val = math.floor(features.shape[0] * validation_split)
                 if n_val < 1 or n_val >= features.shape[0]:
@@ -557,14 +710,18 @@ class Sequential:
                 validation = (features[cut:], targets[cut:], None if weights is None else weights[cut:])
                 features, targets = features[:cut], targets[:cut]
                 weights = None if weights is None else weights[:cut]
-            if early_stopping is not None and early_stopping.monitor.startswith("val_") and validation is None:
-                raise ValueError(
-                    f"early stopping on {early_stopping.monitor!r} needs validation_data or validation_split"
-                )
-            if early_stopping is not None and early_stopping.monitor.endswith("accuracy") and not self.is_classifier:
-                raise ValueError(
-                    f"early stopping on {early_stopping.monitor!r} needs a classification loss; this model uses {self.loss}"
-                )
+            for callback in callback_list:
+                for monitor in callback.required_metrics():
+                    if monitor.startswith("val_") and validation is None:
+                        raise ValueError(
+                            f"{type(callback).__name__} monitors {monitor!r}, which needs validation_data or "
+                            "validation_split"
+                        )
+                    if monitor.endswith("accuracy") and not self.is_classifier:
+                        raise ValueError(
+                            f"{type(callback).__name__} monitors {monitor!r}, which needs a classification loss; "
+                            f"this model uses {self.loss}"
+                        )
             n = features.shape[0]
             effective_batch = min(batch_size, n)
             if any(isinstance(layer, BatchNorm) for layer in self.layers) and (
@@ -574,86 +731,71 @@ class Sequential:
                     f"BatchNorm needs at least 2 rows per training batch, but batch_size={batch_size} over {n} rows leaves "
                     "a batch of 1 row; choose another batch_size"
                 )
-            lr0 = opt.lr
-            # checked before any change (the first epochs only: a huge ``epochs`` cut short by early stopping
-            # must not wait on, or fill memory with, one rate per epoch)
-            rates = [learning_rate(schedule, epoch, lr0) for epoch in range(min(epochs, PRECHECKED_EPOCHS))]
-            dataset = _core.Dataset(features, targets, self.loss in LABEL_LOSSES, weights)
+            # The first epochs' rates are checked before any change (only the first ones: a huge ``epochs`` cut
+            # short by early stopping must not wait on, or fill memory with, one rate per epoch).
+            if schedule is not None:
+                # the index of the first epoch: where this optimizer's epochs continue, or initial_epoch
+                first = initial_epoch
+                if first is None:
+                    first = 0 if reset else int(self._require_built().counters["optimizer_epochs"])
+                for epoch in range(first, first + min(epochs, PRECHECKED_EPOCHS)):
+                    learning_rate(schedule, epoch, chosen.lr)
+            run = TrainingRun(
+                self,
+                features,
+                targets,
+                weights,
+                optimizer=chosen,
+                reset_optimizer=reset,
+                batch_size=batch_size,
+                shuffle=shuffle,
+                validation=validation,
+                schedule=schedule,
+                callbacks=callback_list,
+                show_progress=show_progress,
+                verbose=verbosity,
+            )
             del features  # the engine holds its own copy now
-        # Everything is checked: from here on the model changes.
-        self._use_optimizer(opt)
-        keys = ["loss", "accuracy"] if self.is_classifier else ["loss"]
-        if validation is not None:
-            keys += ["val_" + key for key in keys]
-        history = History([*keys, "lr", "epoch_seconds"])
-        if early_stopping is not None:
-            early_stopping.reset()
-        engine = self._require_built()
-        for epoch in range(epochs):
-            lr = rates[epoch] if epoch < len(rates) else learning_rate(schedule, epoch, lr0)
-            self._use_optimizer(opt, lr=lr)
-            started = time.perf_counter()
-            totals = self._run_epoch(engine, dataset, n, batch_size, shuffle, epoch, epochs, show_progress)
-            values = {"loss": totals[0] / n}
-            if self.is_classifier:
-                values["accuracy"] = totals[1] / n
-            if validation is not None:
-                val_loss, val_correct = engine.evaluate(*validation)
-                values["val_loss"] = float(val_loss)
-                if self.is_classifier:
-                    values["val_accuracy"] = float(val_correct) / validation[0].shape[0]
-            values["lr"] = lr
-            values["epoch_seconds"] = time.perf_counter() - started
-            history.append(epoch, values)
-            if verbose:
-                print(_epoch_line(epoch, epochs, values), flush=True)
-            if early_stopping is not None and early_stopping.update(
-                epoch, values[early_stopping.monitor], self.get_weights
-            ):
-                break
-        if early_stopping is not None and early_stopping.restore_best and early_stopping.best_weights is not None:
-            self.set_weights(early_stopping.best_weights)
-        return history
+        with run:
+            return run.fit(epochs, initial_epoch)
 
-    def _run_epoch(
+    def _training_run(
         self,
-        engine: _core.Network,
-        dataset: _core.Dataset,
-        n: int,
+        features: Any,
+        targets: Any,
+        weights: Any,
+        *,
+        optimizer: Any,
         batch_size: int,
         shuffle: bool,
-        epoch: int,
-        epochs: int,
-        show_progress: bool,
-    ) -> tuple[float, float]:
-        """One epoch in chunks of about ``CHUNK_SECONDS`` of engine work; returns (Σ objective·rows, correct)."""
-        engine.begin_epoch(n, batch_size, shuffle)
-        bar = _progress_bar(n, epoch, epochs) if show_progress else None
-        try:
-            seen = 0
-            while True:
-                done, now_seen, _batches, loss_sum, correct, divergence = engine.train_chunk(dataset, CHUNK_SECONDS)
-                if divergence is not None:
-                    bad_batch, value = divergence
-                    raise FloatingPointError(
-                        f"training diverged: the loss became {value} at epoch {epoch + 1}, batch {bad_batch + 1} "
-                        "(1-based); the weights were restored to the start of that epoch. Try a smaller learning rate."
-                    )
-                if bar is not None:
-                    bar.update(now_seen - seen)
-                    postfix = {"loss": f"{loss_sum / max(now_seen, 1):.4f}"}
-                    if self.is_classifier:
-                        postfix["acc"] = f"{correct / max(now_seen, 1):.4f}"
-                    bar.set_postfix(postfix, refresh=False)
-                seen = now_seen
-                if done:
-                    return loss_sum, correct
-        except KeyboardInterrupt:
-            engine.stop_epoch()
-            raise
-        finally:
-            if bar is not None:
-                bar.close()
+    ) -> TrainingRun:
+        """A training run over (features, targets, weights) for a caller that drives the epochs itself (the
+        scikit-learn estimators): the data is checked and copied into the engine once."""
+        with self._unbuilt_on_error():
+            features, targets, weights = self._batch(features, targets, weights, build=True, check_finite=False)
+            chosen, reset = self._choose_optimizer(optimizer)
+            return TrainingRun(
+                self,
+                features,
+                targets,
+                weights,
+                optimizer=chosen,
+                reset_optimizer=reset,
+                batch_size=check_int(batch_size, "batch_size", minimum=1),
+                shuffle=check_bool(shuffle, "shuffle"),
+            )
+
+
+def _from_pickle(data: bytes) -> Sequential:
+    return Sequential._from_bytes(data, "pickled model")
+
+
+def _tqdm_available() -> bool:
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _describe_layer(layer: Layer) -> str:
@@ -664,41 +806,3 @@ def _describe_layer(layer: Layer) -> str:
         return layer.activation
     config = layer.config()
     return ", ".join(f"{k}={v}" for k, v in config.items() if k != "kind")
-
-
-def _epoch_line(epoch: int, epochs: int, values: dict[str, float]) -> str:
-    parts = [f"epoch {epoch + 1}/{epochs}"]
-    parts += [f"{key} {values[key]:.4f}" for key in ("loss", "accuracy", "val_loss", "val_accuracy") if key in values]
-    parts.append(f"lr {values['lr']:.4g}")
-    parts.append(f"{values['epoch_seconds']:.2f}s")
-    return "  ".join(parts)
-
-
-def _resolve_progress(progress: Any) -> bool:
-    """``fit(progress=...)``: True or False, or "auto" (on when stderr is a terminal and tqdm is installed)."""
-    if isinstance(progress, str):
-        if progress != "auto":  # TypeError, as for every other value that is neither a bool nor "auto"
-            raise TypeError(f"progress must be True, False or 'auto'; got {progress!r}")
-        isatty = getattr(sys.stderr, "isatty", None)  # sys.stderr may be None (pythonw) or a stream without isatty
-        if not (callable(isatty) and isatty()):
-            return False
-        try:
-            import tqdm
-        except ImportError:
-            return False
-        return True
-    if not isinstance(progress, (bool, np.bool_)):
-        raise TypeError(f"progress must be True, False or 'auto'; got {type(progress).__name__} {progress!r}")
-    if progress:
-        try:
-            import tqdm  # noqa: F401
-        except ImportError:
-            raise ImportError("progress=True needs tqdm: pip install tqdm (or 'ferronet[progress]')") from None
-    return bool(progress)
-
-
-def _progress_bar(n: int, epoch: int, epochs: int) -> Any:
-    from tqdm.auto import tqdm
-
-    # disable=False: the caller already decided (tqdm's disable=None would hide an asked-for bar off a terminal)
-    return tqdm(total=n, desc=f"epoch {epoch + 1}/{epochs}", unit="rows", leave=True, file=sys.stderr, disable=False)

@@ -192,19 +192,6 @@ def _mask(value: Any, reference: np.ndarray, reference_name: str) -> np.ndarray:
     return np.require(array, dtype=bool, requirements=("C_CONTIGUOUS", "ALIGNED"))
 
 
-def _reserve(nbytes: int, what: str) -> None:
-    """Fail with MemoryError, as NumPy would, when the engine could not allocate ``nbytes`` for a result.
-
-    The engine aborts the whole process when an allocation fails; this checks first for results whose size comes
-    from integer arguments or shapes rather than from the size of an input (a small x and W can make a huge z).
-    """
-    if nbytes > 2**26:
-        try:
-            np.empty(nbytes, dtype=np.uint8)
-        except MemoryError:
-            raise MemoryError(f"{what} needs {nbytes / 2**30:.1f} GiB of memory, more than can be allocated") from None
-
-
 def _u64(value: Any, name: str) -> int:
     return check_int(value, name, minimum=0, maximum=_U64_MAX)
 
@@ -224,7 +211,6 @@ def dense_forward(x: Any, W: Any, b: Any) -> np.ndarray:
     """``z = x @ W + b``."""
     x, W = _dense_inputs(x, W)
     b = _vector(b, "b", x.dtype, W.shape[1], "W")
-    _reserve(x.shape[0] * W.shape[1] * x.dtype.itemsize, "dense_forward's result")
     return _core.dense_forward(x, W, b)
 
 
@@ -517,7 +503,6 @@ def dropout_mask(rows: int, cols: int, p: float, seed: int, step: int, layer: in
         raise ValueError(f"rows * cols must be <= 2**31 mask entries; got {rows} * {cols} = {rows * cols}")
     p = check_probability(p, "p")
     seed, step, layer, stream = _u64(seed, "seed"), _u64(step, "step"), _u64(layer, "layer"), _u64(stream, "stream")
-    _reserve(9 * rows * cols, "the mask")  # the engine draws a float64 mask, then converts it to bool
     return _core.dropout_mask(rows, cols, p, seed, step, layer, stream)
 
 
@@ -645,7 +630,6 @@ class rng:
     def epoch_permutation(n: int, seed: int, epoch: int) -> np.ndarray:
         """The sample order of one epoch (int64, (n,)): Fisher–Yates with draws ``hash_words(seed, SHUFFLE, epoch, i)``."""
         n = check_int(n, "n", minimum=0, maximum=2**32 - 1)
-        _reserve(12 * n, "the permutation")  # the engine builds a uint32 order, then converts it to int64
         return _core.epoch_permutation(n, _u64(seed, "seed"), _u64(epoch, "epoch"))
 
     @staticmethod

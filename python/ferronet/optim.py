@@ -1,6 +1,6 @@
 """Optimizers: hyperparameters here, state (velocities, moments, step count) in the Rust engine.
 
-Update rules follow torch.optim (see ``../shared/FACTS.md``); ``g`` is the gradient of the objective, penalty
+Update rules follow torch.optim (docs/formulas.md); ``g`` is the gradient of the objective, penalty
 included. An optimizer object can be reused across ``fit`` calls: the engine keeps its state while the same object
 is passed again, and starts fresh state when a different optimizer object is given.
 """

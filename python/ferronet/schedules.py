@@ -1,8 +1,10 @@
 """Learning-rate schedules, applied once per epoch by ``fit``.
 
-A schedule maps the epoch index e = 0, 1, ... (within one ``fit`` call) and the optimizer's learning rate at the
-start of the call, ``lr0``, to the rate used in that epoch, a Python float (computed in float64 whatever ``lr0``'s
-type, so that a float32 ``lr0`` cannot overflow). The optimizer object itself is not modified.
+A schedule maps the epoch index e = 0, 1, ... and the optimizer's learning rate ``lr0`` (its ``lr``) to the rate used
+in that epoch, a Python float (computed in float64 whatever ``lr0``'s type, so that a float32 ``lr0`` cannot
+overflow). The index counts the epochs trained with the current optimizer state, across ``fit`` calls (or starts at
+``fit``'s ``initial_epoch``), so a schedule continues where the previous ``fit`` left it. The optimizer object
+itself is not modified.
 Any callable ``f(epoch, lr0) -> lr`` works as a schedule too.
 """
 

@@ -25,12 +25,12 @@ How scikit-learn's numbers map onto ours (so a ``learning_rate_init`` tuned for 
   ``v = m*v - lr*g; p += v`` while the rate is constant (they differ slightly right after a rate change).
   Adam's ``epsilon`` is added outside the bias correction (torch's form); scikit-learn's effective epsilon is
   ``epsilon / sqrt(1 - beta_2**t)``, a difference that fades over the first few thousand steps.
-* Each epoch is one ``Sequential.fit(epochs=1)`` call (scikit-learn's stopping rules and rate changes run between
-  epochs in Python); X is copied into the engine once per epoch, a small cost next to the epoch itself.
+* A ``fit`` (or ``partial_fit``) call is one training run of the ferronet model: X is copied into the engine once,
+  and scikit-learn's stopping rules and rate changes run between epochs in Python.
 
 Differences from scikit-learn, on purpose: ``solver="lbfgs"`` raises ``ValueError`` (``max_fun``, its only
 parameter, is accepted and ignored); sparse X is not accepted (densify it); negative sample weights are rejected;
-``momentum`` must be < 1; a diverging fit raises ``ValueError`` and keeps the weights of the start of the bad epoch.
+``momentum`` must be < 1; a diverging fit raises ``ValueError`` and leaves the model as it was before the call.
 Binary classification uses one logistic output (as scikit-learn), multilabel targets logistic outputs with binary
 cross-entropy, several classes a softmax. ``dtype=None`` computes in X's dtype when it is float32, else float64
 (scikit-learn's rule); "float32" trains faster.
@@ -75,16 +75,6 @@ HEADS = {
 }
 #: The adaptive rate stops shrinking (and training stops) at this rate, as in scikit-learn.
 MIN_ADAPTIVE_RATE = 1e-6
-
-
-class _FixedRate:
-    """A schedule that gives one epoch the rate we computed (scikit-learn's rules depend on more than the epoch)."""
-
-    def __init__(self, lr: float):
-        self.lr = lr
-
-    def __call__(self, epoch: int, lr0: float) -> float:
-        return self.lr
 
 
 class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
@@ -352,55 +342,51 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
                 )
             batch_size = min(int(self.batch_size), n_samples)
         model, scale = self._model, self._loss_scale()
-        try:
-            self.n_iter_ = 0
-            for _ in range(self.max_iter):
-                optimizer = None if self._has_optimizer else self._new_optimizer()
-                rate = self._rate / scale if self.solver == "sgd" else self._rate
-                try:
-                    history = model.fit(
-                        X_train,
-                        t_train,
-                        epochs=1,
-                        batch_size=batch_size,
-                        optimizer=optimizer,
-                        schedule=_FixedRate(rate),
-                        shuffle=self.shuffle,
-                        sample_weight=w_train,
-                    )
-                except FloatingPointError as error:
-                    raise ValueError(
-                        "Solver produced non-finite parameter weights. The input data may contain large values and "
-                        f"need to be preprocessed, or the learning rate is too large ({error})"
-                    ) from error
-                self._has_optimizer = True
-                self.n_iter_ += 1
-                self.loss_ = history.history["loss"][0] / scale
-                self.t_ += n_samples
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-                if self.early_stopping:
-                    self._update_validation(X_val, y_val, w_val)
-                else:
-                    self._update_training_loss()
-                if self.solver == "sgd" and self.learning_rate == "invscaling":
-                    self._rate = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
-                if self._no_improvement_count > self.n_iter_no_change:
-                    if self._should_stop():
+        optimizer = None if self._has_optimizer else self._new_optimizer()
+        # One training run for the whole loop: X is copied into the engine once per fit/partial_fit call.
+        run = model._training_run(
+            X_train, t_train, w_train, optimizer=optimizer, batch_size=batch_size, shuffle=self.shuffle
+        )
+        with run:
+            try:
+                self.n_iter_ = 0
+                for _ in range(self.max_iter):
+                    rate = self._rate / scale if self.solver == "sgd" else self._rate
+                    try:
+                        logs = run.run_epoch(run.next_epoch, self.max_iter, lr=rate)
+                    except FloatingPointError as error:
+                        raise ValueError(
+                            "Solver produced non-finite parameter weights. The input data may contain large values "
+                            f"and need to be preprocessed, or the learning rate is too large ({error})"
+                        ) from error
+                    self._has_optimizer = True
+                    self.n_iter_ += 1
+                    self.loss_ = logs["loss"] / scale
+                    self.t_ += n_samples
+                    self.loss_curve_.append(self.loss_)
+                    if self.verbose:
+                        print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+                    if self.early_stopping:
+                        self._update_validation(X_val, y_val, w_val)
+                    else:
+                        self._update_training_loss()
+                    if self.solver == "sgd" and self.learning_rate == "invscaling":
+                        self._rate = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+                    if self._no_improvement_count > self.n_iter_no_change:
+                        if self._should_stop():
+                            break
+                        self._no_improvement_count = 0
+                    if incremental:
                         break
-                    self._no_improvement_count = 0
-                if incremental:
-                    break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
-                        "hasn't converged yet.",
-                        ConvergenceWarning,
-                        stacklevel=4,
-                    )
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=4)
+                    if self.n_iter_ == self.max_iter:
+                        warnings.warn(
+                            f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
+                            "hasn't converged yet.",
+                            ConvergenceWarning,
+                            stacklevel=4,
+                        )
+            except KeyboardInterrupt:  # scikit-learn keeps what was trained and warns
+                warnings.warn("Training interrupted by user.", stacklevel=4)
         if self.early_stopping:
             model.set_weights(self._best_weights)
 

@@ -2,6 +2,7 @@
 //! Training: batch mean and biased variance; running averages with `momentum` as the keep factor
 //! (ours 0.9 = torch's 0.1) and the unbiased variance. Inference: the running statistics.
 
+use crate::buffer;
 use crate::error::{Error, Result, expect_len};
 use crate::scalar::Real;
 
@@ -134,6 +135,19 @@ pub fn batchnorm_backward<T: Real>(
         }
     }
     Ok(())
+}
+
+/// The backward pass from the batch itself (x, dy, γ): recomputes x̂ and the batch variance (β does not enter
+/// the gradient), then `batchnorm_backward`. Returns (dx, dγ, dβ). The functional form of `fnet.ops`.
+pub fn batchnorm_backward_from_input<T: Real>(x: &[T], dy: &[T], cols: usize, gamma: &[T], eps: T) -> Result<(Vec<T>, Vec<T>, Vec<T>)> {
+    expect_len("dy", dy.len(), x.len())?;
+    let zeros = |n: usize| buffer::zeros::<T>(n, "batchnorm buffers");
+    let (mut y, mut xhat, mut dx) = (zeros(x.len())?, zeros(x.len())?, zeros(x.len())?);
+    let (mut mean, mut var, beta) = (zeros(cols)?, zeros(cols)?, zeros(cols)?);
+    batchnorm_forward_train(x, cols, gamma, &beta, eps, &mut y, &mut xhat, &mut mean, &mut var)?;
+    let (mut dgamma, mut dbeta) = (zeros(cols)?, zeros(cols)?);
+    batchnorm_backward(dy, &xhat, cols, gamma, &var, eps, &mut dx, &mut dgamma, &mut dbeta)?;
+    Ok((dx, dgamma, dbeta))
 }
 
 /// Running averages: `r_mean = k·r_mean + (1−k)·μ`, `r_var = k·r_var + (1−k)·σ²·n/(n−1)` (needs n ≥ 2).

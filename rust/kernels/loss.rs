@@ -1,5 +1,5 @@
 //! Losses on the last layer's output `z` (rows × cols, row-major). Each returns the (sample-weighted) mean
-//! loss over rows and writes d loss / d z into `grad`. Formulas: `shared/FACTS.md`.
+//! loss over rows and writes d loss / d z into `grad`. Formulas: docs/formulas.md.
 //!
 //! Softmax cross-entropy and binary cross-entropy take logits and are computed fused and shifted, never as the
 //! log of a probability, so they stay finite for any finite logits.

@@ -10,7 +10,6 @@ use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::kernels::activation::Activation;
 use crate::kernels::{batchnorm, dense, dropout};
-use crate::optim::Slots;
 use crate::rng;
 use crate::scalar::Real;
 
@@ -28,16 +27,19 @@ pub enum LayerSpec {
     BatchNorm { momentum: f64, eps: f64 },
 }
 
-/// A trainable tensor and its optimizer state.
+/// A trainable tensor (its optimizer state lives with the trainer, see `optim::OptimizerState`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Param<T> {
     pub value: Vec<T>,
-    pub slots: Slots<T>,
 }
 
 impl<T: Real> Param<T> {
     fn new(value: Vec<T>) -> Self {
-        Param { value, slots: Slots::default() }
+        Param { value }
+    }
+
+    fn try_clone(&self) -> Result<Self> {
+        Ok(Param { value: buffer::copy_of(&self.value, "a copy of the parameters")? })
     }
 }
 
@@ -201,6 +203,32 @@ impl<T: Real> Layer<T> {
         pair.into_iter().flatten()
     }
 
+    /// A copy that reports a failed allocation instead of aborting (snapshots of large models).
+    pub fn try_clone(&self) -> Result<Self> {
+        let copy = |v: &Vec<T>| buffer::copy_of(v, "a copy of the parameters");
+        Ok(match self {
+            Layer::Dense(d) => Layer::Dense(Dense { weight: d.weight.try_clone()?, bias: d.bias.try_clone()?, ..*d }),
+            Layer::BatchNorm(bn) => Layer::BatchNorm(BatchNorm {
+                gamma: bn.gamma.try_clone()?,
+                beta: bn.beta.try_clone()?,
+                running_mean: copy(&bn.running_mean)?,
+                running_var: copy(&bn.running_var)?,
+                ..*bn
+            }),
+            Layer::Activation { dim, activation } => Layer::Activation { dim: *dim, activation: *activation },
+            Layer::Dropout { dim, p } => Layer::Dropout { dim: *dim, p: *p },
+        })
+    }
+
+    /// Lengths of the trainable tensors (at most two), without allocating (called for every batch).
+    pub fn param_lens(&self) -> [Option<usize>; 2] {
+        match self {
+            Layer::Dense(d) => [Some(d.weight.value.len()), Some(d.bias.value.len())],
+            Layer::BatchNorm(bn) => [Some(bn.gamma.value.len()), Some(bn.beta.value.len())],
+            _ => [None, None],
+        }
+    }
+
     /// Sizes of the trainable tensors, in `params()` order.
     pub fn param_sizes(&self) -> Vec<usize> {
         self.params().iter().map(|(_, p)| p.value.len()).collect()
@@ -273,9 +301,7 @@ impl<T: Real> Layer<T> {
             Layer::BatchNorm(bn) => {
                 let eps = T::of(bn.eps);
                 if ctx.training {
-                    if rows < 2 {
-                        return Err(Error::value("X", format!("must have at least 2 rows for BatchNorm in training mode; got {rows}")));
-                    }
+                    // Two rows or more: checked once, by `Network::check_training_rows`.
                     let xhat = cache.xhat.get_mut(..rows * out_dim).ok_or_else(|| Error::value("batchnorm cache", "buffer too small"))?;
                     batchnorm::batchnorm_forward_train(
                         x,

@@ -1,15 +1,13 @@
-//! The network: layers, workspace, the engine-owned dataset and the fused training loop.
+//! The network: what a model computes. Layers, the loss, and the forward and backward passes (training mode on
+//! a workspace, inference block by block). Nothing here knows about optimizers or epochs (`crate::train`).
 
-pub mod dataset;
+pub mod inference;
 pub mod layer;
 #[allow(clippy::module_inception)]
 pub mod network;
-mod online;
-mod online_team;
-pub mod train;
+pub mod passes;
 pub mod workspace;
 
-pub use dataset::{Dataset, TargetData};
 pub use layer::{Layer, LayerSpec};
 pub use network::{Batch, BatchResult, Network, NetworkSpec};
-pub use train::ChunkReport;
+pub use workspace::Workspace;

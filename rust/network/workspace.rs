@@ -14,10 +14,6 @@ pub struct Workspace<T> {
     pub acts: Vec<Vec<T>>,
     /// Two gradient buffers (rows × widest layer) used in turn by the backward pass.
     pub grad: [Vec<T>; 2],
-    /// One row of a parameter gradient (widest layer), and one partial penalty sum per block of rows: the online
-    /// path's scratch.
-    pub row_grad: Vec<T>,
-    pub block_partials: Vec<T>,
     pub caches: Vec<LayerCache<T>>,
     /// Parameter gradients, per layer, in `Layer::params()` order.
     pub param_grads: Vec<Vec<Vec<T>>>,
@@ -56,8 +52,6 @@ impl<T: Real> Workspace<T> {
             rows,
             acts,
             grad,
-            row_grad: zeros(widest)?,
-            block_partials: zeros(widest.div_ceil(crate::network::online::BLOCK_ROWS))?,
             caches,
             param_grads,
             labels: buffer::zeros(rows, "training buffers")?,

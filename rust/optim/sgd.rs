@@ -3,6 +3,35 @@
 use crate::error::{Result, expect_len};
 use crate::scalar::Real;
 
+/// SGD's hyperparameters: the one description every path uses (whole tensors, the online row update, the
+/// batch-1 team). `Optimizer::Sgd` holds it in f64; kernels take it in their own float type (`cast`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdRule<F> {
+    pub lr: F,
+    /// μ; 0 is plain SGD (no velocity).
+    pub momentum: F,
+    pub nesterov: bool,
+}
+
+impl SgdRule<f64> {
+    pub fn cast<T: Real>(self) -> SgdRule<T> {
+        SgdRule { lr: T::of(self.lr), momentum: T::of(self.momentum), nesterov: self.nesterov }
+    }
+}
+
+impl<T: Real> SgdRule<T> {
+    /// One update of a whole tensor; `velocity` is unused (may be empty) for plain SGD.
+    pub fn apply(&self, param: &mut [T], grad: &[T], velocity: &mut [T]) -> Result<()> {
+        if self.momentum == T::zero() {
+            sgd_update(param, grad, self.lr)
+        } else if self.nesterov {
+            nesterov_update(param, grad, velocity, self.lr, self.momentum)
+        } else {
+            momentum_update(param, grad, velocity, self.lr, self.momentum)
+        }
+    }
+}
+
 /// `p -= lr·g`
 #[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 pub fn sgd_update<T: Real>(param: &mut [T], grad: &[T], lr: T) -> Result<()> {
@@ -41,56 +70,54 @@ pub fn nesterov_update<T: Real>(param: &mut [T], grad: &[T], velocity: &mut [T],
 /// fly (the same operations as building the gradient and calling `sgd_update`/`momentum_update`/
 /// `nesterov_update`). `velocity` is empty for plain SGD. Returns (Σw², Σ|w|) of the row before the update when a
 /// penalty applies. Inlined into the online path's block driver, which is compiled for AVX2 as well.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub fn outer_product_update<T: Real>(
     w: &mut [T],
     velocity: &mut [T],
     xi: T,
     dz: &[T],
-    lr: T,
-    momentum: T,
-    nesterov: bool,
+    rule: &SgdRule<T>,
     penalty: Option<(T, T)>,
 ) -> (T, T) {
     // Every choice is made here, once per row, so that each loop below is branch-free and vectorizes.
     let (l1, l2) = penalty.unwrap_or((T::zero(), T::zero()));
-    let args = (w, velocity, xi, dz, lr, momentum, l1, l2);
-    match (velocity_kind(args.1, nesterov), penalty.is_some()) {
-        (Rule::Plain, false) => row_update::<T, 0, false>(args),
-        (Rule::Plain, true) => row_update::<T, 0, true>(args),
-        (Rule::Momentum, false) => row_update::<T, 1, false>(args),
-        (Rule::Momentum, true) => row_update::<T, 1, true>(args),
-        (Rule::Nesterov, false) => row_update::<T, 2, false>(args),
-        (Rule::Nesterov, true) => row_update::<T, 2, true>(args),
+    let args = (w, velocity, xi, dz, rule.lr, rule.momentum, l1, l2);
+    match (variant(args.1, rule.nesterov), penalty.is_some()) {
+        (Variant::Plain, false) => row_update::<T, 0, false>(args),
+        (Variant::Plain, true) => row_update::<T, 0, true>(args),
+        (Variant::Momentum, false) => row_update::<T, 1, false>(args),
+        (Variant::Momentum, true) => row_update::<T, 1, true>(args),
+        (Variant::Nesterov, false) => row_update::<T, 2, false>(args),
+        (Variant::Nesterov, true) => row_update::<T, 2, true>(args),
     }
 }
 
-enum Rule {
+/// Which of SGD's three update formulas a row takes (no velocity buffer: plain SGD).
+enum Variant {
     Plain,
     Momentum,
     Nesterov,
 }
 
-fn velocity_kind<T>(velocity: &[T], nesterov: bool) -> Rule {
+fn variant<T>(velocity: &[T], nesterov: bool) -> Variant {
     match (velocity.is_empty(), nesterov) {
-        (true, _) => Rule::Plain,
-        (false, false) => Rule::Momentum,
-        (false, true) => Rule::Nesterov,
+        (true, _) => Variant::Plain,
+        (false, false) => Variant::Momentum,
+        (false, true) => Variant::Nesterov,
     }
 }
 
 type RowArgs<'a, T> = (&'a mut [T], &'a mut [T], T, &'a [T], T, T, T, T);
 
-/// One branch-free row update: RULE 0 plain, 1 momentum, 2 Nesterov; PENALTY adds `l2·w + l1·sign(w)`.
+/// One branch-free row update: VARIANT 0 plain, 1 momentum, 2 Nesterov; PENALTY adds `l2·w + l1·sign(w)`.
 // Cannot panic: `n` is the minimum of the lengths, every slice is cut to `n` and every index is `j < n`.
 #[allow(clippy::indexing_slicing)]
 #[inline(always)]
-fn row_update<T: Real, const RULE: u8, const PENALTY: bool>((w, velocity, xi, dz, lr, momentum, l1, l2): RowArgs<'_, T>) -> (T, T) {
+fn row_update<T: Real, const VARIANT: u8, const PENALTY: bool>((w, velocity, xi, dz, lr, momentum, l1, l2): RowArgs<'_, T>) -> (T, T) {
     let (mut sum_sq, mut sum_abs) = (T::zero(), T::zero());
     // Equal lengths, visible to the compiler, so the loop has no bounds checks.
-    let n = if RULE == 0 { w.len().min(dz.len()) } else { w.len().min(dz.len()).min(velocity.len()) };
-    let velocity = if RULE == 0 { &mut velocity[..0] } else { &mut velocity[..n] };
+    let n = if VARIANT == 0 { w.len().min(dz.len()) } else { w.len().min(dz.len()).min(velocity.len()) };
+    let velocity = if VARIANT == 0 { &mut velocity[..0] } else { &mut velocity[..n] };
     let (w, dz) = (&mut w[..n], &dz[..n]);
     for j in 0..n {
         let wj = w[j];
@@ -107,7 +134,7 @@ fn row_update<T: Real, const RULE: u8, const PENALTY: bool>((w, velocity, xi, dz
             };
             g += l2 * wj + l1 * sign;
         }
-        match RULE {
+        match VARIANT {
             0 => w[j] = wj - lr * g,
             1 => {
                 let v = momentum * velocity[j] + g;

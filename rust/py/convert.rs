@@ -1,62 +1,12 @@
 //! NumPy arrays in and out: dtype dispatch, contiguity, labels and targets.
 
 use ndarray::{Array1, Array2, ArrayD, IxDyn};
-use numpy::{Element, IntoPyArray, PyArrayDescrMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::kernels::loss::Targets;
 use crate::scalar::Real;
-
-/// The float types the engine computes in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dtype {
-    F32,
-    F64,
-}
-
-impl Dtype {
-    pub fn from_name(name: &str) -> PyResult<Self> {
-        match name {
-            "float32" => Ok(Dtype::F32),
-            "float64" => Ok(Dtype::F64),
-            other => Err(PyValueError::new_err(format!("dtype must be 'float32' or 'float64'; got {other:?}"))),
-        }
-    }
-
-    /// The dtype of a NumPy array argument (TypeError for anything else).
-    pub fn of(array: &Bound<'_, PyAny>, what: &str) -> PyResult<Self> {
-        let untyped = array
-            .cast::<numpy::PyUntypedArray>()
-            .map_err(|_| PyTypeError::new_err(format!("{what} must be a NumPy array of float32 or float64")))?;
-        let dtype = untyped.dtype();
-        let py = array.py();
-        if dtype.is_equiv_to(&numpy::dtype::<f32>(py)) {
-            Ok(Dtype::F32)
-        } else if dtype.is_equiv_to(&numpy::dtype::<f64>(py)) {
-            Ok(Dtype::F64)
-        } else {
-            Err(PyTypeError::new_err(format!("{what} must be float32 or float64; got {dtype}")))
-        }
-    }
-}
-
-/// Run `$body` with `$T` bound to the Rust type of `$dtype`.
-macro_rules! by_dtype {
-    ($dtype:expr, $T:ident => $body:expr) => {
-        match $dtype {
-            $crate::py::convert::Dtype::F32 => {
-                type $T = f32;
-                $body
-            }
-            $crate::py::convert::Dtype::F64 => {
-                type $T = f64;
-                $body
-            }
-        }
-    };
-}
-pub(crate) use by_dtype;
 
 /// A read-only float array of element type T (any number of dimensions).
 pub fn array<'py, T: Real + Element>(value: &Bound<'py, PyAny>, what: &str) -> PyResult<PyReadonlyArrayDyn<'py, T>> {
@@ -78,15 +28,20 @@ pub fn matrix_shape<T: Element>(array: &PyReadonlyArrayDyn<'_, T>, what: &str) -
     }
 }
 
-/// Class labels (any integer array) as u32, checked to be in 0..=u32::MAX.
+/// Class labels: a 1-D int64 array (its values are the engine's to check).
+pub fn label_array<'py>(value: &Bound<'py, PyAny>, what: &str) -> PyResult<PyReadonlyArray1<'py, i64>> {
+    value.extract().map_err(|_| PyTypeError::new_err(format!("{what} must be a 1-D NumPy array of int64 class labels")))
+}
+
+/// Class labels as u32 for a kernel call (fallible: a failed allocation is a MemoryError).
 pub fn labels(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u32>> {
-    let array: PyReadonlyArray1<'_, i64> =
-        value.extract().map_err(|_| PyTypeError::new_err(format!("{what} must be a 1-D NumPy array of int64 class labels")))?;
-    array
-        .as_array()
-        .iter()
-        .map(|&y| u32::try_from(y).map_err(|_| PyValueError::new_err(format!("{what} holds label {y}; labels must be in 0..2^32"))))
-        .collect()
+    let array = label_array(value, what)?;
+    let labels = array.as_slice().map_err(|_| PyValueError::new_err(format!("{what} must be C-contiguous")))?;
+    let mut out = crate::buffer::zeros::<u32>(labels.len(), what)?;
+    for (dst, &y) in out.iter_mut().zip(labels) {
+        *dst = u32::try_from(y).map_err(|_| PyValueError::new_err(format!("{what} holds label {y}; labels must be in 0..2^32")))?;
+    }
+    Ok(out)
 }
 
 /// Targets owned for the duration of a call: labels converted to u32, or a dense matrix borrowed from NumPy.

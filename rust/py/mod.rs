@@ -1,9 +1,13 @@
-//! All PyO3 code: the `ferronet._core` module. Nothing outside `py/` knows about Python.
+//! All PyO3 code: the `ferronet._core` module. Nothing outside `py/` knows about Python; nothing here does
+//! engine work — it converts arguments, calls the engine and converts the results.
 
 mod convert;
+mod dataset;
+mod dtype;
 mod errors;
-mod network;
+mod model;
 mod ops;
+mod report;
 
 use pyo3::prelude::*;
 
@@ -23,8 +27,11 @@ fn set_num_threads(n: usize) -> PyResult<()> {
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<network::PyNetwork>()?;
-    m.add_class::<network::PyDataset>()?;
+    m.add_class::<model::PyModel>()?;
+    m.add_class::<dataset::PyDataset>()?;
+    m.add_class::<report::PyChunkReport>()?;
+    m.add_function(wrap_pyfunction!(model::read_model_file, m)?)?;
+    m.add_function(wrap_pyfunction!(model::unbuilt_model_file, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     ops::register(m)?;

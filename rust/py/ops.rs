@@ -3,7 +3,6 @@
 //! and converts the arguments (one float dtype, C-contiguous); the checks here only keep calls from crashing.
 
 use ndarray::Array2;
-use num_traits::Zero;
 use numpy::{Element, IntoPyArray, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -13,7 +12,8 @@ use crate::kernels::loss::{Loss, Targets};
 use crate::kernels::{batchnorm, dense, dropout, penalty};
 use crate::network::layer::view;
 use crate::optim::{adam, rmsprop, sgd};
-use crate::py::convert::{self, Dtype, by_dtype};
+use crate::py::convert;
+use crate::py::dtype::{self, with_dtype};
 use crate::scalar::Real;
 use crate::{buffer, rng, threads};
 
@@ -45,7 +45,7 @@ fn vector<'py, T: Real + Element>(value: &Any<'py>, what: &str, len: usize) -> P
     if array.shape() != [len] {
         return Err(PyValueError::new_err(format!("{what} must have shape ({len},); got {:?}", array.shape())));
     }
-    Ok(convert::slice(&array, what)?.to_vec())
+    Ok(buffer::copy_of(convert::slice(&array, what)?, what)?)
 }
 
 /// Any float array's data and shape (element-wise kernels).
@@ -72,7 +72,7 @@ fn matrix<'py, T: Real + Element>(py: Python<'py>, data: Vec<T>, rows: usize, co
 
 #[pyfunction]
 fn dense_forward<'py>(py: Python<'py>, x: &Any<'py>, w: &Any<'py>, b: &Any<'py>) -> PyResult<Any<'py>> {
-    by_dtype!(Dtype::of(x, "x")?, T => {
+    with_dtype!(dtype::of_array(x, "x")?, T => {
         let (x, w) = (Mat::<T>::new(x, "x")?, Mat::<T>::new(w, "W")?);
         let b = vector::<T>(b, "b", w.cols)?;
         let mut out = zeros_matrix::<T>(x.rows, w.cols, "the output")?;
@@ -84,7 +84,7 @@ fn dense_forward<'py>(py: Python<'py>, x: &Any<'py>, w: &Any<'py>, b: &Any<'py>)
 
 #[pyfunction]
 fn dense_backward<'py>(py: Python<'py>, x: &Any<'py>, w: &Any<'py>, dz: &Any<'py>) -> PyResult<(Any<'py>, Any<'py>, Any<'py>)> {
-    by_dtype!(Dtype::of(x, "x")?, T => {
+    with_dtype!(dtype::of_array(x, "x")?, T => {
         let (x, w, dz) = (Mat::<T>::new(x, "x")?, Mat::<T>::new(w, "W")?, Mat::<T>::new(dz, "dz")?);
         let mut dx = zeros_matrix::<T>(x.rows, x.cols, "dx")?;
         let mut dw = zeros_matrix::<T>(w.rows, w.cols, "dW")?;
@@ -102,7 +102,7 @@ fn last_dim(shape: &[usize]) -> usize {
 }
 
 fn act_forward<'py>(py: Python<'py>, z: &Any<'py>, act: Activation, slope: Option<f64>) -> PyResult<Any<'py>> {
-    by_dtype!(Dtype::of(z, "z")?, T => {
+    with_dtype!(dtype::of_array(z, "z")?, T => {
         let (mut data, shape) = elements::<T>(z, "z")?;
         if act == Activation::Softmax && shape.len() != 2 {
             return Err(PyValueError::new_err(format!("z must be 2-D for softmax; got shape {shape:?}")));
@@ -116,7 +116,7 @@ fn act_forward<'py>(py: Python<'py>, z: &Any<'py>, act: Activation, slope: Optio
 }
 
 fn act_backward<'py>(py: Python<'py>, grad: &Any<'py>, output: &Any<'py>, act: Activation, slope: Option<f64>) -> PyResult<Any<'py>> {
-    by_dtype!(Dtype::of(grad, "grad")?, T => {
+    with_dtype!(dtype::of_array(grad, "grad")?, T => {
         let (mut g, shape) = elements::<T>(grad, "grad")?;
         let (y, y_shape) = elements::<T>(output, "output")?;
         same_shape(&shape, &y_shape, "output")?;
@@ -170,11 +170,11 @@ fn leaky_relu_backward<'py>(py: Python<'py>, grad: &Any<'py>, output: &Any<'py>,
 // ---- losses ---------------------------------------------------------------------------------------------
 
 fn loss_op<'py>(py: Python<'py>, kind: Loss, z: &Any<'py>, y: &Any<'py>, sample_weight: Option<&Any<'py>>) -> PyResult<(f64, Any<'py>)> {
-    by_dtype!(Dtype::of(z, "z")?, T => {
+    with_dtype!(dtype::of_array(z, "z")?, T => {
         let z = Mat::<T>::new(z, "z")?;
         let weights = convert::weights::<T>(sample_weight)?;
         let weights = weights.as_ref().map(|w| convert::slice(w, "sample_weight")).transpose()?;
-        let mut grad = vec![T::zero(); z.rows * z.cols];
+        let mut grad = buffer::zeros::<T>(buffer::area(z.rows, z.cols, "the gradient")?, "the gradient")?;
         let value = if kind.uses_labels() {
             let labels = convert::labels(y, "labels")?;
             kind.loss_and_grad(z.data(), z.cols, Targets::Labels(&labels), weights, &mut grad)?
@@ -227,7 +227,7 @@ fn hinge<'py>(py: Python<'py>, scores: &Any<'py>, labels: &Any<'py>, sample_weig
 
 #[pyfunction(name = "penalty")]
 fn penalty_value(w: &Any<'_>, l1: f64, l2: f64) -> PyResult<f64> {
-    by_dtype!(Dtype::of(w, "W")?, T => {
+    with_dtype!(dtype::of_array(w, "W")?, T => {
         let (data, _) = elements::<T>(w, "W")?;
         Ok(penalty::penalty(&data, T::of(l1), T::of(l2)).f64())
     })
@@ -235,9 +235,9 @@ fn penalty_value(w: &Any<'_>, l1: f64, l2: f64) -> PyResult<f64> {
 
 #[pyfunction]
 fn penalty_grad<'py>(py: Python<'py>, w: &Any<'py>, l1: f64, l2: f64) -> PyResult<Any<'py>> {
-    by_dtype!(Dtype::of(w, "W")?, T => {
+    with_dtype!(dtype::of_array(w, "W")?, T => {
         let (data, shape) = elements::<T>(w, "W")?;
-        let mut grad = vec![T::zero(); data.len()];
+        let mut grad = buffer::zeros::<T>(data.len(), "the gradient")?;
         penalty::penalty_grad(&data, T::of(l1), T::of(l2), &mut grad)?;
         convert::to_numpy_shaped(py, grad, &shape)
     })
@@ -253,11 +253,12 @@ fn batchnorm_forward_train<'py>(
     beta: &Any<'py>,
     eps: f64,
 ) -> PyResult<(Any<'py>, Any<'py>, Any<'py>)> {
-    by_dtype!(Dtype::of(x, "x")?, T => {
+    with_dtype!(dtype::of_array(x, "x")?, T => {
         let x = Mat::<T>::new(x, "x")?;
         let (gamma, beta) = (vector::<T>(gamma, "gamma", x.cols)?, vector::<T>(beta, "beta", x.cols)?);
-        let (mut y, mut xhat) = (vec![T::zero(); x.rows * x.cols], vec![T::zero(); x.rows * x.cols]);
-        let (mut mean, mut var) = (vec![T::zero(); x.cols], vec![T::zero(); x.cols]);
+        let n = buffer::area(x.rows, x.cols, "the output")?;
+        let (mut y, mut xhat) = (buffer::zeros::<T>(n, "the output")?, buffer::zeros::<T>(n, "the output")?);
+        let (mut mean, mut var) = (buffer::zeros::<T>(x.cols, "the statistics")?, buffer::zeros::<T>(x.cols, "the statistics")?);
         batchnorm::batchnorm_forward_train(x.data(), x.cols, &gamma, &beta, T::of(eps), &mut y, &mut xhat, &mut mean, &mut var)?;
         Ok((matrix(py, y, x.rows, x.cols)?, convert::to_numpy_vector(py, mean), convert::to_numpy_vector(py, var)))
     })
@@ -274,11 +275,11 @@ fn batchnorm_forward_eval<'py>(
     running_var: &Any<'py>,
     eps: f64,
 ) -> PyResult<Any<'py>> {
-    by_dtype!(Dtype::of(x, "x")?, T => {
+    with_dtype!(dtype::of_array(x, "x")?, T => {
         let x = Mat::<T>::new(x, "x")?;
         let (gamma, beta) = (vector::<T>(gamma, "gamma", x.cols)?, vector::<T>(beta, "beta", x.cols)?);
         let (rm, rv) = (vector::<T>(running_mean, "running_mean", x.cols)?, vector::<T>(running_var, "running_var", x.cols)?);
-        let mut y = vec![T::zero(); x.rows * x.cols];
+        let mut y = buffer::zeros::<T>(buffer::area(x.rows, x.cols, "the output")?, "the output")?;
         batchnorm::batchnorm_forward_eval(x.data(), x.cols, &gamma, &beta, &rm, &rv, T::of(eps), &mut y)?;
         matrix(py, y, x.rows, x.cols)
     })
@@ -292,19 +293,13 @@ fn batchnorm_backward<'py>(
     gamma: &Any<'py>,
     eps: f64,
 ) -> PyResult<(Any<'py>, Any<'py>, Any<'py>)> {
-    by_dtype!(Dtype::of(x, "x")?, T => {
+    with_dtype!(dtype::of_array(x, "x")?, T => {
         let (x, dy) = (Mat::<T>::new(x, "x")?, Mat::<T>::new(dy, "dy")?);
         if (dy.rows, dy.cols) != (x.rows, x.cols) {
             return Err(PyValueError::new_err(format!("dy must have shape ({}, {}); got ({}, {})", x.rows, x.cols, dy.rows, dy.cols)));
         }
         let gamma = vector::<T>(gamma, "gamma", x.cols)?;
-        let n = x.rows * x.cols;
-        let (mut y, mut xhat, mut dx) = (vec![T::zero(); n], vec![T::zero(); n], vec![T::zero(); n]);
-        let (mut mean, mut var) = (vec![T::zero(); x.cols], vec![T::zero(); x.cols]);
-        let zeros = vec![T::zero(); x.cols];
-        batchnorm::batchnorm_forward_train(x.data(), x.cols, &gamma, &zeros, T::of(eps), &mut y, &mut xhat, &mut mean, &mut var)?;
-        let (mut dgamma, mut dbeta) = (vec![T::zero(); x.cols], vec![T::zero(); x.cols]);
-        batchnorm::batchnorm_backward(dy.data(), &xhat, x.cols, &gamma, &var, T::of(eps), &mut dx, &mut dgamma, &mut dbeta)?;
+        let (dx, dgamma, dbeta) = batchnorm::batchnorm_backward_from_input(x.data(), dy.data(), x.cols, &gamma, T::of(eps))?;
         Ok((matrix(py, dx, x.rows, x.cols)?, convert::to_numpy_vector(py, dgamma), convert::to_numpy_vector(py, dbeta)))
     })
 }
@@ -319,7 +314,7 @@ fn batchnorm_update_running<'py>(
     n: usize,
     momentum: f64,
 ) -> PyResult<(Any<'py>, Any<'py>)> {
-    by_dtype!(Dtype::of(running_mean, "running_mean")?, T => {
+    with_dtype!(dtype::of_array(running_mean, "running_mean")?, T => {
         let (mut rm, shape) = elements::<T>(running_mean, "running_mean")?;
         if shape.len() != 1 {
             return Err(PyValueError::new_err(format!("running_mean must be 1-D; got shape {shape:?}")));
@@ -334,22 +329,18 @@ fn batchnorm_update_running<'py>(
 
 // ---- dropout --------------------------------------------------------------------------------------------
 
-/// The scaled mask `where(mask, 1/(1-p), 0)` of a boolean mask.
+/// The scaled mask of a boolean NumPy mask of `shape`.
 fn scaled_mask<T: Real>(mask: &Any<'_>, p: f64, shape: &[usize]) -> PyResult<Vec<T>> {
     let mask = mask
         .extract::<PyReadonlyArrayDyn<'_, bool>>()
         .map_err(|_| pyo3::exceptions::PyTypeError::new_err("mask must be a NumPy array of bool"))?;
     same_shape(shape, mask.shape(), "mask")?;
-    if !(0.0..1.0).contains(&p) {
-        return Err(PyValueError::new_err(format!("p must be in [0, 1); got {p}")));
-    }
-    let scale = T::of(1.0 / (1.0 - p));
-    Ok(convert::slice(&mask, "mask")?.iter().map(|&keep| if keep { scale } else { T::zero() }).collect())
+    Ok(dropout::scaled_mask(convert::slice(&mask, "mask")?, p)?)
 }
 
 #[pyfunction]
 fn dropout_forward<'py>(py: Python<'py>, x: &Any<'py>, mask: &Any<'py>, p: f64) -> PyResult<Any<'py>> {
-    by_dtype!(Dtype::of(x, "x")?, T => {
+    with_dtype!(dtype::of_array(x, "x")?, T => {
         let (mut data, shape) = elements::<T>(x, "x")?;
         dropout::dropout_forward(&mut data, &scaled_mask::<T>(mask, p, &shape)?)?;
         convert::to_numpy_shaped(py, data, &shape)
@@ -358,7 +349,7 @@ fn dropout_forward<'py>(py: Python<'py>, x: &Any<'py>, mask: &Any<'py>, p: f64) 
 
 #[pyfunction]
 fn dropout_backward<'py>(py: Python<'py>, grad: &Any<'py>, mask: &Any<'py>, p: f64) -> PyResult<Any<'py>> {
-    by_dtype!(Dtype::of(grad, "grad")?, T => {
+    with_dtype!(dtype::of_array(grad, "grad")?, T => {
         let (mut data, shape) = elements::<T>(grad, "grad")?;
         dropout::dropout_backward(&mut data, &scaled_mask::<T>(mask, p, &shape)?)?;
         convert::to_numpy_shaped(py, data, &shape)
@@ -379,17 +370,7 @@ fn dropout_mask<'py>(
     layer: usize,
     stream: u64,
 ) -> PyResult<Any<'py>> {
-    if !(0.0..1.0).contains(&p) {
-        return Err(PyValueError::new_err(format!("p must be in [0, 1); got {p}")));
-    }
-    let mut keep = buffer::filled(buffer::area(rows, cols, "the mask")?, false, "the mask")?;
-    let threshold = rng::keep_threshold(p);
-    for (row, values) in keep.chunks_exact_mut(cols.max(1)).enumerate() {
-        let key = rng::mask_row_key(seed, stream, step, layer, row);
-        for (c, slot) in values.iter_mut().enumerate() {
-            *slot = rng::keeps(key, c, threshold);
-        }
-    }
+    let keep = dropout::keep_mask(rows, cols, p, seed, stream, step, layer)?;
     let keep = Array2::from_shape_vec((rows, cols), keep).map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok(keep.into_pyarray(py).into_any())
 }
@@ -398,7 +379,7 @@ fn dropout_mask<'py>(
 
 #[pyfunction]
 fn sgd_update<'py>(py: Python<'py>, param: &Any<'py>, grad: &Any<'py>, lr: f64) -> PyResult<Any<'py>> {
-    by_dtype!(Dtype::of(param, "param")?, T => {
+    with_dtype!(dtype::of_array(param, "param")?, T => {
         let (mut p, shape) = elements::<T>(param, "param")?;
         let (g, g_shape) = elements::<T>(grad, "grad")?;
         same_shape(&shape, &g_shape, "grad")?;
@@ -416,7 +397,7 @@ fn momentum_op<'py>(
     momentum: f64,
     nesterov: bool,
 ) -> PyResult<(Any<'py>, Any<'py>)> {
-    by_dtype!(Dtype::of(param, "param")?, T => {
+    with_dtype!(dtype::of_array(param, "param")?, T => {
         let (mut p, shape) = elements::<T>(param, "param")?;
         let (g, g_shape) = elements::<T>(grad, "grad")?;
         let (mut v, v_shape) = elements::<T>(velocity, "velocity")?;
@@ -472,7 +453,7 @@ fn adam_update<'py>(
     if step == 0 {
         return Err(PyValueError::new_err("step must be >= 1 (the first update is step 1)"));
     }
-    by_dtype!(Dtype::of(param, "param")?, T => {
+    with_dtype!(dtype::of_array(param, "param")?, T => {
         let (mut p, shape) = elements::<T>(param, "param")?;
         let (g, g_shape) = elements::<T>(grad, "grad")?;
         let (mut m, m_shape) = elements::<T>(m, "m")?;
@@ -495,7 +476,7 @@ fn rmsprop_update<'py>(
     rho: f64,
     eps: f64,
 ) -> PyResult<(Any<'py>, Any<'py>)> {
-    by_dtype!(Dtype::of(param, "param")?, T => {
+    with_dtype!(dtype::of_array(param, "param")?, T => {
         let (mut p, shape) = elements::<T>(param, "param")?;
         let (g, g_shape) = elements::<T>(grad, "grad")?;
         let (mut s, s_shape) = elements::<T>(sq, "sq")?;

@@ -17,8 +17,9 @@ use std::time::Duration;
 use _core::init::Init;
 use _core::kernels::activation::Activation;
 use _core::kernels::loss::Loss;
-use _core::network::{Dataset, LayerSpec, Network, NetworkSpec, TargetData};
-use _core::optim::Optimizer;
+use _core::network::{LayerSpec, Network, NetworkSpec};
+use _core::optim::{Optimizer, SgdRule};
+use _core::train::{Dataset, TargetSource, Trainer};
 
 struct Counting;
 
@@ -56,7 +57,7 @@ static GLOBAL: Counting = Counting;
 
 const FEATURES: usize = 300;
 
-fn network(optimizer: Optimizer) -> Network<f32> {
+fn network() -> Network<f32> {
     let dense = |units, activation| LayerSpec::Dense { units, activation, init: Init::He, dropconnect: 0.0 };
     let spec = NetworkSpec {
         input_dim: FEATURES,
@@ -68,28 +69,28 @@ fn network(optimizer: Optimizer) -> Network<f32> {
         penalty_per_sample: false,
         seed: 7,
     };
-    let mut net = Network::new(&spec).expect("network");
-    net.set_optimizer(optimizer).expect("optimizer");
-    net
+    Network::new(&spec).expect("network")
 }
 
 fn dataset(rows: usize) -> Dataset<f32> {
-    let x = (0..rows * FEATURES).map(|i| ((i * 7919 % 1000) as f32 / 1000.0) - 0.5).collect();
-    let labels = (0..rows).map(|i| (i % 10) as u32).collect();
-    Dataset::new(x, rows, FEATURES, TargetData::Labels(labels), None).expect("dataset")
+    let x: Vec<f32> = (0..rows * FEATURES).map(|i| ((i * 7919 % 1000) as f32 / 1000.0) - 0.5).collect();
+    let labels: Vec<i64> = (0..rows).map(|i| (i % 10) as i64).collect();
+    Dataset::copy_from(&x, rows, FEATURES, TargetSource::Labels(&labels), None).expect("dataset")
 }
 
 /// Allocations made by the third epoch over `rows` rows (the first two size the workspace and the epoch order):
 /// (ours, matrixmultiply's packing buffers).
 fn allocations_of_an_epoch(optimizer: Optimizer, rows: usize, batch_size: usize) -> (usize, usize) {
-    let mut net = network(optimizer);
+    let mut net = network();
+    let mut trainer = Trainer::new();
+    trainer.begin_fit(&net, optimizer, false).expect("fit");
     let data = dataset(rows);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
     pool.install(|| {
         let mut epoch = |count: bool| {
-            net.begin_epoch(rows, batch_size, true).expect("begin");
+            trainer.begin_epoch(&net, &data, batch_size, true).expect("begin");
             COUNTING.store(count, Ordering::SeqCst);
-            let report = net.train_chunk(&data, Duration::from_secs(3600)).expect("train");
+            let report = trainer.train_chunk(&mut net, &data, Duration::from_secs(3600)).expect("train");
             COUNTING.store(false, Ordering::SeqCst);
             assert!(report.done);
         };
@@ -104,8 +105,10 @@ fn allocations_of_an_epoch(optimizer: Optimizer, rows: usize, batch_size: usize)
 
 #[test]
 fn no_allocation_per_batch() {
-    let optimizers =
-        [Optimizer::Sgd { lr: 0.01, momentum: 0.9, nesterov: false }, Optimizer::Adam { lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8 }];
+    let optimizers = [
+        Optimizer::Sgd(SgdRule { lr: 0.01, momentum: 0.9, nesterov: false }),
+        Optimizer::Adam { lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+    ];
     for optimizer in optimizers {
         for batch_size in [1, 32, 128] {
             let (short, short_packing) = allocations_of_an_epoch(optimizer, 8 * batch_size + 3, batch_size);

@@ -52,7 +52,7 @@ _Snapshot = tuple[list[dict[str, np.ndarray]], Optimizer | None, dict[tuple[int,
 
 
 def init_weight(generator: np.random.Generator, init: str, fan_in: int, fan_out: int) -> np.ndarray:
-    """A (fan_in, fan_out) float64 weight matrix drawn with ``init`` (variances as in FACTS.md)."""
+    """A (fan_in, fan_out) float64 weight matrix drawn with ``init`` (variances as in docs/formulas.md)."""
     shape = (fan_in, fan_out)
     if init == "he":
         return generator.normal(0.0, np.sqrt(2.0 / fan_in), shape)

@@ -25,14 +25,14 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::kernels::dense;
-use crate::network::dataset::Dataset;
 use crate::network::layer::Layer;
-use crate::network::network::Network;
-use crate::network::online::{BLOCK_ROWS, sgd_block, short, update_row};
-use crate::network::train::EpochState;
-use crate::optim::{Optimizer, Step};
+use crate::optim::{Optimizer, SgdRule, Step};
 use crate::scalar::Real;
 use crate::spin_barrier::SpinBarrier;
+use crate::train::dataset::Dataset;
+use crate::train::epoch::EpochState;
+use crate::train::online::{BLOCK_ROWS, Penalty, sgd_block, short, update_row};
+use crate::train::parts::Parts;
 
 /// A first layer smaller than this trains on the serial online path (the team's barriers would cost more than
 /// they save). A property of the model, not of the thread count, so the choice never changes results.
@@ -86,15 +86,7 @@ struct Published<T> {
     now: Option<usize>,
     next: Option<usize>,
     stop: bool,
-    penalty: Option<(T, T)>,
-}
-
-/// The SGD constants of the run.
-#[derive(Clone, Copy)]
-struct Rule<T> {
-    lr: T,
-    momentum: T,
-    nesterov: bool,
+    penalty: Penalty<T>,
 }
 
 fn lock<X>(mutex: &Mutex<X>) -> MutexGuard<'_, X> {
@@ -107,34 +99,36 @@ struct Taken<T> {
     velocity: Vec<T>,
 }
 
-impl<T: Real> Network<T> {
+impl<T: Real> Parts<'_, T> {
     /// Whether batch-1 training takes the team path: the online path's layers, plain/momentum/Nesterov SGD, and
     /// a first Dense layer large enough to share.
     pub(crate) fn team_eligible(&self) -> bool {
-        let sgd = matches!(self.optimizer, Some(Optimizer::Sgd { .. }));
-        let large_first = match self.layers.first() {
+        let sgd = matches!(self.opt.in_use(), Some(Optimizer::Sgd(_)));
+        let large_first = match self.net.layers.first() {
             Some(Layer::Dense(d)) => d.fan_in * d.fan_out >= TEAM_MIN_WEIGHTS,
             _ => false,
         };
-        sgd && large_first && self.layers.len() > 1 && self.online_eligible()
+        sgd && large_first && self.net.layers.len() > 1 && self.online_eligible()
     }
 
     /// Whether the second layer is a Dense layer the team updates too (else the leader's serial pass does).
     fn second_shared(&self) -> bool {
-        matches!(self.layers.get(1), Some(Layer::Dense(_)))
+        matches!(self.net.layers.get(1), Some(Layer::Dense(_)))
     }
 
-    fn take_dense(&mut self, index: usize, optimizer: &Optimizer) -> Option<Taken<T>> {
-        let Some(Layer::Dense(d)) = self.layers.get_mut(index) else { return None };
-        optimizer.prepare(&mut d.weight.slots, d.weight.value.len());
-        optimizer.prepare(&mut d.bias.slots, d.bias.value.len());
-        Some(Taken { w: std::mem::take(&mut d.weight.value), velocity: std::mem::take(&mut d.weight.slots.first) })
+    /// Take a Dense layer's weights and velocity out while the team shares them (state prepared first).
+    fn take_dense(&mut self, index: usize) -> Option<Taken<T>> {
+        let Some(Layer::Dense(d)) = self.net.layers.get_mut(index) else { return None };
+        let velocity = self.opt.slots.get_mut(index).map(|[w, _]| std::mem::take(&mut w.first)).unwrap_or_default();
+        Some(Taken { w: std::mem::take(&mut d.weight.value), velocity })
     }
 
     fn put_back(&mut self, index: usize, taken: Option<Taken<T>>) {
-        if let (Some(Layer::Dense(d)), Some(taken)) = (self.layers.get_mut(index), taken) {
+        if let (Some(Layer::Dense(d)), Some(taken)) = (self.net.layers.get_mut(index), taken) {
             d.weight.value = taken.w;
-            d.weight.slots.first = taken.velocity;
+            if let Some([w, _]) = self.opt.slots.get_mut(index) {
+                w.first = taken.velocity;
+            }
         }
     }
 
@@ -142,13 +136,13 @@ impl<T: Real> Network<T> {
     /// passed since `started` (at least one sample). A non-finite objective stops before its update and is
     /// returned as an error, the epoch state left at the failing sample.
     pub(crate) fn train_team(&mut self, data: &Dataset<T>, state: &mut EpochState, budget: Duration, started: Instant) -> Result<()> {
-        let optimizer = self.optimizer.ok_or_else(|| Error::value("optimizer", "is not set: call set_optimizer first"))?;
-        let Step::Sgd { lr, momentum, nesterov } = optimizer.at_step(self.updates + 1) else {
+        let Step::Sgd(rule) = self.opt.next_step()? else {
             return Err(Error::value("optimizer", "the team path runs SGD only"));
         };
-        let rule = Rule { lr: T::of(lr), momentum: T::of(momentum), nesterov };
-        let mut first = self.take_dense(0, &optimizer);
-        let mut second = if self.second_shared() { self.take_dense(1, &optimizer) } else { None };
+        let rule = rule.cast::<T>();
+        self.prepare_online()?;
+        let mut first = self.take_dense(0);
+        let mut second = if self.second_shared() { self.take_dense(1) } else { None };
         let outcome = match first.as_mut() {
             Some(first) => self.run_team(first, second.as_mut(), data, state, rule, budget, started),
             None => Err(Error::value("network", "the team path needs a Dense first layer")),
@@ -165,11 +159,12 @@ impl<T: Real> Network<T> {
         second: Option<&mut Taken<T>>,
         data: &Dataset<T>,
         state: &mut EpochState,
-        rule: Rule<T>,
+        rule: SgdRule<T>,
         budget: Duration,
         started: Instant,
     ) -> Result<()> {
-        let (Some(Layer::Dense(d0)), second_dims) = (self.layers.first(), second.is_some().then(|| self.layers.get(1)).flatten()) else {
+        let (Some(Layer::Dense(d0)), second_dims) = (self.net.layers.first(), second.is_some().then(|| self.net.layers.get(1)).flatten())
+        else {
             return Err(short());
         };
         let (fan_in, fan_out) = (d0.fan_in, d0.fan_out);
@@ -256,14 +251,14 @@ impl<T: Real> Network<T> {
         shares: &[Mutex<Share<'_, T>>],
         published: &Mutex<Published<T>>,
         barrier: &SpinBarrier,
-        rule: Rule<T>,
+        rule: SgdRule<T>,
         budget: Duration,
         started: Instant,
         row_of: &(dyn Fn(usize) -> Option<&'d [T]> + Sync),
     ) -> Result<()> {
         let rows = state.order.len();
         let weighted = data.weights.is_some();
-        let fan_out = match self.layers.first() {
+        let fan_out = match self.net.layers.first() {
             Some(Layer::Dense(d)) => d.fan_out,
             _ => return Err(short()),
         };
@@ -284,7 +279,7 @@ impl<T: Real> Network<T> {
         barrier.wait();
         while state.next < rows {
             let index = index_at(state.next).ok_or_else(short)?;
-            data.gather(&[index as u32], &mut self.ws)?;
+            data.gather(&[index as u32], self.ws)?;
             self.first_layer_output(shares, fan_out)?;
             if second {
                 self.second_layer_output(shares)?;
@@ -292,12 +287,11 @@ impl<T: Real> Network<T> {
             } else {
                 self.forward_online(1)?;
             }
-            let (loss, correct) = self.loss_workspace(1, weighted)?;
+            let (loss, correct) = self.net.loss_workspace(self.ws, 1, weighted)?;
             if !loss.is_finite() {
-                return Err(Error::NonFinite { epoch: state.epoch, batch: state.batch_index, value: loss.f64() });
+                return Err(Error::NonFinite { value: loss.f64(), batch: Some(state.batch_index) });
             }
-            let (l1, l2) = self.penalty_coefficients(self.online_weight(weighted));
-            let penalty = (l1 != 0.0 || l2 != 0.0).then(|| (T::of(l1), T::of(l2)));
+            let penalty = self.online_penalty(weighted);
             let (rest_penalty, current) = self.backward_online(if second { 2 } else { 1 }, weighted)?;
             {
                 let mut p = lock(published);
@@ -316,9 +310,9 @@ impl<T: Real> Network<T> {
             barrier.wait();
             if second {
                 let mut p = lock(published);
-                let dx = self.ws.row_grad.get_mut(..fan_out).ok_or_else(short)?;
+                let dx = self.scratch.row_grad.get_mut(..fan_out).ok_or_else(short)?;
                 gather_second_dx(shares, dx)?;
-                self.first_layer_dz(&self.ws.row_grad, &mut p.dz)?;
+                self.first_layer_dz(&self.scratch.row_grad, &mut p.dz)?;
             }
             self.update_bias(0, &lock(published).dz)?;
             barrier.wait();
@@ -332,8 +326,8 @@ impl<T: Real> Network<T> {
                     second_penalty = s.penalties.iter().fold(second_penalty, |sum, &p| sum + p);
                 }
             }
-            self.step += 1;
-            self.updates += 1;
+            self.counters.step += 1;
+            self.opt.updates += 1;
             state.loss_sum += (loss + ((rest_penalty + second_penalty) + first_penalty)).f64();
             state.correct += correct;
             state.next += 1;
@@ -348,8 +342,8 @@ impl<T: Real> Network<T> {
     /// The second layer's input (the first layer's output) and its dz, from d loss / d (its output) in
     /// `ws.grad[current]`; also its bias update.
     fn publish_second(&mut self, current: usize, p: &mut Published<T>) -> Result<()> {
-        let fused_last = self.fused_head && self.layers.len() == 2;
-        let Some(Layer::Dense(d)) = self.layers.get(1) else { return Err(short()) };
+        let fused_last = self.net.fused_head && self.net.layers.len() == 2;
+        let Some(Layer::Dense(d)) = self.net.layers.get(1) else { return Err(short()) };
         let (n_in, n_out) = (d.fan_in, d.fan_out);
         let grad = self.ws.grad.get(current).and_then(|g| g.get(..n_out)).ok_or_else(short)?;
         let dz = p.second_dz.get_mut(..n_out).ok_or_else(short)?;
@@ -365,7 +359,7 @@ impl<T: Real> Network<T> {
     /// The first layer's output for the gathered sample: bias plus the block partial sums in block order, then
     /// the activation.
     fn first_layer_output(&mut self, shares: &[Mutex<Share<'_, T>>], fan_out: usize) -> Result<()> {
-        let Some(Layer::Dense(d)) = self.layers.first() else { return Err(short()) };
+        let Some(Layer::Dense(d)) = self.net.layers.first() else { return Err(short()) };
         let out = self.ws.acts.get_mut(1).and_then(|a| a.get_mut(..fan_out)).ok_or_else(short)?;
         out.copy_from_slice(d.bias.value.get(..fan_out).ok_or_else(short)?);
         for share in shares {
@@ -380,8 +374,8 @@ impl<T: Real> Network<T> {
     /// The second layer's output, its rows read from the shares in row order (the team holds them): bias plus
     /// `Σ_i x_i·W[i,:]`, then the activation (unless the loss fuses it).
     fn second_layer_output(&mut self, shares: &[Mutex<Share<'_, T>>]) -> Result<()> {
-        let fused_last = self.fused_head && self.layers.len() == 2;
-        let Some(Layer::Dense(d)) = self.layers.get(1) else { return Err(short()) };
+        let fused_last = self.net.fused_head && self.net.layers.len() == 2;
+        let Some(Layer::Dense(d)) = self.net.layers.get(1) else { return Err(short()) };
         let (n_in, n_out) = (d.fan_in, d.fan_out);
         let (inputs, outputs) = self.ws.acts.split_at_mut(2);
         let x = inputs.get(1).and_then(|a| a.get(..n_in)).ok_or_else(short)?;
@@ -406,7 +400,7 @@ impl<T: Real> Network<T> {
 
     /// dz of the first layer from d loss / d (its output) in `grad`.
     fn first_layer_dz(&self, grad: &[T], dz: &mut [T]) -> Result<()> {
-        let Some(Layer::Dense(d)) = self.layers.first() else { return Err(short()) };
+        let Some(Layer::Dense(d)) = self.net.layers.first() else { return Err(short()) };
         let n = d.fan_out;
         let dz = dz.get_mut(..n).ok_or_else(short)?;
         dz.copy_from_slice(grad.get(..n).ok_or_else(short)?);
@@ -415,11 +409,10 @@ impl<T: Real> Network<T> {
     }
 
     fn update_bias(&mut self, index: usize, dz: &[T]) -> Result<()> {
-        let optimizer = self.optimizer.ok_or_else(short)?;
-        let step = optimizer.at_step(self.updates + 1);
-        let Some(Layer::Dense(d)) = self.layers.get_mut(index) else { return Err(short()) };
-        let crate::optim::Slots { first, second } = &mut d.bias.slots;
-        step.apply(&mut d.bias.value, dz.get(..d.fan_out).ok_or_else(short)?, first, second)
+        let step = self.opt.next_step()?;
+        let Some(Layer::Dense(d)) = self.net.layers.get_mut(index) else { return Err(short()) };
+        let slots = self.opt.slots_mut(index, 1)?;
+        step.apply(&mut d.bias.value, dz.get(..d.fan_out).ok_or_else(short)?, &mut slots.first, &mut slots.second)
     }
 }
 
@@ -509,7 +502,7 @@ fn split_shares<'a, T: Real>(first: Layer1<'a, T>, second: Option<Layer2<'a, T>>
 
 /// Phase 2: this thread's blocks of the second layer — dx from the old rows, then their update (the serial
 /// online path's block kernel, so the arithmetic is the same). Returns false when the team is done.
-fn second_layer_phase<T: Real>(share: &Mutex<Share<'_, T>>, published: &Mutex<Published<T>>, rule: Rule<T>) -> bool {
+fn second_layer_phase<T: Real>(share: &Mutex<Share<'_, T>>, published: &Mutex<Published<T>>, rule: SgdRule<T>) -> bool {
     let mut share = lock(share);
     let Some(second) = share.second.as_mut() else { return !lock(published).stop };
     let SecondShare { first_block, w, velocity, dx, penalties, x, dz } = second;
@@ -532,7 +525,7 @@ fn second_layer_phase<T: Real>(share: &Mutex<Share<'_, T>>, published: &Mutex<Pu
         let start = (*first_block + k) * BLOCK_ROWS;
         let x_block = x.get(start..start + dx_block.len()).unwrap_or(&[]);
         let v_block = if has_velocity { velocity.get_mut(k * chunk..k * chunk + w_block.len()).unwrap_or(&mut []) } else { &mut [] };
-        let value = sgd_block(w_block, v_block, x_block, dz, Some(dx_block), fan_out, rule.lr, rule.momentum, rule.nesterov, penalty);
+        let value = sgd_block(w_block, v_block, x_block, dz, Some(dx_block), fan_out, &rule, penalty);
         if let Some(slot) = penalties.get_mut(k) {
             *slot = value;
         }
@@ -545,7 +538,7 @@ fn second_layer_phase<T: Real>(share: &Mutex<Share<'_, T>>, published: &Mutex<Pu
 fn first_layer_phase<'d, T: Real>(
     share: &Mutex<Share<'_, T>>,
     published: &Mutex<Published<T>>,
-    rule: Rule<T>,
+    rule: SgdRule<T>,
     fan_out: usize,
     row_of: &(dyn Fn(usize) -> Option<&'d [T]> + Sync),
 ) {
@@ -566,7 +559,7 @@ fn first_layer_phase<'d, T: Real>(
         let v_block = if has_velocity { velocity.get_mut(k * chunk..k * chunk + w_block.len()).unwrap_or(&mut []) } else { &mut [] };
         let x_now = x_now.and_then(|x| x.get(rows.clone()));
         let x_next = x_next.and_then(|x| x.get(rows));
-        let value = team_block(w_block, v_block, x_now, dz, x_next, partial, fan_out, rule.lr, rule.momentum, rule.nesterov, penalty);
+        let value = team_block(w_block, v_block, x_now, dz, x_next, partial, fan_out, &rule, penalty);
         if let Some(slot) = penalties.get_mut(k) {
             *slot = value;
         }
@@ -586,16 +579,14 @@ fn team_block<T: Real>(
     x_next: Option<&[T]>,
     partial: &mut [T],
     fan_out: usize,
-    lr: T,
-    momentum: T,
-    nesterov: bool,
-    penalty: Option<(T, T)>,
+    rule: &SgdRule<T>,
+    penalty: Penalty<T>,
 ) -> T {
     let mut value = T::zero();
     partial.fill(T::zero());
     for (r, w_row) in w.chunks_exact_mut(fan_out).enumerate() {
         if let Some(xi) = x_now.and_then(|x| x.get(r)).copied() {
-            value += update_row(w_row, velocity, r, xi, dz, lr, momentum, nesterov, penalty);
+            value += update_row(w_row, velocity, r, xi, dz, rule, penalty);
         }
         if let Some(a) = x_next.and_then(|x| x.get(r)).copied()
             && a != T::zero()

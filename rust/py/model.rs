@@ -1,0 +1,416 @@
+//! `ferronet._core.Model`: a model (network + trainer) behind one Python object. Arguments arrive validated by
+//! `python/ferronet`; this file converts them (NumPy arrays to slices, JSON to configs) and hands them to the
+//! engine, which checks its own invariants. Heavy calls release the GIL and run on the engine's thread pool.
+
+use std::time::Duration;
+
+use numpy::PyUntypedArrayMethods;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+use crate::buffer;
+use crate::model::file::{self, LoadedFile};
+use crate::model::state::{OwnedTensors, TrainingMeta, layer_tensors};
+use crate::model::{AnyModel, Model, ModelConfig, OptimizerConfig};
+use crate::network::Batch;
+use crate::py::convert::{self, OwnedTargets};
+use crate::py::dataset::PyDataset;
+use crate::py::dtype::{self, Float, with_dtype};
+use crate::py::report::PyChunkReport;
+use crate::threads;
+
+#[pyclass(name = "Model", module = "ferronet._core")]
+pub struct PyModel {
+    model: AnyModel,
+}
+
+/// Run engine work without the GIL, on the engine's pool.
+fn compute<R: Send>(py: Python<'_>, work: impl FnOnce() -> crate::error::Result<R> + Send) -> PyResult<R> {
+    Ok(py.detach(|| threads::install(work))??)
+}
+
+fn typed<T: Float>(model: &AnyModel) -> PyResult<&Model<T>> {
+    T::model(model).ok_or_else(|| PyTypeError::new_err("the model's dtype changed"))
+}
+
+fn typed_mut<T: Float>(model: &mut AnyModel) -> PyResult<&mut Model<T>> {
+    T::model_mut(model).ok_or_else(|| PyTypeError::new_err("the model's dtype changed"))
+}
+
+fn optimizer_of(json: &str) -> PyResult<crate::optim::Optimizer> {
+    Ok(OptimizerConfig::from_json(json)?.optimizer()?)
+}
+
+fn json_of<V: serde::Serialize>(value: &V) -> PyResult<String> {
+    serde_json::to_string(value).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// A batch handed in from Python, borrowed for the call.
+fn with_batch<'py, T: Float, R: Send>(
+    py: Python<'py>,
+    model: &mut Model<T>,
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    sample_weight: Option<&Bound<'py, PyAny>>,
+    work: impl FnOnce(&mut Model<T>, &Batch<'_, T>) -> crate::error::Result<R> + Send,
+) -> PyResult<R> {
+    let x = convert::array::<T>(x, "X")?;
+    let (rows, _) = convert::matrix_shape(&x, "X")?;
+    let targets = OwnedTargets::<T>::extract(y, model.network.loss.uses_labels())?;
+    let weights = convert::weights::<T>(sample_weight)?;
+    let batch = Batch {
+        x: convert::slice(&x, "X")?,
+        rows,
+        targets: targets.view()?,
+        weights: weights.as_ref().map(|w| convert::slice(w, "sample_weight")).transpose()?,
+    };
+    compute(py, || work(model, &batch))
+}
+
+/// Per layer, a dict of its tensors (copies), from named tensors `layers.{i}.{name}` or `optimizer...`.
+fn layer_dicts<'py, T: Float>(
+    py: Python<'py>,
+    model: &Model<T>,
+    values: impl Fn(usize, &str) -> Option<Vec<T>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for (index, layer) in model.network.layers.iter().enumerate() {
+        let dict = PyDict::new(py);
+        for (name, shape) in layer_tensors(layer).0 {
+            if let Some(data) = values(index, name) {
+                dict.set_item(name, convert::to_numpy_shaped(py, data, &shape)?)?;
+            }
+        }
+        list.append(dict)?;
+    }
+    Ok(list)
+}
+
+fn copy_of<T: Copy>(data: &[T]) -> Option<Vec<T>> {
+    buffer::copy_of(data, "a copy of the parameters").ok()
+}
+
+/// `weights[i][name]` arrays as named tensors `layers.{i}.{name}`.
+fn tensors_from_layers<T: Float>(weights: &Bound<'_, PyList>) -> PyResult<OwnedTensors<T>> {
+    let mut owned = OwnedTensors::default();
+    for (index, item) in weights.iter().enumerate() {
+        let dict = item.cast::<PyDict>().map_err(|_| PyTypeError::new_err(format!("weights[{index}] must be a dict")))?;
+        for (key, value) in dict.iter() {
+            let name: String = key.extract().map_err(|_| PyTypeError::new_err(format!("weights[{index}] keys must be strings")))?;
+            let what = format!("weights[{index}][{name:?}]");
+            let array = convert::array::<T>(&value, &what)?;
+            let data = buffer::copy_of(convert::slice(&array, &what)?, &what)?;
+            owned.tensors.insert(format!("layers.{index}.{name}"), (array.shape().to_vec(), data));
+        }
+    }
+    Ok(owned)
+}
+
+fn tensors_from_dict<T: Float>(tensors: &Bound<'_, PyDict>) -> PyResult<OwnedTensors<T>> {
+    let mut owned = OwnedTensors::default();
+    for (key, value) in tensors.iter() {
+        let name: String = key.extract().map_err(|_| PyTypeError::new_err("state tensor names must be strings"))?;
+        let what = format!("tensor {name:?}");
+        let array = convert::array::<T>(&value, &what)?;
+        let data = buffer::copy_of(convert::slice(&array, &what)?, &what)?;
+        owned.tensors.insert(name, (array.shape().to_vec(), data));
+    }
+    Ok(owned)
+}
+
+fn file_bytes<'py>(py: Python<'py>, data: Vec<u8>) -> Bound<'py, PyBytes> {
+    PyBytes::new(py, &data)
+}
+
+impl PyModel {
+    fn dtype(&self) -> dtype::Dtype {
+        dtype::of_model(&self.model)
+    }
+}
+
+#[pymethods]
+impl PyModel {
+    /// `Model(config_json)`: a new model with fresh parameters; the config must give `input_dim`.
+    #[new]
+    fn new(py: Python<'_>, config: &str) -> PyResult<Self> {
+        let config = ModelConfig::from_json(config)?;
+        Ok(PyModel { model: compute(py, || AnyModel::build(config))? })
+    }
+
+    /// An independent copy: parameters, optimizer and its state, counters.
+    fn copy(&self, py: Python<'_>) -> PyResult<Self> {
+        let model = with_dtype!(self.dtype(), T => {
+            let source = typed::<T>(&self.model)?;
+            T::wrap_model(compute(py, || source.try_clone())?)
+        });
+        Ok(PyModel { model })
+    }
+
+    #[getter]
+    fn input_dim(&self) -> usize {
+        with_dtype!(self.dtype(), T => T::model(&self.model).map_or(0, |m| m.network.input_dim))
+    }
+
+    #[getter]
+    fn output_dim(&self) -> usize {
+        with_dtype!(self.dtype(), T => T::model(&self.model).map_or(0, |m| m.network.output_dim()))
+    }
+
+    #[getter]
+    fn n_params(&self) -> usize {
+        with_dtype!(self.dtype(), T => T::model(&self.model).map_or(0, |m| m.network.n_params()))
+    }
+
+    /// The model config as JSON.
+    #[getter]
+    fn config(&self) -> PyResult<String> {
+        Ok(self.model.config().to_json()?)
+    }
+
+    /// {"step", "updates", "epochs", "optimizer_epochs"}: updates in the model's life (they key the dropout
+    /// masks), updates and epochs with the current optimizer state, epochs in the model's life (they key the
+    /// shuffle).
+    #[getter]
+    fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let (counters, opt_updates, opt_epochs) = with_dtype!(self.dtype(), T => {
+            let m = typed::<T>(&self.model)?;
+            (m.trainer.counters, m.trainer.opt.updates, m.trainer.opt.epochs)
+        });
+        let dict = PyDict::new(py);
+        dict.set_item("step", counters.step)?;
+        dict.set_item("updates", opt_updates)?;
+        dict.set_item("epochs", counters.epochs)?;
+        dict.set_item("optimizer_epochs", opt_epochs)?;
+        Ok(dict)
+    }
+
+    /// The optimizer as configured (JSON), or None.
+    #[getter]
+    fn optimizer(&self) -> PyResult<Option<String>> {
+        let configured = with_dtype!(self.dtype(), T => typed::<T>(&self.model)?.trainer.opt.configured);
+        configured.map(|o| json_of(&OptimizerConfig::of(o))).transpose()
+    }
+
+    /// The learning rate the next updates use (None without an optimizer).
+    #[getter]
+    fn lr(&self) -> PyResult<Option<f64>> {
+        Ok(with_dtype!(self.dtype(), T => typed::<T>(&self.model)?.trainer.opt.in_use().map(|o| o.lr())))
+    }
+
+    /// The last layer's output; `training` uses the current masks and batch statistics (nothing is updated).
+    fn forward<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>, training: bool, logits_only: bool) -> PyResult<Bound<'py, PyAny>> {
+        with_dtype!(self.dtype(), T => {
+            let model = typed::<T>(&self.model)?;
+            let x = convert::array::<T>(x, "X")?;
+            let (rows, _) = convert::matrix_shape(&x, "X")?;
+            let data = convert::slice(&x, "X")?;
+            let step = model.trainer.counters.step;
+            let out = compute(py, || model.network.forward(data, rows, training, step, logits_only))?;
+            convert::to_numpy_matrix(py, out, rows, model.network.output_dim())
+        })
+    }
+
+    /// (objective, correct count) in inference mode.
+    #[pyo3(signature = (x, y, sample_weight = None))]
+    fn evaluate<'py>(
+        &mut self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
+        sample_weight: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<(f64, f64)> {
+        with_dtype!(self.dtype(), T => with_batch(py, typed_mut::<T>(&mut self.model)?, x, y, sample_weight, |m, batch| m.network.evaluate(batch)))
+    }
+
+    /// (objective, gradients per layer as dicts) in training mode, without updating anything.
+    #[pyo3(signature = (x, y, sample_weight = None))]
+    fn gradients<'py>(
+        &mut self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
+        sample_weight: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<(f64, Bound<'py, PyList>)> {
+        with_dtype!(self.dtype(), T => {
+            let model = typed_mut::<T>(&mut self.model)?;
+            let (objective, grads) = with_batch(py, model, x, y, sample_weight, |m, batch| m.trainer.gradients(&mut m.network, batch))?;
+            let list = layer_dicts(py, model, |index, name| {
+                let position = layer_tensors(model.network.layers.get(index)?).0.iter().position(|(n, _)| *n == name)?;
+                grads.get(index)?.get(position).cloned()
+            })?;
+            Ok((objective, list))
+        })
+    }
+
+    /// Layer outputs, d loss / d output per layer and parameter gradients on a batch in training mode.
+    #[pyo3(signature = (x, y, sample_weight = None))]
+    fn trace<'py>(
+        &mut self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
+        sample_weight: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        with_dtype!(self.dtype(), T => {
+            let model = typed_mut::<T>(&mut self.model)?;
+            let rows = convert::array::<T>(x, "X")?.shape().first().copied().unwrap_or(0);
+            let trace = with_batch(py, model, x, y, sample_weight, |m, batch| m.trainer.trace(&mut m.network, batch))?;
+            let (outputs, output_grads) = (PyList::empty(py), PyList::empty(py));
+            for ((layer, out), grad) in model.network.layers.iter().zip(trace.outputs).zip(trace.output_grads) {
+                outputs.append(convert::to_numpy_matrix(py, out, rows, layer.out_dim())?)?;
+                output_grads.append(convert::to_numpy_matrix(py, grad, rows, layer.out_dim())?)?;
+            }
+            let param_grads = layer_dicts(py, model, |index, name| {
+                let position = layer_tensors(model.network.layers.get(index)?).0.iter().position(|(n, _)| *n == name)?;
+                trace.param_grads.get(index)?.get(position).cloned()
+            })?;
+            let result = PyDict::new(py);
+            result.set_item("objective", trace.objective)?;
+            result.set_item("outputs", outputs)?;
+            result.set_item("output_grads", output_grads)?;
+            result.set_item("param_grads", param_grads)?;
+            Ok(result)
+        })
+    }
+
+    /// Copies of the parameters: one dict per layer ({"W", "b"}, BatchNorm's four arrays, or {}).
+    fn get_weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        with_dtype!(self.dtype(), T => {
+            let model = typed::<T>(&self.model)?;
+            let (tensors, _) = model.export(false);
+            layer_dicts(py, model, |index, name| {
+                let full = format!("layers.{index}.{name}");
+                tensors.iter().find(|t| t.name == full).and_then(|t| copy_of(t.data))
+            })
+        })
+    }
+
+    /// Replace the parameters (the structure of `get_weights`), all or nothing.
+    fn set_weights(&mut self, weights: &Bound<'_, PyList>) -> PyResult<()> {
+        with_dtype!(self.dtype(), T => {
+            let tensors = tensors_from_layers::<T>(weights)?;
+            Ok(typed_mut::<T>(&mut self.model)?.replace_parameters(&tensors)?)
+        })
+    }
+
+    /// The state as named tensors (copies) and the rest of it as JSON (counters, optimizer).
+    fn state_dict<'py>(&self, py: Python<'py>, include_optimizer: bool) -> PyResult<(Bound<'py, PyDict>, String)> {
+        with_dtype!(self.dtype(), T => {
+            let (tensors, meta) = typed::<T>(&self.model)?.export(include_optimizer);
+            let dict = PyDict::new(py);
+            for tensor in tensors {
+                let data = buffer::copy_of(tensor.data, "the state")?;
+                dict.set_item(&tensor.name, convert::to_numpy_shaped(py, data, &tensor.shape)?)?;
+            }
+            Ok((dict, json_of(&meta)?))
+        })
+    }
+
+    /// Replace the whole state (what `state_dict` returns), all or nothing.
+    fn load_state_dict(&mut self, py: Python<'_>, tensors: &Bound<'_, PyDict>, meta: &str) -> PyResult<()> {
+        let meta: TrainingMeta = serde_json::from_str(meta).map_err(|e| PyValueError::new_err(format!("state meta is not valid: {e}")))?;
+        with_dtype!(self.dtype(), T => {
+            let source = tensors_from_dict::<T>(tensors)?;
+            let model = typed_mut::<T>(&mut self.model)?;
+            let config = model.config.clone();
+            let fresh = compute(py, || {
+                let mut fresh = Model::<T>::blank(&config)?;
+                fresh.import(&source, &meta)?;
+                Ok(fresh)
+            })?;
+            *model = fresh;
+            Ok(())
+        })
+    }
+
+    /// The model as the bytes of a model file.
+    fn to_file_bytes<'py>(&self, py: Python<'py>, include_optimizer: bool) -> PyResult<Bound<'py, PyBytes>> {
+        let data = with_dtype!(self.dtype(), T => {
+            let model = typed::<T>(&self.model)?;
+            compute(py, || model.to_file_bytes(include_optimizer))?
+        });
+        Ok(file_bytes(py, data))
+    }
+
+    /// The learning rate of the next updates.
+    fn set_lr(&mut self, lr: f64) -> PyResult<()> {
+        with_dtype!(self.dtype(), T => Ok(typed_mut::<T>(&mut self.model)?.trainer.set_lr(lr)?))
+    }
+
+    /// One update (optionally with a new optimizer, JSON, installed only if the update succeeds). Returns
+    /// (objective before the update, correct count). A non-finite loss raises FloatingPointError and changes
+    /// nothing.
+    #[pyo3(signature = (x, y, sample_weight = None, optimizer = None, reset = false))]
+    fn train_step<'py>(
+        &mut self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
+        sample_weight: Option<&Bound<'py, PyAny>>,
+        optimizer: Option<&str>,
+        reset: bool,
+    ) -> PyResult<(f64, f64)> {
+        let optimizer = optimizer.map(optimizer_of).transpose()?.map(|o| (o, reset));
+        let result = with_dtype!(self.dtype(), T => with_batch(py, typed_mut::<T>(&mut self.model)?, x, y, sample_weight, |m, batch| {
+            m.trainer.train_step(&mut m.network, batch, optimizer)
+        }))?;
+        Ok((result.objective, result.correct))
+    }
+
+    /// Start a fit with `optimizer` (JSON); `reset` starts fresh optimizer state. `end_fit(False)` returns to here.
+    fn begin_fit(&mut self, py: Python<'_>, optimizer: &str, reset: bool) -> PyResult<()> {
+        let optimizer = optimizer_of(optimizer)?;
+        with_dtype!(self.dtype(), T => {
+            let m = typed_mut::<T>(&mut self.model)?;
+            compute(py, || m.trainer.begin_fit(&m.network, optimizer, reset))
+        })
+    }
+
+    /// End a fit: keep what it trained (`commit`) or return to the state of `begin_fit`.
+    fn end_fit(&mut self, commit: bool) -> PyResult<()> {
+        with_dtype!(self.dtype(), T => {
+            let m = typed_mut::<T>(&mut self.model)?;
+            m.trainer.end_fit(&mut m.network, commit);
+        });
+        Ok(())
+    }
+
+    fn begin_epoch(&mut self, dataset: &PyDataset, batch_size: usize, shuffle: bool) -> PyResult<()> {
+        with_dtype!(self.dtype(), T => {
+            let m = typed_mut::<T>(&mut self.model)?;
+            let data = T::dataset(&dataset.data).ok_or_else(|| PyTypeError::new_err("the dataset's dtype differs from the model's"))?;
+            Ok(m.trainer.begin_epoch(&m.network, data, batch_size, shuffle)?)
+        })
+    }
+
+    /// Train the current epoch for about `seconds` (at least one batch).
+    fn train_chunk(&mut self, py: Python<'_>, dataset: &PyDataset, seconds: f64) -> PyResult<PyChunkReport> {
+        if !(seconds.is_finite() && seconds >= 0.0) {
+            return Err(PyValueError::new_err(format!("seconds must be a finite number >= 0; got {seconds}")));
+        }
+        let budget = Duration::from_secs_f64(seconds.min(3600.0));
+        let report = with_dtype!(self.dtype(), T => {
+            let m = typed_mut::<T>(&mut self.model)?;
+            let data = T::dataset(&dataset.data).ok_or_else(|| PyTypeError::new_err("the dataset's dtype differs from the model's"))?;
+            compute(py, || m.trainer.train_chunk(&mut m.network, data, budget))?
+        });
+        Ok(report.into())
+    }
+}
+
+/// Read a model file's bytes: (config JSON, the model or None when it was saved unbuilt, the optimizer as
+/// configured (JSON) or None). Errors name the file as `source`.
+#[pyfunction]
+pub fn read_model_file(py: Python<'_>, data: &[u8], source: &str) -> PyResult<(String, Option<PyModel>, Option<String>)> {
+    let LoadedFile { config, model, optimizer } = compute(py, || file::read(data, source))?;
+    Ok((config.to_json()?, model.map(|model| PyModel { model }), optimizer.map(|o| json_of(&o)).transpose()?))
+}
+
+/// The model file of a model that is not built yet (its config only).
+#[pyfunction]
+pub fn unbuilt_model_file<'py>(py: Python<'py>, config: &str) -> PyResult<Bound<'py, PyBytes>> {
+    let config = ModelConfig::from_json(config)?;
+    config.validate()?;
+    Ok(file_bytes(py, file::unbuilt_to_file_bytes(&config)?))
+}
