@@ -20,6 +20,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 import numpy as np
 
 from . import _core
+from ._progress import progress_bar as _progress_bar
+from ._progress import resolve_progress as _resolve_progress
 from ._validation import (
     as_array,
     check_bool,
@@ -672,33 +674,3 @@ def _epoch_line(epoch: int, epochs: int, values: dict[str, float]) -> str:
     parts.append(f"lr {values['lr']:.4g}")
     parts.append(f"{values['epoch_seconds']:.2f}s")
     return "  ".join(parts)
-
-
-def _resolve_progress(progress: Any) -> bool:
-    """``fit(progress=...)``: True or False, or "auto" (on when stderr is a terminal and tqdm is installed)."""
-    if isinstance(progress, str):
-        if progress != "auto":  # TypeError, as for every other value that is neither a bool nor "auto"
-            raise TypeError(f"progress must be True, False or 'auto'; got {progress!r}")
-        isatty = getattr(sys.stderr, "isatty", None)  # sys.stderr may be None (pythonw) or a stream without isatty
-        if not (callable(isatty) and isatty()):
-            return False
-        try:
-            import tqdm
-        except ImportError:
-            return False
-        return True
-    if not isinstance(progress, (bool, np.bool_)):
-        raise TypeError(f"progress must be True, False or 'auto'; got {type(progress).__name__} {progress!r}")
-    if progress:
-        try:
-            import tqdm  # noqa: F401
-        except ImportError:
-            raise ImportError("progress=True needs tqdm: pip install tqdm (or 'ferronet[progress]')") from None
-    return bool(progress)
-
-
-def _progress_bar(n: int, epoch: int, epochs: int) -> Any:
-    from tqdm.auto import tqdm
-
-    # disable=False: the caller already decided (tqdm's disable=None would hide an asked-for bar off a terminal)
-    return tqdm(total=n, desc=f"epoch {epoch + 1}/{epochs}", unit="rows", leave=True, file=sys.stderr, disable=False)
