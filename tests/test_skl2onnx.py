@@ -3,6 +3,8 @@ values match the pipeline's predict / predict_proba, with the estimator's own cl
 
 from __future__ import annotations
 
+import sys
+
 import ferronet.onnx  # registers the converters
 import numpy as np
 import onnxruntime as ort  # the [test] extra installs onnx, onnxruntime and skl2onnx
@@ -167,3 +169,11 @@ def test_an_opset_older_than_13_is_refused():
     model = MLPRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X, X[:, 0])
     with pytest.raises(RuntimeError, match=r"target_opset >= 13"):
         skl2onnx.to_onnx(model, X[:1].astype(np.float32), target_opset=12)
+
+
+def test_without_skl2onnx_registering_raises_a_clear_import_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "skl2onnx", None)  # makes `import skl2onnx` raise ImportError
+    monkeypatch.delitem(sys.modules, "ferronet._skl2onnx")  # imported afresh, and failing
+    monkeypatch.delattr(ferronet, "_skl2onnx")
+    with pytest.raises(ImportError, match=r"register_skl2onnx needs skl2onnx and scikit-learn"):
+        ferronet.onnx.register_skl2onnx()

@@ -15,11 +15,12 @@ mse                         ``variable`` [N, k] (also [N, 1] for one output, as 
 ==========================  ===========================================================================
 
 These are ``predict`` and ``predict_proba`` of the model. Dense layers become ``Gemm``, BatchNorm an inference
-``BatchNormalization`` with the running statistics, Dropout nothing.
+``BatchNormalization`` with the running statistics, Dropout nothing; leaky_relu is ``LeakyRelu`` in float32 and
+``Max(z, 0.01 * z)`` in float64 (onnxruntime has no double LeakyRelu kernel).
 
-The default opset is ``DEFAULT_OPSET`` (17): every operator used here has its current definition from opset 13 on,
-17 is supported by onnxruntime since 1.11 and by every converter in use today, and a newer opset would only
-narrow the runtimes that can load the file. ``opset`` accepts ``MIN_OPSET`` (13) up to the installed onnx's
+The default opset is ``DEFAULT_OPSET`` (17): from opset 13 on, every operator used here computes as it does today
+(later versions only add types), onnxruntime runs opset 17 since version 1.12 (2022), and a newer opset would add
+nothing this graph uses while narrowing the runtimes that can load the file. ``opset`` accepts ``MIN_OPSET`` (13) up to the installed onnx's
 newest; the file's IR version is the lowest that opset allows.
 
 Importing this module with skl2onnx installed registers converters for ``ferronet.sklearn.MLPClassifier`` and
@@ -50,7 +51,7 @@ from .model import Sequential
 #: The opset ``to_onnx`` writes unless told otherwise (see the module docstring for why).
 DEFAULT_OPSET = 17
 
-#: The oldest opset accepted: the first in which every operator used here has its current definition.
+#: The oldest opset accepted: from it on, every operator used here computes as it does today (Softmax per axis).
 MIN_OPSET = 13
 
 #: The names of the graph outputs, by loss.
