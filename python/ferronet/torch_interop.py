@@ -157,7 +157,7 @@ def from_torch(
     TypeError
         If ``module`` is not a ``torch.nn.Sequential``, or an argument has the wrong type.
     ValueError
-        If a module is not one of those above (the message names its index and type), the widths do not chain,
+        If a module is not one of those above (the message names its path and type), the widths do not chain,
         ``input_dim`` differs from the module's, the parameters' dtype needs an explicit ``dtype=``, or the loss
         cannot be inferred.
     """
