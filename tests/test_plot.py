@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import ferronet as fnet
 import matplotlib  # the [test] extra installs it: a missing matplotlib fails here rather than skipping
 import numpy as np
@@ -158,3 +160,21 @@ def test_history_rejects_bad_input():
         fnet.plot.history({"loss": [1.0, 0.5], "val_loss": [1.0]})
     with pytest.raises(TypeError, match="only numbers"):
         fnet.plot.history({"loss": [1.0, "a"]})
+
+
+def test_figures_display_themselves_as_png_in_ipython(spiral_model, stats):
+    """plot builds Figures without pyplot, so IPython's inline backend never sees them: the figures carry their
+    own PNG representation, which IPython's display formatter (what Jupyter shows) picks up."""
+    formatters = pytest.importorskip("IPython.core.formatters", reason="IPython comes with ipykernel ([test] extra)")
+    model, X, y, history = spiral_model
+    figures = [
+        fnet.plot.history(history),
+        fnet.plot.decision_boundary(model, X, y, resolution=30),
+        fnet.plot.layer_histograms(stats),
+        fnet.plot.layer_std(stats),
+    ]
+    for fig in figures:
+        data, _ = formatters.DisplayFormatter().format(fig)
+        assert data["image/png"].startswith(PNG_SIGNATURE) and len(data["image/png"]) > 5_000
+        assert data["text/plain"].startswith("<Figure size")
+        assert len(pickle.loads(pickle.dumps(fig)).axes) == len(fig.axes)  # still an ordinary, picklable Figure

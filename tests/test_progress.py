@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import re
 import sys
+import types
 from typing import ClassVar
 
 import ferronet as fnet
 import numpy as np
 import pytest
+from ferronet import _progress as progress_module
 from ferronet import training as training_module
 
 tqdm_auto = pytest.importorskip("tqdm.auto", reason="tqdm is the progress extra: pip install tqdm")
@@ -178,3 +180,42 @@ def test_numpy_bools_are_accepted(capfd):
     assert capfd.readouterr() == ("", "")
     classifier().fit(X, y, epochs=1, batch_size=30, progress=np.True_)
     assert "epoch 1/1" in capfd.readouterr().err
+
+
+class ZMQInteractiveShell:
+    """Stands for ipykernel's shell: what a Jupyter kernel's get_ipython() returns."""
+
+    config: ClassVar[dict] = {"IPKernelApp": {}}
+
+
+class TerminalInteractiveShell:
+    config: ClassVar[dict] = {}
+
+
+def fake_ipython(monkeypatch, shell) -> None:
+    module = types.ModuleType("IPython")
+    module.get_ipython = lambda: shell
+    monkeypatch.setitem(sys.modules, "IPython", module)
+
+
+def test_notebook_detection(monkeypatch):
+    assert not progress_module.in_notebook()  # plain pytest
+    fake_ipython(monkeypatch, TerminalInteractiveShell())
+    assert not progress_module.in_notebook()  # IPython in a terminal: stderr decides, as for any terminal
+    fake_ipython(monkeypatch, None)
+    assert not progress_module.in_notebook()
+    fake_ipython(monkeypatch, ZMQInteractiveShell())
+    assert progress_module.in_notebook()
+
+
+def test_auto_is_on_in_a_notebook_and_falls_back_to_text_without_ipywidgets(monkeypatch):
+    # Jupyter's stderr is no terminal, so "auto" used to stay off there; tqdm.auto would warn without ipywidgets.
+    fake_ipython(monkeypatch, ZMQInteractiveShell())
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # makes it unimportable (and invisible to find_spec)
+    stderr = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    assert progress_module.resolve_progress("auto") is True
+    X, y = small_problem()
+    classifier().fit(X, y, epochs=2, batch_size=30, progress="auto")
+    written = stderr.getvalue()
+    assert "epoch 1/2" in written and "epoch 2/2" in written and "120/120" in written

@@ -26,7 +26,7 @@ STAT_KEYS = ("name", "kind", "activation_std", "activation_hist", "grad_std", "g
 
 def _new_figure(width: float, height: float) -> Figure:
     try:
-        from matplotlib.figure import Figure
+        from ._figure import Figure  # a matplotlib Figure that shows itself in Jupyter
     except ImportError:
         raise ImportError("ferronet.plot needs matplotlib: pip install 'ferronet[plot]'") from None
     return Figure(figsize=(width, height), layout="constrained")
