@@ -282,3 +282,10 @@ def test_paths_that_name_no_writable_file_are_rejected_before_anything_is_writte
     with pytest.raises(ValueError, match=r"the directory .*missing.* does not exist"):
         to_onnx(small_model, tmp_path / "missing" / "model.onnx")
     assert os.listdir(tmp_path) == []
+
+
+def test_the_method_writes_the_same_graph(tmp_path):
+    model = fnet.Sequential([fnet.Dense(5, activation="relu"), fnet.Dense(3)], input_dim=4, seed=1)
+    proto = model.to_onnx(tmp_path / "model.onnx")
+    assert (tmp_path / "model.onnx").read_bytes() == proto.SerializeToString()
+    assert proto.SerializeToString() == to_onnx(model).SerializeToString()

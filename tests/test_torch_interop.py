@@ -1,4 +1,4 @@
-"""ferronet.torch_interop: to_torch / from_torch copy weights bit for bit and compute the same function; modules
+"""Sequential.to_torch / Sequential.from_torch (ferronet.torch_interop) copy weights bit for bit and compute the same function; modules
 with no ferronet counterpart are refused clearly. Runs where PyTorch is installed (it is not a dependency)."""
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ import pytest
 torch = pytest.importorskip(
     "torch", reason="PyTorch is not a ferronet dependency (nor in CI): install torch to run the interop tests"
 )
-from ferronet.torch_interop import from_torch, to_torch  # noqa: E402  (needs torch, imported above)
+from ferronet.torch_interop import to_torch  # noqa: E402  (needs torch, imported above)
+
+from_torch = fnet.Sequential.from_torch
 
 ARCHITECTURES = {
     "dense": lambda: [
@@ -248,3 +250,16 @@ def test_bad_arguments_are_refused():
         to_torch(module)
     with pytest.raises(ValueError, match=r"model is not built"):
         to_torch(fnet.Sequential([fnet.Dense(2)]))
+
+
+def test_the_methods_are_the_functions():
+    model = fnet.Sequential([fnet.Dense(5, activation="tanh"), fnet.Dense(2)], input_dim=3, dtype="float64")
+    module = model.to_torch()
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    with torch.no_grad():
+        first, second = module(torch.from_numpy(X)).numpy(), to_torch(model)(torch.from_numpy(X)).numpy()
+    np.testing.assert_array_equal(first, second)
+    assert (
+        fnet.Sequential.from_torch(module, loss="mse").get_weights()[0]["W"].tolist()
+        == model.get_weights()[0]["W"].tolist()
+    )

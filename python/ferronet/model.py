@@ -377,6 +377,42 @@ class Sequential:
         engine.load_state_dict(converted, json.dumps(meta))
         self._optimizer = optimizer
 
+    # ---- export: ONNX and PyTorch (optional dependencies, loaded on use) --------------------------------------
+
+    def to_onnx(self, path: Any = None, *, opset: int | None = None, dtype: str | None = None) -> Any:
+        """The model as a standard ONNX graph (inference form), written to ``path`` when given; see
+        ``ferronet.onnx.to_onnx``. Needs ``pip install "ferronet[onnx]"``."""
+        from ._onnx_export import to_onnx
+
+        return to_onnx(self, path, opset=opset, dtype=dtype)
+
+    def to_torch(self) -> Any:
+        """A ``torch.nn.Sequential`` in eval mode computing what ``forward`` computes (needs PyTorch)."""
+        from .torch_interop import to_torch
+
+        return to_torch(self)
+
+    @classmethod
+    def from_torch(
+        cls,
+        module: Any,
+        *,
+        loss: str | None = None,
+        input_dim: int | None = None,
+        dtype: str | None = None,
+        seed: int | None = 0,
+    ) -> Sequential:
+        """A model with the layers and weights of a ``torch.nn.Sequential`` of Linear, ReLU, LeakyReLU(0.01),
+        Sigmoid, Tanh, Identity, BatchNorm1d, Dropout and a last Softmax (needs PyTorch). ``loss`` defaults to what
+        the last activation implies (softmax → softmax cross-entropy, sigmoid → binary cross-entropy, none → mse);
+        ``dtype`` to the module's. See ``ferronet.torch_interop`` for the correspondence."""
+        from .torch_interop import from_torch_layers
+
+        imported = from_torch_layers(module, loss=loss, input_dim=input_dim, dtype=dtype)
+        model = cls(imported.layers, input_dim=imported.input_dim, loss=imported.loss, dtype=imported.dtype, seed=seed)
+        model.set_weights(imported.weights)
+        return model
+
     # ---- parameters ----------------------------------------------------------------------------------------
 
     @_locked

@@ -1,4 +1,5 @@
-"""Move models between ferronet and PyTorch: ``to_torch`` and ``from_torch``.
+"""Move models between ferronet and PyTorch: ``Sequential.to_torch()`` and ``Sequential.from_torch(module)``
+(``to_torch`` and ``from_torch_layers`` here do the work).
 
 PyTorch is not a ferronet dependency: install it yourself to use this module. The layers map one to one:
 
@@ -19,7 +20,8 @@ Weights are copied bit for bit, in the model's dtype (float32 or float64). The t
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,7 +36,9 @@ from ._validation import check_choice, check_dtype, check_int
 from .activations import LEAKY_RELU_SLOPE
 from .layers import Activation, BatchNorm, Dense, Dropout, Layer
 from .losses import LOSS_FOR_LAST_ACTIVATION, LOSSES
-from .model import Sequential
+
+if TYPE_CHECKING:  # the model calls this module, not the reverse
+    from .model import Sequential
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -73,7 +77,7 @@ def to_torch(model: Sequential) -> torch.nn.Sequential:
     ValueError
         If ``model`` is not built.
     """
-    if not isinstance(model, Sequential):
+    if not all(hasattr(model, name) for name in ("layers", "get_weights", "dtype", "built")):
         raise TypeError(f"model must be a ferronet.Sequential; got {type(model).__name__}")
     if not model.built:
         raise ValueError("model is not built yet: pass input_dim= to Sequential or fit it before converting")
@@ -116,15 +120,25 @@ def _activation_module(name: str) -> torch.nn.Module:
     ]()
 
 
-def from_torch(
+@dataclass(frozen=True)
+class TorchModel:
+    """What ``from_torch_layers`` read from a torch module: a Sequential's arguments and its weights."""
+
+    layers: list[Layer]
+    weights: list[dict[str, np.ndarray]]
+    input_dim: int
+    loss: str
+    dtype: str
+
+
+def from_torch_layers(
     module: torch.nn.Sequential,
     *,
     loss: str | None = None,
     input_dim: int | None = None,
     dtype: str | None = None,
-    seed: int | None = 0,
-) -> Sequential:
-    """A ``ferronet.Sequential`` with the layers and weights of a ``torch.nn.Sequential``.
+) -> TorchModel:
+    """The layers and weights of a ``torch.nn.Sequential`` (what ``Sequential.from_torch`` builds a model from).
 
     An activation module right after a ``Linear`` becomes that Dense layer's activation; elsewhere (after
     BatchNorm1d or Dropout) it becomes an ``Activation`` layer. ``Identity`` modules are skipped and nested
@@ -143,14 +157,12 @@ def from_torch(
     dtype : {"float32", "float64"}, optional
         The model's dtype; by default that of the module's parameters (which must then all be float32 or all
         float64).
-    seed : int or None, default 0
-        The new model's seed (for shuffles and dropout masks if it is trained further).
 
     Returns
     -------
-    ferronet.Sequential
-        A built model whose ``forward`` equals the module's output in eval mode. The weights are bit-identical
-        when ``dtype`` is the module's.
+    TorchModel
+        Layers and weights of a model whose ``forward`` equals the module's output in eval mode. The weights are
+        bit-identical when ``dtype`` is the module's.
 
     Raises
     ------
@@ -210,9 +222,8 @@ def from_torch(
                 f"cannot infer the loss from a last activation {last!r}; pass loss= (one of {', '.join(LOSSES)})"
             )
         loss = LOSS_FOR_LAST_ACTIVATION[last]
-    model = Sequential(layers, input_dim=input_dim, loss=loss, dtype=model_dtype, seed=seed)
-    model.set_weights(weights)
-    return model
+    assert input_dim is not None  # a Linear was found above
+    return TorchModel(layers=layers, weights=weights, input_dim=input_dim, loss=loss, dtype=model_dtype)
 
 
 def _is_sequential(module: Any) -> bool:
@@ -297,4 +308,4 @@ def _batchnorm_weights(norm: torch.nn.BatchNorm1d, dtype: str) -> dict[str, np.n
     }
 
 
-__all__ = ["from_torch", "to_torch"]
+__all__ = ["TorchModel", "from_torch_layers", "to_torch"]
