@@ -376,16 +376,19 @@ impl PyModel {
         Ok(())
     }
 
-    fn begin_epoch(&mut self, dataset: &PyDataset, batch_size: usize, shuffle: bool) -> PyResult<()> {
+    /// Start an epoch (inside a fit); `first_batch` skips the epoch's batches before it.
+    #[pyo3(signature = (dataset, batch_size, shuffle, first_batch = 0))]
+    fn begin_epoch(&mut self, dataset: &PyDataset, batch_size: usize, shuffle: bool, first_batch: usize) -> PyResult<()> {
         with_dtype!(self.dtype(), T => {
             let m = typed_mut::<T>(&mut self.model)?;
             let data = T::dataset(&dataset.data).ok_or_else(|| PyTypeError::new_err("the dataset's dtype differs from the model's"))?;
-            Ok(m.trainer.begin_epoch(&m.network, data, batch_size, shuffle)?)
+            Ok(m.trainer.begin_epoch(&m.network, data, batch_size, shuffle, first_batch)?)
         })
     }
 
-    /// Train the current epoch for about `seconds` (at least one batch).
-    fn train_chunk(&mut self, py: Python<'_>, dataset: &PyDataset, seconds: f64) -> PyResult<PyChunkReport> {
+    /// Train the current epoch for about `seconds`, and at most `max_batches` batches (at least one batch).
+    #[pyo3(signature = (dataset, seconds, max_batches = None))]
+    fn train_chunk(&mut self, py: Python<'_>, dataset: &PyDataset, seconds: f64, max_batches: Option<usize>) -> PyResult<PyChunkReport> {
         if !(seconds.is_finite() && seconds >= 0.0) {
             return Err(PyValueError::new_err(format!("seconds must be a finite number >= 0; got {seconds}")));
         }
@@ -393,7 +396,7 @@ impl PyModel {
         let report = with_dtype!(self.dtype(), T => {
             let m = typed_mut::<T>(&mut self.model)?;
             let data = T::dataset(&dataset.data).ok_or_else(|| PyTypeError::new_err("the dataset's dtype differs from the model's"))?;
-            compute(py, || m.trainer.train_chunk(&mut m.network, data, budget))?
+            compute(py, || m.trainer.train_chunk(&mut m.network, data, budget, max_batches))?
         });
         Ok(report.into())
     }

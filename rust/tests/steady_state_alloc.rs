@@ -88,9 +88,9 @@ fn allocations_of_an_epoch(optimizer: Optimizer, rows: usize, batch_size: usize)
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
     pool.install(|| {
         let mut epoch = |count: bool| {
-            trainer.begin_epoch(&net, &data, batch_size, true).expect("begin");
+            trainer.begin_epoch(&net, &data, batch_size, true, 0).expect("begin");
             COUNTING.store(count, Ordering::SeqCst);
-            let report = trainer.train_chunk(&mut net, &data, Duration::from_secs(3600)).expect("train");
+            let report = trainer.train_chunk(&mut net, &data, Duration::from_secs(3600), None).expect("train");
             COUNTING.store(false, Ordering::SeqCst);
             assert!(report.done);
         };

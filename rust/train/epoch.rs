@@ -1,4 +1,6 @@
-//! Where an epoch is, and what a chunk of it reports.
+//! Where an epoch is, how much of it a chunk may train, and what a chunk reports.
+
+use std::time::{Duration, Instant};
 
 /// An epoch in progress: its batch order and how far it got.
 #[derive(Clone, Debug)]
@@ -33,4 +35,25 @@ pub struct ChunkReport {
     pub correct: f64,
     /// The loss stopped being finite (the epoch ended there, that batch's update not applied).
     pub divergence: Option<Divergence>,
+}
+
+/// How much of an epoch one chunk trains: until `time` has passed since `started` or the epoch's batch index reaches
+/// `end_batch` (whichever comes first; at least one batch either way).
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    pub started: Instant,
+    pub time: Duration,
+    pub end_batch: usize,
+}
+
+impl Budget {
+    /// `time` from now, and at most `max_batches` more batches of `state`'s epoch.
+    pub fn new(time: Duration, max_batches: Option<usize>, state: &EpochState) -> Self {
+        let end_batch = max_batches.map_or(usize::MAX, |n| state.batch_index.saturating_add(n.max(1)));
+        Budget { started: Instant::now(), time, end_batch }
+    }
+
+    pub fn spent(&self, state: &EpochState) -> bool {
+        state.batch_index >= self.end_batch || self.started.elapsed() >= self.time
+    }
 }

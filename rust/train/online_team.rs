@@ -21,7 +21,6 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::kernels::dense;
@@ -30,7 +29,7 @@ use crate::optim::{Optimizer, SgdRule, Step};
 use crate::scalar::Real;
 use crate::spin_barrier::SpinBarrier;
 use crate::train::dataset::Dataset;
-use crate::train::epoch::EpochState;
+use crate::train::epoch::{Budget, EpochState};
 use crate::train::online::{BLOCK_ROWS, Penalty, sgd_block, short, update_row};
 use crate::train::parts::Parts;
 
@@ -135,7 +134,7 @@ impl<T: Real> Parts<'_, T> {
     /// Train single-row batches of the current epoch from `state.next` until the epoch ends or `budget` has
     /// passed since `started` (at least one sample). A non-finite objective stops before its update and is
     /// returned as an error, the epoch state left at the failing sample.
-    pub(crate) fn train_team(&mut self, data: &Dataset<T>, state: &mut EpochState, budget: Duration, started: Instant) -> Result<()> {
+    pub(crate) fn train_team(&mut self, data: &Dataset<T>, state: &mut EpochState, budget: &Budget) -> Result<()> {
         let Step::Sgd(rule) = self.opt.next_step()? else {
             return Err(Error::value("optimizer", "the team path runs SGD only"));
         };
@@ -144,7 +143,7 @@ impl<T: Real> Parts<'_, T> {
         let mut first = self.take_dense(0);
         let mut second = if self.second_shared() { self.take_dense(1) } else { None };
         let outcome = match first.as_mut() {
-            Some(first) => self.run_team(first, second.as_mut(), data, state, rule, budget, started),
+            Some(first) => self.run_team(first, second.as_mut(), data, state, rule, budget),
             None => Err(Error::value("network", "the team path needs a Dense first layer")),
         };
         self.put_back(0, first);
@@ -160,8 +159,7 @@ impl<T: Real> Parts<'_, T> {
         data: &Dataset<T>,
         state: &mut EpochState,
         rule: SgdRule<T>,
-        budget: Duration,
-        started: Instant,
+        budget: &Budget,
     ) -> Result<()> {
         let (Some(Layer::Dense(d0)), second_dims) = (self.net.layers.first(), second.is_some().then(|| self.net.layers.get(1)).flatten())
         else {
@@ -210,7 +208,7 @@ impl<T: Real> Parts<'_, T> {
             if thread == 0 {
                 let mut guard = lock(&leader);
                 let (net, state, outcome) = &mut *guard;
-                let result = net.lead(data, state, &shares, &published, &barrier, rule, budget, started, &row_of);
+                let result = net.lead(data, state, &shares, &published, &barrier, rule, budget, &row_of);
                 *outcome = Some(result);
                 // Release the others, whatever happened.
                 lock(&published).stop = true;
@@ -252,8 +250,7 @@ impl<T: Real> Parts<'_, T> {
         published: &Mutex<Published<T>>,
         barrier: &SpinBarrier,
         rule: SgdRule<T>,
-        budget: Duration,
-        started: Instant,
+        budget: &Budget,
         row_of: &(dyn Fn(usize) -> Option<&'d [T]> + Sync),
     ) -> Result<()> {
         let rows = state.order.len();
@@ -332,7 +329,7 @@ impl<T: Real> Parts<'_, T> {
             state.correct += correct;
             state.next += 1;
             state.batch_index += 1;
-            if started.elapsed() >= budget {
+            if budget.spent(state) {
                 break;
             }
         }

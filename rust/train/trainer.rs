@@ -7,7 +7,7 @@
 //! the model exactly as it was. Epochs run in chunks bounded by a time budget (`train_chunk`), so that the
 //! caller can report progress and handle Ctrl-C between them.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::buffer;
 use crate::error::{Error, Result};
@@ -17,7 +17,7 @@ use crate::optim::{Optimizer, OptimizerState};
 use crate::rng;
 use crate::scalar::Real;
 use crate::train::dataset::{Dataset, TargetData};
-use crate::train::epoch::{ChunkReport, Divergence, EpochState};
+use crate::train::epoch::{Budget, ChunkReport, Divergence, EpochState};
 use crate::train::parts::{Counters, OnlineScratch, Parts};
 
 /// What a diagnostic needs from one batch in training mode (see `Trainer::trace`).
@@ -208,7 +208,9 @@ impl<T: Real> Trainer<T> {
     }
 
     /// Start an epoch over `data` inside a fit: its batch order (shuffled by (seed, epoch number) or in order).
-    pub fn begin_epoch(&mut self, net: &Network<T>, data: &Dataset<T>, batch_size: usize, shuffle: bool) -> Result<()> {
+    /// `first_batch` starts the epoch further on (its batches before are skipped): a distributed worker resumes an
+    /// epoch where the previous round left it.
+    pub fn begin_epoch(&mut self, net: &Network<T>, data: &Dataset<T>, batch_size: usize, shuffle: bool, first_batch: usize) -> Result<()> {
         if self.checkpoint.is_none() {
             return Err(Error::value("begin_epoch", "needs a fit in progress: call begin_fit first"));
         }
@@ -230,28 +232,42 @@ impl<T: Real> Trainer<T> {
         }
         net.check_training_rows(batch_size)?;
         self.ws.ensure(&net.layers, net.input_dim, net.target_cols(), batch_size)?;
-        self.epoch =
-            Some(EpochState { epoch: self.counters.epochs, order, next: 0, batch_size, batch_index: 0, loss_sum: 0.0, correct: 0.0 });
+        let next = first_batch.saturating_mul(batch_size).min(rows);
+        self.epoch = Some(EpochState {
+            epoch: self.counters.epochs,
+            order,
+            next,
+            batch_size,
+            batch_index: first_batch,
+            loss_sum: 0.0,
+            correct: 0.0,
+        });
         Ok(())
     }
 
     /// Train batches of the current epoch until it ends or `budget` has passed (at least one batch). A loss that
     /// stops being finite ends the epoch and is reported (`ChunkReport::divergence`); an error ends it too. Either
     /// way the fit's `end_fit(false)` then restores the model.
-    pub fn train_chunk(&mut self, net: &mut Network<T>, data: &Dataset<T>, budget: Duration) -> Result<ChunkReport> {
+    pub fn train_chunk(
+        &mut self,
+        net: &mut Network<T>,
+        data: &Dataset<T>,
+        time: Duration,
+        max_batches: Option<usize>,
+    ) -> Result<ChunkReport> {
         let mut state =
             self.epoch.take().ok_or_else(|| Error::value("train_chunk", "needs an epoch in progress: call begin_epoch first"))?;
         if data.rows != state.order.len() || data.cols != net.input_dim {
             return Err(Error::value("dataset", format!("is not the one the epoch was started with ({} rows)", state.order.len())));
         }
-        let started = Instant::now();
+        let budget = Budget::new(time, max_batches, &state);
         let _flush = crate::denormals::FlushGuard::on_pool();
         let mut parts = self.parts(net);
         // Batch-1 SGD runs the whole chunk on a team of threads (see online_team.rs).
         let outcome = if state.batch_size == 1 && parts.team_eligible() {
-            parts.train_team(data, &mut state, budget, started)
+            parts.train_team(data, &mut state, &budget)
         } else {
-            run_batches(&mut parts, data, &mut state, budget, started)
+            run_batches(&mut parts, data, &mut state, &budget)
         };
         let divergence = match outcome {
             Ok(()) => None,
@@ -279,13 +295,7 @@ impl<T: Real> Trainer<T> {
 }
 
 /// Batches of the epoch, one general training step each, until the epoch ends or the budget is spent.
-fn run_batches<T: Real>(
-    parts: &mut Parts<'_, T>,
-    data: &Dataset<T>,
-    state: &mut EpochState,
-    budget: Duration,
-    started: Instant,
-) -> Result<()> {
+fn run_batches<T: Real>(parts: &mut Parts<'_, T>, data: &Dataset<T>, state: &mut EpochState, budget: &Budget) -> Result<()> {
     let weighted = data.weights.is_some();
     while state.next < data.rows {
         let end = (state.next + state.batch_size).min(data.rows);
@@ -300,7 +310,7 @@ fn run_batches<T: Real>(
         state.correct += result.correct;
         state.next = end;
         state.batch_index += 1;
-        if started.elapsed() >= budget {
+        if budget.spent(state) {
             break;
         }
     }
@@ -340,8 +350,8 @@ mod tests {
     const MOMENTUM: Optimizer = Optimizer::Sgd(SgdRule { lr: 0.1, momentum: 0.9, nesterov: false });
 
     fn epoch(trainer: &mut Trainer<f64>, net: &mut Network<f64>, data: &Dataset<f64>) -> Result<ChunkReport> {
-        trainer.begin_epoch(net, data, 4, true)?;
-        trainer.train_chunk(net, data, Duration::from_secs(60))
+        trainer.begin_epoch(net, data, 4, true, 0)?;
+        trainer.train_chunk(net, data, Duration::from_secs(60), None)
     }
 
     #[test]
@@ -379,10 +389,29 @@ mod tests {
     }
 
     #[test]
+    fn an_epoch_resumed_at_a_batch_equals_one_trained_straight_through() -> Result<()> {
+        let data = data();
+        let (mut straight, mut resumed) = (network(), network());
+        let (mut a, mut b) = (Trainer::new(), Trainer::new());
+        a.begin_fit(&straight, MOMENTUM, false)?;
+        epoch(&mut a, &mut straight, &data)?;
+        b.begin_fit(&resumed, MOMENTUM, false)?;
+        b.begin_epoch(&resumed, &data, 4, true, 0)?;
+        let first = b.train_chunk(&mut resumed, &data, Duration::from_secs(60), Some(2))?;
+        assert_eq!((first.batches, first.seen, first.done), (2, 8, false));
+        b.begin_epoch(&resumed, &data, 4, true, 2)?; // as a worker that restarts the epoch at batch 2
+        let rest = b.train_chunk(&mut resumed, &data, Duration::from_secs(60), None)?;
+        assert!(rest.done && rest.batches == 3);
+        assert_eq!(straight.layers, resumed.layers);
+        assert_eq!((a.counters, a.opt.updates), (b.counters, b.opt.updates));
+        Ok(())
+    }
+
+    #[test]
     fn epochs_need_a_fit_and_report_divergence() -> Result<()> {
         let (mut net, data) = (network(), data());
         let mut trainer = Trainer::new();
-        assert!(trainer.begin_epoch(&net, &data, 4, true).is_err());
+        assert!(trainer.begin_epoch(&net, &data, 4, true, 0).is_err());
         trainer.begin_fit(&net, Optimizer::Sgd(SgdRule { lr: 1e300, momentum: 0.0, nesterov: false }), false)?;
         let mut report = epoch(&mut trainer, &mut net, &data)?;
         for _ in 0..5 {
