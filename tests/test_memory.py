@@ -38,3 +38,38 @@ def test_fit_peak_rss_is_one_engine_copy_of_the_data():
         f"peak {figures['peak'] / mb:.0f} MB"
     )
     assert figures["peak"] <= 2 * figures["input"] + 150 * mb, figures
+
+
+LOW_MEMORY = r"""
+import resource, sys
+import numpy as np
+import ferronet as fnet
+
+limit = int(sys.argv[1]) * 2**30
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+X = np.random.default_rng(0).random((64, 32768), dtype=np.float32)
+y = np.random.default_rng(1).integers(0, 2, 64)
+try:  # 4 GiB of float32 weights: refused before anything is allocated
+    fnet.Sequential([fnet.Dense(32768), fnet.Dense(2)], input_dim=32768)
+except MemoryError as error:
+    print("BUILD", error)
+model = fnet.Sequential([fnet.Dense(8192), fnet.Dense(2)], input_dim=32768)  # 1 GiB of weights: fits
+before = model.predict(X[:4])
+try:  # Adam's two moments, the fit's snapshot and the buffers do not fit beside them
+    model.fit(X, y, epochs=1, optimizer=fnet.optim.Adam())
+except MemoryError as error:
+    print("FIT", error)
+assert model.optimizer is None and np.array_equal(model.predict(X[:4]), before)
+print("USABLE")
+"""
+
+
+def test_requests_beyond_the_memory_available_raise_memory_error_saying_how_much():
+    """Under a 3 GiB address-space limit (the reliability issue's reproducer, scaled down): a model or a fit that
+    cannot fit is a MemoryError naming what it needs, the process survives, and the model is unchanged."""
+    done = subprocess.run([sys.executable, "-c", LOW_MEMORY, "3"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("BUILD building this model needs about 4.00 GiB (parameters") for line in lines), lines
+    assert any(line.startswith("FIT this fit needs about") and "optimizer state" in line for line in lines), lines
+    assert lines[-1] == "USABLE"

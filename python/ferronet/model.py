@@ -19,7 +19,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import numpy as np
 
-from . import _core, _files
+from . import _core, _files, _memory
 from ._progress import resolve_progress
 from ._validation import (
     as_array,
@@ -188,8 +188,40 @@ class Sequential:
             if input_dim != self.input_dim:
                 raise ValueError(f"the model is already built for {self.input_dim} features; got input_dim {input_dim}")
             return self
+        itemsize = np.dtype(self.dtype).itemsize
+        _memory.require([("parameters", self._value_count(input_dim) * itemsize)], "building this model")
         self._engine = _core.Model(json.dumps({**self.config(), "input_dim": input_dim}))
         return self
+
+    def _value_count(self, input_dim: int) -> int:
+        """Numbers the model's arrays hold for ``input_dim`` features (weights, biases, BatchNorm's four)."""
+        total, width = 0, input_dim
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                total += width * layer.units + layer.units
+                width = layer.units
+            elif isinstance(layer, BatchNorm):
+                total += 4 * width
+        return total
+
+    def _require_fit_memory(
+        self, rows: int, cols: int, targets: np.ndarray, batch_size: int, optimizer: Optimizer
+    ) -> None:
+        """Refuse a fit the machine cannot hold, before anything is allocated (see ``_memory``)."""
+        itemsize = np.dtype(self.dtype).itemsize
+        values = self._value_count(cols)
+        slots = {"sgd": 1 if getattr(optimizer, "momentum", 0.0) else 0, "adam": 2, "rmsprop": 1}.get(optimizer.kind, 2)
+        widths = [cols] + [getattr(layer, "units", 0) or 0 for layer in self.layers]
+        batch = min(batch_size, rows)
+        _memory.require(
+            [
+                ("the engine's copy of the data", rows * cols * itemsize + targets.nbytes + rows * 8),
+                ("optimizer state", slots * values * itemsize),
+                ("the copy a failed fit returns to", (1 + slots) * values * itemsize),
+                ("per-batch buffers", (4 * batch * sum(widths) + values) * itemsize),
+            ],
+            "this fit",
+        )
 
     @property
     def built(self) -> bool:
@@ -776,6 +808,7 @@ class Sequential:
                     first = 0 if reset else int(self._require_built().counters["optimizer_epochs"])
                 for epoch in range(first, first + min(epochs, PRECHECKED_EPOCHS)):
                     learning_rate(schedule, epoch, chosen.lr)
+            self._require_fit_memory(features.shape[0], features.shape[1], targets, batch_size, chosen)
             run = TrainingRun(
                 self,
                 features,
