@@ -312,3 +312,42 @@ def test_same_seed_same_bits_across_processes_and_thread_counts():
     runs = [_digest("1"), _digest("2"), _digest("1", "2"), _digest("2", "1")]
     assert [threads for threads, _ in runs] == [1, 2, 2, 1]
     assert len({digest for _, digest in runs}) == 1, runs
+
+
+def _predict_in_child(model, X, queue):
+    queue.put(model.predict(X[:2]).tolist())
+
+
+@pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork.*:DeprecationWarning")  # the point of the test
+def test_a_child_forked_while_another_thread_fits_the_same_model_can_use_it():
+    """The reliability issue's reproducer: the fitting thread holds the model's lock (and its engine state) at the
+    fork; the thread does not exist in the child, which must neither hang nor see a half-updated model."""
+    X, y = data(n=4000)
+    model = make_model(seed=3)
+    model.fit(X, y, epochs=1, batch_size=32, optimizer=SGD(lr=0.01))
+    before = model.predict(X[:2]).tolist()
+    started = threading.Event()
+
+    class Started(fnet.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            started.set()
+
+    thread = threading.Thread(
+        target=lambda: model.fit(X, y, epochs=200, batch_size=8, callbacks=[Started()]), daemon=True
+    )
+    thread.start()
+    assert started.wait(30)
+    context = multiprocessing.get_context("fork")
+    for _ in range(3):
+        queue = context.Queue()
+        child = context.Process(target=_predict_in_child, args=(model, X, queue), daemon=True)
+        child.start()
+        child.join(20)
+        alive = child.is_alive()
+        if alive:
+            child.kill()
+        assert not alive, "the child hung on the model"
+        # the fit in progress at the fork is rolled back in the child: it sees the model from before that fit
+        assert queue.get(timeout=5) == before
+    model.stop_training = True
+    thread.join(60)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,6 +108,20 @@ class CallbackList:
 
 
 _claims_lock = threading.Lock()
+#: Callbacks claimed by a fit right now (a forked child releases them: the fits are its parent's).
+_claimed: weakref.WeakSet[Callback] = weakref.WeakSet()
+
+
+def _release_all_in_child() -> None:
+    global _claims_lock
+    _claims_lock = threading.Lock()
+    for callback in list(_claimed):
+        callback._ferronet_owner = None  # type: ignore[attr-defined]
+    _claimed.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_release_all_in_child)
 
 
 def _claim(callback: Callback, owner: object) -> None:
@@ -116,12 +132,14 @@ def _claim(callback: Callback, owner: object) -> None:
                 "callback objects"
             )
         callback._ferronet_owner = owner  # type: ignore[attr-defined]
+        _claimed.add(callback)
 
 
 def _release(callback: Callback, owner: object) -> None:
     with _claims_lock:
         if getattr(callback, "_ferronet_owner", None) is owner:
             callback._ferronet_owner = None  # type: ignore[attr-defined]
+            _claimed.discard(callback)
 
 
 def check_callbacks(callbacks: Any) -> list[Callback]:

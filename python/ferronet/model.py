@@ -13,7 +13,9 @@ import copy as copy_module
 import functools
 import json
 import math
+import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
@@ -47,10 +49,32 @@ from .training import TrainingRun, check_verbose
 PRECHECKED_EPOCHS = 10_000
 
 
+#: Every model that has a lock: a forked child gives each a fresh one (see ``_after_fork_in_child``).
+_LIVE_MODELS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def _model_lock(model: Any) -> Any:
     """The model's lock, created on first use (also for models made without ``__init__``)."""
     lock = model.__dict__.get("_lock")
-    return lock if lock is not None else model.__dict__.setdefault("_lock", threading.RLock())
+    if lock is None:
+        _LIVE_MODELS.add(model)
+        lock = model.__dict__.setdefault("_lock", threading.RLock())
+    return lock
+
+
+def _after_fork_in_child() -> None:
+    """A thread of the parent may have held a model's lock (a fit running beside the fork): it does not exist in
+    the child, so every model gets a fresh lock, and its engine takes over its state, rolling back a fit that was
+    in progress (the child sees the model as it was before that fit)."""
+    for model in list(_LIVE_MODELS):
+        model.__dict__["_lock"] = threading.RLock()
+        engine = model.__dict__.get("_engine")
+        if engine is not None:
+            engine.after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 _Self = TypeVar("_Self")
@@ -121,6 +145,7 @@ class Sequential:
         self.dtype = check_dtype(dtype).name
         self.seed = check_seed(seed)
         self.penalty_per_sample = check_bool(penalty_per_sample, "penalty_per_sample")
+        _model_lock(self)  # registered for the fork hook from the start
         self._engine: _core.Model | None = None
         self._optimizer: Optimizer | None = None
         #: Set by a callback (e.g. EarlyStopping) to end ``fit`` after the current epoch.

@@ -1,6 +1,7 @@
 //! All PyO3 code: the `ferronet._core` module. Nothing outside `py/` knows about Python; nothing here does
 //! engine work — it converts arguments, calls the engine and converts the results.
 
+mod cell;
 mod convert;
 mod dataset;
 mod dtype;

@@ -14,15 +14,24 @@ use crate::model::file::{self, LoadedFile};
 use crate::model::state::{OwnedTensors, TrainingMeta, layer_tensors};
 use crate::model::{AnyModel, Model, ModelConfig, OptimizerConfig};
 use crate::network::Batch;
+use crate::py::cell::ModelCell;
 use crate::py::convert::{self, OwnedTargets};
 use crate::py::dataset::PyDataset;
 use crate::py::dtype::{self, Float, with_dtype};
 use crate::py::report::PyChunkReport;
 use crate::threads;
 
-#[pyclass(name = "Model", module = "ferronet._core")]
+#[pyclass(name = "Model", module = "ferronet._core", frozen)]
 pub struct PyModel {
-    model: AnyModel,
+    cell: ModelCell,
+    /// Fixed when the model is made.
+    dtype: dtype::Dtype,
+}
+
+impl PyModel {
+    fn wrap(model: AnyModel) -> Self {
+        PyModel { dtype: dtype::of_model(&model), cell: ModelCell::new(model) }
+    }
 }
 
 /// Run engine work without the GIL, on the engine's pool.
@@ -125,7 +134,7 @@ fn file_bytes<'py>(py: Python<'py>, data: Vec<u8>) -> Bound<'py, PyBytes> {
 
 impl PyModel {
     fn dtype(&self) -> dtype::Dtype {
-        dtype::of_model(&self.model)
+        self.dtype
     }
 }
 
@@ -135,37 +144,47 @@ impl PyModel {
     #[new]
     fn new(py: Python<'_>, config: &str) -> PyResult<Self> {
         let config = ModelConfig::from_json(config)?;
-        Ok(PyModel { model: compute(py, || AnyModel::build(config))? })
+        Ok(PyModel::wrap(compute(py, || AnyModel::build(config))?))
+    }
+
+    /// In a forked child: take over a lock a thread of the parent held, abandoning the fit it was running.
+    fn after_fork(&self) {
+        self.cell.after_fork();
     }
 
     /// An independent copy: parameters, optimizer and its state, counters.
     fn copy(&self, py: Python<'_>) -> PyResult<Self> {
+        let guard = self.cell.lock(py);
         let model = with_dtype!(self.dtype(), T => {
-            let source = typed::<T>(&self.model)?;
+            let source = typed::<T>(&guard)?;
             T::wrap_model(compute(py, || source.try_clone())?)
         });
-        Ok(PyModel { model })
+        Ok(PyModel::wrap(model))
     }
 
     #[getter]
-    fn input_dim(&self) -> usize {
-        with_dtype!(self.dtype(), T => T::model(&self.model).map_or(0, |m| m.network.input_dim))
+    fn input_dim(&self, py: Python<'_>) -> usize {
+        let guard = self.cell.lock(py);
+        with_dtype!(self.dtype(), T => T::model(&guard).map_or(0, |m| m.network.input_dim))
     }
 
     #[getter]
-    fn output_dim(&self) -> usize {
-        with_dtype!(self.dtype(), T => T::model(&self.model).map_or(0, |m| m.network.output_dim()))
+    fn output_dim(&self, py: Python<'_>) -> usize {
+        let guard = self.cell.lock(py);
+        with_dtype!(self.dtype(), T => T::model(&guard).map_or(0, |m| m.network.output_dim()))
     }
 
     #[getter]
-    fn n_params(&self) -> usize {
-        with_dtype!(self.dtype(), T => T::model(&self.model).map_or(0, |m| m.network.n_params()))
+    fn n_params(&self, py: Python<'_>) -> usize {
+        let guard = self.cell.lock(py);
+        with_dtype!(self.dtype(), T => T::model(&guard).map_or(0, |m| m.network.n_params()))
     }
 
     /// The model config as JSON.
     #[getter]
-    fn config(&self) -> PyResult<String> {
-        Ok(self.model.config().to_json()?)
+    fn config(&self, py: Python<'_>) -> PyResult<String> {
+        let guard = self.cell.lock(py);
+        Ok(guard.config().to_json()?)
     }
 
     /// {"step", "updates", "epochs", "optimizer_epochs"}: updates in the model's life (they key the dropout
@@ -173,8 +192,9 @@ impl PyModel {
     /// shuffle).
     #[getter]
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let guard = self.cell.lock(py);
         let (counters, opt_updates, opt_epochs) = with_dtype!(self.dtype(), T => {
-            let m = typed::<T>(&self.model)?;
+            let m = typed::<T>(&guard)?;
             (m.trainer.counters, m.trainer.opt.updates, m.trainer.opt.epochs)
         });
         let dict = PyDict::new(py);
@@ -187,21 +207,24 @@ impl PyModel {
 
     /// The optimizer as configured (JSON), or None.
     #[getter]
-    fn optimizer(&self) -> PyResult<Option<String>> {
-        let configured = with_dtype!(self.dtype(), T => typed::<T>(&self.model)?.trainer.opt.configured);
+    fn optimizer(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        let guard = self.cell.lock(py);
+        let configured = with_dtype!(self.dtype(), T => typed::<T>(&guard)?.trainer.opt.configured);
         configured.map(|o| json_of(&OptimizerConfig::of(o))).transpose()
     }
 
     /// The learning rate the next updates use (None without an optimizer).
     #[getter]
-    fn lr(&self) -> PyResult<Option<f64>> {
-        Ok(with_dtype!(self.dtype(), T => typed::<T>(&self.model)?.trainer.opt.in_use().map(|o| o.lr())))
+    fn lr(&self, py: Python<'_>) -> PyResult<Option<f64>> {
+        let guard = self.cell.lock(py);
+        Ok(with_dtype!(self.dtype(), T => typed::<T>(&guard)?.trainer.opt.in_use().map(|o| o.lr())))
     }
 
     /// The last layer's output; `training` uses the current masks and batch statistics (nothing is updated).
     fn forward<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>, training: bool, logits_only: bool) -> PyResult<Bound<'py, PyAny>> {
+        let guard = self.cell.lock(py);
         with_dtype!(self.dtype(), T => {
-            let model = typed::<T>(&self.model)?;
+            let model = typed::<T>(&guard)?;
             let x = convert::array::<T>(x, "X")?;
             let (rows, _) = convert::matrix_shape(&x, "X")?;
             let data = convert::slice(&x, "X")?;
@@ -214,26 +237,28 @@ impl PyModel {
     /// (objective, correct count) in inference mode.
     #[pyo3(signature = (x, y, sample_weight = None))]
     fn evaluate<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
         y: &Bound<'py, PyAny>,
         sample_weight: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(f64, f64)> {
-        with_dtype!(self.dtype(), T => with_batch(py, typed_mut::<T>(&mut self.model)?, x, y, sample_weight, |m, batch| m.network.evaluate(batch)))
+        let mut guard = self.cell.lock(py);
+        with_dtype!(self.dtype(), T => with_batch(py, typed_mut::<T>(&mut guard)?, x, y, sample_weight, |m, batch| m.network.evaluate(batch)))
     }
 
     /// (objective, gradients per layer as dicts) in training mode, without updating anything.
     #[pyo3(signature = (x, y, sample_weight = None))]
     fn gradients<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
         y: &Bound<'py, PyAny>,
         sample_weight: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(f64, Bound<'py, PyList>)> {
+        let mut guard = self.cell.lock(py);
         with_dtype!(self.dtype(), T => {
-            let model = typed_mut::<T>(&mut self.model)?;
+            let model = typed_mut::<T>(&mut guard)?;
             let (objective, grads) = with_batch(py, model, x, y, sample_weight, |m, batch| m.trainer.gradients(&mut m.network, batch))?;
             let list = layer_dicts(py, model, |index, name| {
                 let position = layer_tensors(model.network.layers.get(index)?).0.iter().position(|(n, _)| *n == name)?;
@@ -246,14 +271,15 @@ impl PyModel {
     /// Layer outputs, d loss / d output per layer and parameter gradients on a batch in training mode.
     #[pyo3(signature = (x, y, sample_weight = None))]
     fn trace<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
         y: &Bound<'py, PyAny>,
         sample_weight: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let mut guard = self.cell.lock(py);
         with_dtype!(self.dtype(), T => {
-            let model = typed_mut::<T>(&mut self.model)?;
+            let model = typed_mut::<T>(&mut guard)?;
             let rows = convert::array::<T>(x, "X")?.shape().first().copied().unwrap_or(0);
             let trace = with_batch(py, model, x, y, sample_weight, |m, batch| m.trainer.trace(&mut m.network, batch))?;
             let (outputs, output_grads) = (PyList::empty(py), PyList::empty(py));
@@ -276,8 +302,9 @@ impl PyModel {
 
     /// Copies of the parameters: one dict per layer ({"W", "b"}, BatchNorm's four arrays, or {}).
     fn get_weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let guard = self.cell.lock(py);
         with_dtype!(self.dtype(), T => {
-            let model = typed::<T>(&self.model)?;
+            let model = typed::<T>(&guard)?;
             let (tensors, _) = model.export(false);
             layer_dicts(py, model, |index, name| {
                 let full = format!("layers.{index}.{name}");
@@ -287,17 +314,19 @@ impl PyModel {
     }
 
     /// Replace the parameters (the structure of `get_weights`), all or nothing.
-    fn set_weights(&mut self, weights: &Bound<'_, PyList>) -> PyResult<()> {
+    fn set_weights(&self, py: Python<'_>, weights: &Bound<'_, PyList>) -> PyResult<()> {
+        let mut guard = self.cell.lock(py);
         with_dtype!(self.dtype(), T => {
             let tensors = tensors_from_layers::<T>(weights)?;
-            Ok(typed_mut::<T>(&mut self.model)?.replace_parameters(&tensors)?)
+            Ok(typed_mut::<T>(&mut guard)?.replace_parameters(&tensors)?)
         })
     }
 
     /// The state as named tensors (copies) and the rest of it as JSON (counters, optimizer).
     fn state_dict<'py>(&self, py: Python<'py>, include_optimizer: bool) -> PyResult<(Bound<'py, PyDict>, String)> {
+        let guard = self.cell.lock(py);
         with_dtype!(self.dtype(), T => {
-            let (tensors, meta) = typed::<T>(&self.model)?.export(include_optimizer);
+            let (tensors, meta) = typed::<T>(&guard)?.export(include_optimizer);
             let dict = PyDict::new(py);
             for tensor in tensors {
                 let data = buffer::copy_of(tensor.data, "the state")?;
@@ -308,11 +337,12 @@ impl PyModel {
     }
 
     /// Replace the whole state (what `state_dict` returns), all or nothing.
-    fn load_state_dict(&mut self, py: Python<'_>, tensors: &Bound<'_, PyDict>, meta: &str) -> PyResult<()> {
+    fn load_state_dict(&self, py: Python<'_>, tensors: &Bound<'_, PyDict>, meta: &str) -> PyResult<()> {
+        let mut guard = self.cell.lock(py);
         let meta: TrainingMeta = serde_json::from_str(meta).map_err(|e| PyValueError::new_err(format!("state meta is not valid: {e}")))?;
         with_dtype!(self.dtype(), T => {
             let source = tensors_from_dict::<T>(tensors)?;
-            let model = typed_mut::<T>(&mut self.model)?;
+            let model = typed_mut::<T>(&mut guard)?;
             let config = model.config.clone();
             let fresh = compute(py, || {
                 let mut fresh = Model::<T>::blank(&config)?;
@@ -326,16 +356,18 @@ impl PyModel {
 
     /// The model as the bytes of a model file.
     fn to_file_bytes<'py>(&self, py: Python<'py>, include_optimizer: bool) -> PyResult<Bound<'py, PyBytes>> {
+        let guard = self.cell.lock(py);
         let data = with_dtype!(self.dtype(), T => {
-            let model = typed::<T>(&self.model)?;
+            let model = typed::<T>(&guard)?;
             compute(py, || model.to_file_bytes(include_optimizer))?
         });
         Ok(file_bytes(py, data))
     }
 
     /// The learning rate of the next updates.
-    fn set_lr(&mut self, lr: f64) -> PyResult<()> {
-        with_dtype!(self.dtype(), T => Ok(typed_mut::<T>(&mut self.model)?.trainer.set_lr(lr)?))
+    fn set_lr(&self, py: Python<'_>, lr: f64) -> PyResult<()> {
+        let mut guard = self.cell.lock(py);
+        with_dtype!(self.dtype(), T => Ok(typed_mut::<T>(&mut guard)?.trainer.set_lr(lr)?))
     }
 
     /// One update (optionally with a new optimizer, JSON, installed only if the update succeeds). Returns
@@ -343,7 +375,7 @@ impl PyModel {
     /// nothing.
     #[pyo3(signature = (x, y, sample_weight = None, optimizer = None, reset = false))]
     fn train_step<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
         y: &Bound<'py, PyAny>,
@@ -351,26 +383,29 @@ impl PyModel {
         optimizer: Option<&str>,
         reset: bool,
     ) -> PyResult<(f64, f64)> {
+        let mut guard = self.cell.lock(py);
         let optimizer = optimizer.map(optimizer_of).transpose()?.map(|o| (o, reset));
-        let result = with_dtype!(self.dtype(), T => with_batch(py, typed_mut::<T>(&mut self.model)?, x, y, sample_weight, |m, batch| {
+        let result = with_dtype!(self.dtype(), T => with_batch(py, typed_mut::<T>(&mut guard)?, x, y, sample_weight, |m, batch| {
             m.trainer.train_step(&mut m.network, batch, optimizer)
         }))?;
         Ok((result.objective, result.correct))
     }
 
     /// Start a fit with `optimizer` (JSON); `reset` starts fresh optimizer state. `end_fit(False)` returns to here.
-    fn begin_fit(&mut self, py: Python<'_>, optimizer: &str, reset: bool) -> PyResult<()> {
+    fn begin_fit(&self, py: Python<'_>, optimizer: &str, reset: bool) -> PyResult<()> {
+        let mut guard = self.cell.lock(py);
         let optimizer = optimizer_of(optimizer)?;
         with_dtype!(self.dtype(), T => {
-            let m = typed_mut::<T>(&mut self.model)?;
+            let m = typed_mut::<T>(&mut guard)?;
             compute(py, || m.trainer.begin_fit(&m.network, optimizer, reset))
         })
     }
 
     /// End a fit: keep what it trained (`commit`) or return to the state of `begin_fit`.
-    fn end_fit(&mut self, commit: bool) -> PyResult<()> {
+    fn end_fit(&self, py: Python<'_>, commit: bool) -> PyResult<()> {
+        let mut guard = self.cell.lock(py);
         with_dtype!(self.dtype(), T => {
-            let m = typed_mut::<T>(&mut self.model)?;
+            let m = typed_mut::<T>(&mut guard)?;
             m.trainer.end_fit(&mut m.network, commit);
         });
         Ok(())
@@ -378,9 +413,10 @@ impl PyModel {
 
     /// Start an epoch (inside a fit); `first_batch` skips the epoch's batches before it.
     #[pyo3(signature = (dataset, batch_size, shuffle, first_batch = 0))]
-    fn begin_epoch(&mut self, dataset: &PyDataset, batch_size: usize, shuffle: bool, first_batch: usize) -> PyResult<()> {
+    fn begin_epoch(&self, py: Python<'_>, dataset: &PyDataset, batch_size: usize, shuffle: bool, first_batch: usize) -> PyResult<()> {
+        let mut guard = self.cell.lock(py);
         with_dtype!(self.dtype(), T => {
-            let m = typed_mut::<T>(&mut self.model)?;
+            let m = typed_mut::<T>(&mut guard)?;
             let data = T::dataset(&dataset.data).ok_or_else(|| PyTypeError::new_err("the dataset's dtype differs from the model's"))?;
             Ok(m.trainer.begin_epoch(&m.network, data, batch_size, shuffle, first_batch)?)
         })
@@ -388,13 +424,14 @@ impl PyModel {
 
     /// Train the current epoch for about `seconds`, and at most `max_batches` batches (at least one batch).
     #[pyo3(signature = (dataset, seconds, max_batches = None))]
-    fn train_chunk(&mut self, py: Python<'_>, dataset: &PyDataset, seconds: f64, max_batches: Option<usize>) -> PyResult<PyChunkReport> {
+    fn train_chunk(&self, py: Python<'_>, dataset: &PyDataset, seconds: f64, max_batches: Option<usize>) -> PyResult<PyChunkReport> {
+        let mut guard = self.cell.lock(py);
         if !(seconds.is_finite() && seconds >= 0.0) {
             return Err(PyValueError::new_err(format!("seconds must be a finite number >= 0; got {seconds}")));
         }
         let budget = Duration::from_secs_f64(seconds.min(3600.0));
         let report = with_dtype!(self.dtype(), T => {
-            let m = typed_mut::<T>(&mut self.model)?;
+            let m = typed_mut::<T>(&mut guard)?;
             let data = T::dataset(&dataset.data).ok_or_else(|| PyTypeError::new_err("the dataset's dtype differs from the model's"))?;
             compute(py, || m.trainer.train_chunk(&mut m.network, data, budget, max_batches))?
         });
@@ -407,7 +444,7 @@ impl PyModel {
 #[pyfunction]
 pub fn read_model_file(py: Python<'_>, data: &[u8], source: &str) -> PyResult<(String, Option<PyModel>, Option<String>)> {
     let LoadedFile { config, model, optimizer } = compute(py, || file::read(data, source))?;
-    Ok((config.to_json()?, model.map(|model| PyModel { model }), optimizer.map(|o| json_of(&o)).transpose()?))
+    Ok((config.to_json()?, model.map(PyModel::wrap), optimizer.map(|o| json_of(&o)).transpose()?))
 }
 
 /// The model file of a model that is not built yet (its config only).
