@@ -21,6 +21,7 @@ WEIGHT_PARAMETER = {"dense": "W", "batchnorm": "gamma"}
 
 def layer_name(kind: str, index: int) -> str:
     """The name ``model.summary()`` prints for layer ``index``: its kind in lower case and its position."""
+    index = check_int(index, "index", minimum=0)
     return f"{kind}_{index}"
 
 

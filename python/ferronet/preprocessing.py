@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import (
+    MAX_SEED,
     as_array,
     check_bool,
     check_dtype,
@@ -208,7 +209,7 @@ def train_test_split(
     )
     shuffle = check_bool(shuffle, "shuffle")
     if seed is not None:
-        seed = check_int(seed, "seed", minimum=0)
+        seed = check_int(seed, "seed", minimum=0, maximum=MAX_SEED)
     n_test = math.ceil(test_fraction * n)
     n_train = n - n_test
     if n_train < 1 or n_test < 1:

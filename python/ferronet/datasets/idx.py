@@ -42,6 +42,8 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # DEFLATE cannot expand data by more than ~1032:1, so a gzip file of c bytes holds at most about 1032*c bytes.
 _MAX_DEFLATE_RATIO = 1032
 _CHUNK = 1 << 20
+#: Seconds; sockets cannot wait longer on every platform (a larger value overflows the platform's time_t).
+MAX_TIMEOUT = 1e8
 
 PathLike = str | os.PathLike[str]
 
@@ -426,7 +428,7 @@ def _load_idx_dataset(
     normalize = check_bool(normalize, "normalize")
     download = check_bool(download, "download")
     verify = check_bool(verify, "verify")
-    timeout = check_float(timeout, "timeout", minimum=0.0, min_inclusive=False)
+    timeout = check_float(timeout, "timeout", minimum=0.0, maximum=MAX_TIMEOUT, min_inclusive=False)
     urls = _mirror_urls(dataset, mirror)
 
     places = _download.search_dirs(dataset.name, path)
