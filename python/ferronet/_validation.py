@@ -9,6 +9,9 @@ Numbers: an integer argument is a Python or NumPy integer (not a bool: True is n
 float scalar; not a bool, complex, datetime or timedelta). Values beyond what the engine can hold (10**400, a
 Fraction too large for a float, 2**64 where a 64-bit integer is needed) are ``ValueError`` naming the argument,
 never ``OverflowError``.
+
+Arrays: anything NumPy can turn into an array of numbers. A masked array gives its data and its mask is ignored,
+as scikit-learn's ``check_array`` does (``np.asarray``): masked NaN entries are still NaN and are refused.
 """
 
 from __future__ import annotations
@@ -131,9 +134,13 @@ def check_dtype(value: Any, name: str = "dtype") -> np.dtype:
 
 
 def as_array(value: Any, name: str) -> np.ndarray:
-    """Anything array-like (lists, DataFrames, arrays) as a NumPy array, without copying when possible."""
+    """Anything array-like (lists, DataFrames, arrays) as a plain NumPy array, without copying when possible.
+
+    Subclasses become plain arrays (a view): a masked array gives its data, mask ignored, as scikit-learn's
+    ``check_array`` does; np.matrix and np.memmap their data. Checks then see every value, including masked NaN.
+    """
     if isinstance(value, np.ndarray):
-        array = value
+        array = value if type(value) is np.ndarray else np.asarray(value)
     elif value is None or isinstance(value, (str, bytes, dict, set)):
         raise TypeError(f"{name} must be an array-like of numbers; got {type(value).__name__}")
     else:
