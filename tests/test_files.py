@@ -516,3 +516,20 @@ def test_model_save_with_a_nul_byte_names_the_argument(tmp_path, model):
 @io_not_switched
 def test_model_save_with_a_long_name(tmp_path, model):
     model.save(tmp_path / ("m" * 252 + ".st"))
+
+
+def test_check_target_reports_what_a_write_would_without_writing(tmp_path):
+    user, target, existing = _files.check_target(tmp_path / "new.st")
+    assert user == target == tmp_path / "new.st" and existing is None
+    (tmp_path / "real.st").write_bytes(b"x")
+    if sys.platform != "win32":
+        os.symlink("real.st", tmp_path / "link.st")
+        user, target, existing = _files.check_target(tmp_path / "link.st")
+        assert target == tmp_path / "real.st" and existing is not None and existing.st_size == 1
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        _files.check_target(tmp_path / "missing" / "m.st", what="--out")
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        _files.check_target(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["real.st"] + (["link.st"] if sys.platform != "win32" else [])
+    )

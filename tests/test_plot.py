@@ -55,6 +55,15 @@ def test_history_plots_loss_accuracy_and_a_changing_learning_rate(spiral_model, 
     render(fig, tmp_path / "history.png")
 
 
+@pytest.mark.parametrize("epochs", [2, 3, 7])
+def test_history_ticks_are_whole_epochs(epochs):
+    fig = fnet.plot.history({"loss": [1.0 / (e + 1) for e in range(epochs)], "val_loss": [1.0] * epochs})
+    fig.canvas.draw()
+    ticks = [tick for tick in fig.axes[0].get_xticks() if 1 <= tick <= epochs]
+    assert ticks and all(float(tick).is_integer() for tick in ticks), ticks
+    assert [line.get_label() for line in fig.axes[0].lines] == ["loss", "val_loss"]
+
+
 def test_history_without_accuracy_or_schedule(tmp_path):
     fig = fnet.plot.history({"loss": [1.0, 0.5, 0.25], "lr": [0.1, 0.1, 0.1]})
     assert [ax.get_ylabel() for ax in fig.axes] == ["loss"]  # a constant rate is not worth a panel

@@ -29,7 +29,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-__all__ = ["as_path", "atomic_write", "open_regular", "read_bytes"]
+__all__ = ["as_path", "atomic_write", "check_target", "open_regular", "read_bytes"]
 
 #: The kernel's limit on symbolic links followed while resolving one path (Linux MAXSYMLINKS).
 MAX_SYMLINKS = 40
@@ -111,15 +111,14 @@ def _resolve_links(user: Path, what: str) -> Path:
 # ----------------------------------------------------------------------------------------------- writing
 
 
-def atomic_write(path: Any, data: bytes | bytearray | memoryview, *, what: str = "path") -> Path:
-    """Write ``data`` to ``path`` atomically (see the module doc for the policy); returns ``path`` as a Path.
+def check_target(path: Any, *, what: str = "path") -> tuple[Path, Path, os.stat_result | None]:
+    """What ``atomic_write`` checks before writing, for callers that want to fail before expensive work:
+    returns (the user's path, the file a write replaces, its status or None when it does not exist yet).
 
-    Readers see the old file or the complete new one, never a part; a failure leaves the old file (or nothing)
-    and no temporary file behind.
+    Raises as ``atomic_write`` would: a directory ``IsADirectoryError``, a device, FIFO or socket ``ValueError``,
+    a missing directory ``FileNotFoundError``, all naming the user's path.
     """
     user = as_path(path, what)
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"data must be bytes; got {type(data).__name__}")
     if _trailing_separator(path):
         raise IsADirectoryError(errno.EISDIR, f"{what} {os.fspath(path)!r} ends with a separator: give a file name")
     target = _resolve_links(user, what)
@@ -131,6 +130,22 @@ def atomic_write(path: Any, data: bytes | bytearray | memoryview, *, what: str =
         raise _renamed(error, user, what, "write", target) from None
     if existing is not None and not stat.S_ISREG(existing.st_mode):
         raise _not_regular(user, what, existing.st_mode)
+    if existing is None and not target.parent.is_dir():
+        missing = FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
+        raise _renamed(missing, user, what, "write", target)
+    return user, target, existing
+
+
+def atomic_write(path: Any, data: bytes | bytearray | memoryview, *, what: str = "path") -> Path:
+    """Write ``data`` to ``path`` atomically (see the module doc for the policy); returns ``path`` as a Path.
+
+    Readers see the old file or the complete new one, never a part; a failure leaves the old file (or nothing)
+    and no temporary file behind.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        as_path(path, what)  # a bad path is reported first, as for any other call
+        raise TypeError(f"data must be bytes; got {type(data).__name__}")
+    user, target, existing = check_target(path, what=what)
     mode = None if existing is None else stat.S_IMODE(existing.st_mode)
     try:
         _write_replacing(target, bytes(data), mode, replace=existing is not None)

@@ -75,6 +75,8 @@ def history(history: Any, *, title: str | None = None) -> Figure:
     if lr is not None and np.ptp(lr) > 0:
         panels.append(("learning rate", ("lr",)))
     fig = _new_figure(4.2 * len(panels), 3.4)
+    from matplotlib.ticker import MaxNLocator
+
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     x = np.arange(1, epochs + 1)
     for ax, (label, keys) in zip(axes, panels, strict=True):
@@ -82,6 +84,7 @@ def history(history: Any, *, title: str | None = None) -> Figure:
             if key in series:
                 ax.plot(x, series[key], label=key, marker="o" if epochs <= 30 else None, markersize=3)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no 2.5 ticks on short runs
         ax.set_ylabel(label)
         if label == "learning rate" and lr is not None and lr.min() > 0:
             ax.set_yscale("log")
