@@ -330,3 +330,16 @@ def test_a_longdouble_beyond_float64_is_refused_without_a_warning():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="X contains NaN or infinity"):
             fnet.preprocessing.standardize(np.array([np.longdouble("1e4000"), 1.0]))
+
+
+@pytest.mark.parametrize("value", [1e200, -3e300, 1e170])
+def test_constant_columns_of_huge_values_are_recognised_without_overflow(value):
+    X = np.array([[value, 1.0], [value, 2.0], [value, 3.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = fnet.preprocessing.standardize(X)
+        scaler = fnet.preprocessing.Standardizer().fit(X)
+    np.testing.assert_array_equal(result[:, 0], 0.0)
+    assert scaler.scale_[0] == 1.0 and scaler.mean_[0] == value
+    spread = np.array([[1e200], [2e200], [3e200]])
+    np.testing.assert_allclose(fnet.preprocessing.standardize(spread).ravel(), [-1.2247449, 0.0, 1.2247449], rtol=1e-6)

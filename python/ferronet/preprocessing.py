@@ -64,9 +64,7 @@ def _float_array(X: Any, name: str) -> np.ndarray:
     return array
 
 
-def _moments(
-    array: np.ndarray, axis: int | None, eps: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _moments(array: np.ndarray, axis: int | None, eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Mean, standard deviation (population, ddof=0), the mask of constant slices and the unit they were computed
     in, all in float64.
 
@@ -93,9 +91,13 @@ def _moments(
         mean = mean * unit
     std = np.sqrt(var) * unit
     machine = np.finfo(np.float64).eps
-    relative_mean = mean / unit
-    constant = (var <= n * machine * var + (n * relative_mean * machine) ** 2) | (std <= eps)
-    return mean, std, constant, unit
+    relative_mean, relative_std = mean / unit, np.sqrt(var)
+    with np.errstate(over="ignore"):  # (n*mean*eps)**2 overflows for means beyond ~1e169
+        bound = n * machine * var + (n * relative_mean * machine) ** 2
+    # the same rule in standard deviations (hypot does not overflow) where the variance bound did
+    tolerance = np.hypot(np.sqrt(n * machine) * relative_std, n * np.abs(relative_mean) * machine)
+    within = np.where(np.isfinite(bound), var <= bound, relative_std <= tolerance)
+    return mean, std, within | (std <= eps), unit
 
 
 def standardize(X: Any, axis: int | None = 0, eps: float = 0.0) -> np.ndarray:
