@@ -887,6 +887,21 @@ TARGETS: list[tuple[str, float, Callable[[Values], Call]]] = [
 ]
 
 
+def use_self_test(kind: str) -> None:
+    """Replace every target by one that fails as ``kind`` says: a bug, a crash (abort) or a hang."""
+    import os
+    import time
+
+    def fail(v: Values) -> Call:
+        if kind == "crash":
+            return Call("os.abort()", os.abort)
+        if kind == "hang":
+            return Call("time.sleep(3600)", lambda: time.sleep(3600))
+        return Call("{}['missing']", lambda: {}["missing"])
+
+    TARGETS[:] = [(f"self-test-{kind}", 1.0, fail)]
+
+
 def draw_call(v: Values) -> tuple[str, Call]:
     total = sum(weight for _, weight, _ in TARGETS)
     point = v.random.uniform(0, total)

@@ -161,9 +161,11 @@ def worker_main(args: argparse.Namespace) -> int:
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the API's own printing (verbose fits, the CLI) goes nowhere
     os.dup2(os.open(args.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), 2)  # kept for crash reports
     sys.path.insert(0, str(HERE))
-    import _api_targets  # noqa: F401  (imports ferronet before the first call: startup is not a hang)
+    import _api_targets  # imports ferronet before the first call: startup is not a hang
     import ferronet
 
+    if args.self_test:
+        _api_targets.use_self_test(args.self_test)
     root = Path(args.scratch)
     threads = ferronet.get_num_threads()
     for line in sys.stdin:
@@ -213,6 +215,8 @@ class Worker:
         self.log = self.root / f"worker-{self.number}.log"
         command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--seed", str(self.args.seed)]
         command += ["--scratch", str(scratch), "--log", str(self.log), "--memory", str(self.args.memory)]
+        if self.args.self_test:
+            command += ["--self-test", self.args.self_test]
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment(self.root), start_new_session=True
         )
@@ -378,6 +382,9 @@ def report(records: dict[int, dict[str, Any]], args: argparse.Namespace, seconds
             print(f"    known: {note}")
         print(f"    reproduce: python {script} --seed {args.seed} --replay {first['index']}")
         print(f"    call: {first['call'][:600]}")
+        if len(group) > 1:
+            others = " ".join(str(record["index"]) for record in group[1:21])
+            print(f"    also: --replay {others}{' ...' if len(group) > 21 else ''}")
 
     print(f"findings: {len(new)} new ({sum(map(len, new.values()))} calls), "
           f"{len(old)} known ({sum(map(len, old.values()))} calls)")  # fmt: skip
@@ -431,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the counts and findings as JSON")
     parser.add_argument("--strict", action="store_true", help="known findings (fuzz/_api_known.py) fail the run too")
     parser.add_argument("--replay", type=int, nargs="+", metavar="INDEX", help="run these calls here, with tracebacks")
+    parser.add_argument(
+        "--self-test", choices=("bug", "crash", "hang"), help="every call fails so (checks the fuzzer's own watchdog)"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--scratch", help=argparse.SUPPRESS)
     parser.add_argument("--log", help=argparse.SUPPRESS)

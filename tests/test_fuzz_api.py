@@ -65,3 +65,15 @@ def test_calls_are_reproducible_by_index():
 
     first = replay()
     assert len(first) == 3 and first == replay()
+
+
+@pytest.mark.fuzz
+@pytest.mark.parametrize("kind", ["bug", "crash", "hang"])
+def test_the_fuzzer_catches_bugs_crashes_and_hangs(tmp_path, kind):
+    # every call fails so: the exception is recorded, the aborted or stuck worker is replaced, the run goes on
+    result, report = fuzz(tmp_path, "--calls", "3", "--workers", "2", "--self-test", kind, "--timeout", "2")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert report["counts"] == {kind: 3}, report["counts"]
+    ((signature, group),) = report["new"].items()
+    assert len(group) == 3 and f"self-test-{kind}" in signature
+    assert f"--seed 0 --replay {group[0]['index']}" in result.stdout
