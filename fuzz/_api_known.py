@@ -52,8 +52,8 @@ KNOWN = [
     ),
     Known(
         "bug", "sklearn", r"^OverflowError: ", "sklearn.py",
-        "_check_params uses scikit-learn's check_scalar, then float() overflows on 10**400 or huge Fractions; "
-        "use _validation.check_float/check_int",
+        "_check_params uses scikit-learn's check_scalar, then float() overflows on 10**400 or huge Fractions "
+        "(use _validation.check_float/check_int); X=10**400 (a Python int) overflows in check_array too",
     ),
     Known(
         "hang", "sklearn", r"array\(float\d+,\((\d+, )?\d{7,}[,)]", "sklearn.py",

@@ -8,6 +8,8 @@ from .._validation import MAX_SEED, check_float, check_int
 
 __all__ = ["make_spiral"]
 
+#: Radians of angle noise; beyond this the angles are uniform noise anyway, and near 1e308 they overflow.
+MAX_NOISE = 1e6
 #: More rows than this could never be allocated (2**40 rows of 2 float64 features are 16 TiB).
 MAX_ROWS = 2**40
 
@@ -31,7 +33,7 @@ def make_spiral(
     """
     n = check_int(n_per_class, "n_per_class", minimum=1)
     k = check_int(n_classes, "n_classes", minimum=1)
-    noise = check_float(noise, "noise", minimum=0.0)
+    noise = check_float(noise, "noise", minimum=0.0, maximum=MAX_NOISE)
     if n * k > MAX_ROWS:
         raise ValueError(f"n_per_class * n_classes must be <= {MAX_ROWS} rows; got {n} * {k}")
     if seed is not None:
