@@ -887,6 +887,14 @@ TARGETS: list[tuple[str, float, Callable[[Values], Call]]] = [
 ]
 
 
+def restrict(names: list[str]) -> None:
+    """Draw only from the named targets (a focused run; the reproducer line repeats --only)."""
+    unknown = set(names) - {name for name, _, _ in TARGETS}
+    if unknown:
+        raise SystemExit(f"unknown targets {sorted(unknown)}; known: {', '.join(name for name, _, _ in TARGETS)}")
+    TARGETS[:] = [target for target in TARGETS if target[0] in names]
+
+
 def use_self_test(kind: str) -> None:
     """Replace every target by one that fails as ``kind`` says: a bug, a crash (abort) or a hang."""
     import os

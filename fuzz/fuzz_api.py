@@ -166,6 +166,8 @@ def worker_main(args: argparse.Namespace) -> int:
 
     if args.self_test:
         _api_targets.use_self_test(args.self_test)
+    if args.only:
+        _api_targets.restrict(args.only.split(","))
     root = Path(args.scratch)
     threads = ferronet.get_num_threads()
     for line in sys.stdin:
@@ -217,6 +219,8 @@ class Worker:
         command += ["--scratch", str(scratch), "--log", str(self.log), "--memory", str(self.args.memory)]
         if self.args.self_test:
             command += ["--self-test", self.args.self_test]
+        if self.args.only:
+            command += ["--only", self.args.only]
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment(self.root), start_new_session=True
         )
@@ -374,6 +378,8 @@ def report(records: dict[int, dict[str, Any]], args: argparse.Namespace, seconds
     new = {key: group for key, group in groups.items() if known(group[0]) is None}
     old = {key: group for key, group in groups.items() if key not in new}
     script = Path(sys.argv[0]).as_posix() if sys.argv and sys.argv[0].endswith(".py") else "fuzz/fuzz_api.py"
+    if args.only:
+        script += f" --only {args.only}"
 
     def show(group: list[dict[str, Any]], note: str = "") -> None:
         first = group[0]
@@ -409,6 +415,10 @@ def replay(args: argparse.Namespace) -> int:
     root = Path(tempfile.mkdtemp(prefix="ferronet-fuzz-replay-"))
     os.environ.update({k: v for k, v in environment(root).items() if k != "PYTHONPATH"})
     sys.path.insert(0, str(HERE))
+    if args.only:
+        from _api_targets import restrict
+
+        restrict(args.only.split(","))
     status = 0
     try:
         for index in args.replay:
@@ -441,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--self-test", choices=("bug", "crash", "hang"), help="every call fails so (checks the fuzzer's own watchdog)"
     )
+    parser.add_argument("--only", metavar="T,T", help="draw only from these targets (e.g. files,cli)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--scratch", help=argparse.SUPPRESS)
     parser.add_argument("--log", help=argparse.SUPPRESS)
