@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 from ferronet import _files
 
-ROOT = Path(__file__).resolve().parents[1]
+#: Where this process imported ferronet from (a source tree or site-packages): the subprocesses use the same one.
+IMPORTED_FROM = str(Path(fnet.__file__).resolve().parents[1])
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="os.mkfifo is POSIX-only")
 needs_symlinks = pytest.mark.skipif(sys.platform == "win32", reason="symbolic links need privileges on Windows")
 not_root = pytest.mark.skipif(
@@ -437,10 +438,7 @@ def test_a_killed_writer_leaves_no_temporary_file(tmp_path, existing):
         _files.atomic_write({str(path)!r}, b"x" * 1_000_000)
         """
     )
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "python"), os.environ.get("PYTHONPATH")])),
-    }
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [IMPORTED_FROM, os.environ.get("PYTHONPATH")]))}
     process = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert process.stdout.readline() == "writing\n"

@@ -10,17 +10,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ferronet as fnet
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Where this process imported ferronet from (a source tree or site-packages): the subprocesses use the same one.
+IMPORTED_FROM = str(Path(fnet.__file__).resolve().parents[1])
 FUZZER = ROOT / "fuzz" / "fuzz_api.py"
 
 
 def environment() -> dict[str, str]:
-    return {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "python"), os.environ.get("PYTHONPATH")])),
-    }
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [IMPORTED_FROM, os.environ.get("PYTHONPATH")]))}
 
 
 def fuzz(tmp_path: Path, *flags: str, timeout: float = 30) -> tuple[subprocess.CompletedProcess, dict]:
