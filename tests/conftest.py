@@ -6,6 +6,10 @@ import numpy as np
 import pytest
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "fuzz: a short run of a fuzzer in a subprocess (under 30 s)")
+
+
 def weights_equal(a: list[dict[str, np.ndarray]], b: list[dict[str, np.ndarray]]) -> bool:
     """Whether two ``get_weights()`` structures hold the same keys and bit-identical arrays."""
     if len(a) != len(b):

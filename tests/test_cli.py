@@ -3,6 +3,7 @@ many flag checks, which is faster)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -21,6 +22,15 @@ needs_fashion_mnist = pytest.mark.skipif(
 )
 #: A few seconds of digits training: enough to learn something, fast to run.
 QUICK = ("--epochs", "2", "--limit", "400", "--hidden", "32")
+
+
+@pytest.fixture(autouse=True)
+def in_a_scratch_directory(tmp_path, monkeypatch):
+    """Each test runs in its own empty directory: ``train`` saves ferronet-<dataset>.safetensors to the current one."""
+    scratch = tmp_path / "cwd"
+    scratch.mkdir()
+    monkeypatch.chdir(scratch)
+    return scratch
 
 
 def run(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -429,3 +439,288 @@ def test_bench_bad_flags(flags, mentions):
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and mentions in errors[0], result.stderr
+
+
+# ---- every numeric flag is bounded -------------------------------------------------------------------------------
+
+
+def numeric_flags() -> list[tuple[str, str, bool]]:
+    """(command, flag, takes a real number) for every flag whose value a ferronet.cli parser converts."""
+    found = []
+    commands = next(a for a in cli.parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for command, subparser in commands.choices.items():
+        for action in subparser._actions:
+            parse = action.type
+            if callable(parse) and getattr(parse, "__module__", "") == "ferronet.cli" and action.option_strings:
+                found.append((command, action.option_strings[0], parse.__name__ == "parse"))
+    return found
+
+
+REQUIRED = {
+    "predict": ["--model", "m.st", "--input", "x.csv"],
+    "evaluate": ["--model", "m", "--input", "x.csv", "--labels", "y.csv"],
+}
+
+
+def test_the_numeric_flags_are_found():
+    flags = {(command, flag) for command, flag, _ in numeric_flags()}
+    assert {("train", "--batch-size"), ("train", "--lr"), ("train", "--early-stopping"), ("bench", "--rows")} <= flags
+    assert len(flags) >= 14
+
+
+#: Beyond 64 bits, beyond int()'s digit limit, beyond float, not numbers: bad for every numeric flag.
+BAD_INTEGERS = [str(2**64), "9" * 5000, "-1", "1.5", "0x10", "", "1,2,x"]
+BAD_REALS = ["1e400", "-1e400", "9" * 5000, "nan", "inf", "0x10", ""]
+
+
+def bad_numeric_flag_cases() -> list:
+    return [
+        pytest.param(command, flag, value, id=f"{command}-{flag}-{value[:12]}")
+        for command, flag, real in numeric_flags()
+        for value in (BAD_REALS if real else BAD_INTEGERS)
+    ]
+
+
+@pytest.mark.parametrize(("command", "flag", "value"), bad_numeric_flag_cases())
+def test_huge_or_bad_numbers_in_any_numeric_flag_are_one_line_usage_errors(command, flag, value, capsys):
+    status, out, err = run_here(capsys, command, *REQUIRED.get(command, []), flag, value)
+    if status == 0 or "error:" not in err:
+        pytest.fail(f"{command} {flag} {value[:20]!r} was accepted: {out[-300:]}")
+    assert status == 2, err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and f"argument {flag}" in errors[0], err
+    assert len(errors[0]) < 300
+
+
+def test_batch_size_beyond_64_bits_is_one_line_exit_2():
+    result = run("train", "--batch-size", "18446744073709551616")
+    line = assert_one_line_error(result, 2, "argument --batch-size: expected a positive integer at most")
+    assert "18446744073709551616" in line and result.stdout == ""
+
+
+# ---- --version and the program name -------------------------------------------------------------------------
+
+
+def test_version():
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout == f"ferronet {fnet.__version__}\n"
+
+
+def console_script(directory: Path) -> Path:
+    """What pip writes for the ``ferronet`` console script (project.scripts: ferronet = ferronet.cli:main)."""
+    script = directory / "ferronet"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import re, sys\n"
+        "from ferronet.cli import main\n"
+        "if __name__ == '__main__':\n"
+        "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+        "    sys.exit(main())\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+def test_the_program_name_is_ferronet_as_a_console_script(tmp_path):
+    script = console_script(tmp_path)
+    result = subprocess.run([str(script), "train", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: ferronet train ")
+    assert "  ferronet train --dataset spiral" in result.stdout and "python -m" not in result.stdout
+    result = subprocess.run([str(script), "train", "--epochs", "x"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: ferronet train ")
+    assert "ferronet train: error: argument --epochs" in result.stderr
+
+
+def test_the_program_name_is_python_m_ferronet_as_a_module():
+    result = run("predict", "--help")
+    assert result.stdout.startswith("usage: python -m ferronet predict ")
+    assert "  python -m ferronet predict --model" in result.stdout
+    result = run("predict")
+    assert result.returncode == 2 and "python -m ferronet predict: error: the following arguments are required" in (
+        result.stderr
+    )
+
+
+# ---- train: validation, early stopping, where the model goes -----------------------------------------------------
+
+
+def test_validation_split_reports_val_loss_each_epoch(capsys):
+    status, out, err = run_here(capsys, "train", *QUICK, "--validation-split", "0.25", "--no-save")
+    assert status == 0, err
+    assert "the last 25% of the training rows validate" in out.splitlines()[0]
+    lines = epoch_lines(out)
+    assert len(lines) == 2 and all(re.search(r"val_loss \d+\.\d+ +val_accuracy \d\.\d+", line) for line in lines)
+
+
+def test_early_stopping_stops_and_keeps_the_best_epoch(capsys, in_a_scratch_directory):
+    flags = ["--epochs", "60", "--limit", "300", "--hidden", "32", "--lr", "0.3", "--early-stopping", "2"]
+    status, out, err = run_here(capsys, "train", *flags)
+    assert status == 0, err
+    assert "the last 10% of the training rows validate" in out  # the default split for early stopping
+    match = re.search(r"stopped after epoch (\d+), kept the weights of epoch (\d+) \(val_loss (\d\.\d+)\)", out)
+    assert match, out
+    stopped, best = int(match.group(1)), int(match.group(2))
+    assert len(epoch_lines(out)) == stopped < 60 and stopped == best + 2
+    val_losses = [float(re.search(r"val_loss (\d+\.\d+)", line).group(1)) for line in epoch_lines(out)]
+    assert min(val_losses) == val_losses[best - 1]
+    # the saved model holds the best epoch's weights: its loss on the held-out rows is that epoch's val_loss
+    args = cli.parser().parse_args(["train", *flags])
+    split = cli.load_split(args)
+    held_out = slice(len(split.X_train) - len(split.X_train) // 10, None)
+    model = fnet.load(in_a_scratch_directory / "ferronet-digits.safetensors")
+    loss = model.evaluate(split.X_train[held_out], split.y_train[held_out])["loss"]
+    assert f"{loss:.4f}" == match.group(3)
+
+
+def test_without_out_the_model_goes_to_a_default_file_that_is_printed(in_a_scratch_directory):
+    result = run("train", *QUICK, "--dataset", "spiral")
+    assert result.returncode == 0, result.stderr
+    path = in_a_scratch_directory / "ferronet-spiral.safetensors"
+    assert "saved the model to ferronet-spiral.safetensors" in result.stdout.splitlines()[-2]
+    assert result.stdout.splitlines()[-1].startswith("test loss ")  # the result stays the last line
+    assert fnet.load(path).input_dim == 2
+
+
+def test_no_save_writes_nothing_and_contradicts_out(capsys, in_a_scratch_directory):
+    status, out, err = run_here(capsys, "train", *QUICK, "--no-save")
+    assert status == 0, err
+    assert "saved" not in out and list(in_a_scratch_directory.iterdir()) == []
+    status, _, err = run_here(capsys, "train", "--no-save", "--out", "m.safetensors")
+    assert status == 2 and "--no-save and --out contradict each other" in err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="os.mkfifo is POSIX-only")
+@pytest.mark.parametrize("flag", ["--out", "--plot"])
+def test_an_output_that_is_a_fifo_is_a_usage_error_before_training(flag, capsys, in_a_scratch_directory):
+    os.mkfifo(in_a_scratch_directory / "pipe.png")
+    status, out, err = run_here(capsys, "train", flag, "pipe.png")
+    assert status == 2 and "pipe.png' is a FIFO (named pipe), not a regular file" in err, err
+    assert "epoch" not in out
+
+
+def test_a_default_output_that_is_a_directory_is_a_usage_error(capsys, in_a_scratch_directory):
+    (in_a_scratch_directory / "ferronet-digits.safetensors").mkdir()
+    status, _, err = run_here(capsys, "train")
+    assert status == 2 and "the default --out ferronet-digits.safetensors: is a directory" in err
+
+
+def test_plot_draws_the_validation_curve_with_whole_epoch_ticks(capsys, monkeypatch, in_a_scratch_directory):
+    plot = pytest.importorskip("ferronet.plot", reason="--plot needs matplotlib")
+    figures = []
+    real = plot.history
+    monkeypatch.setattr(plot, "history", lambda history: figures.append(real(history)) or figures[-1])
+    status, _, err = run_here(capsys, "train", *QUICK, "--epochs", "3", "--validation-split", "0.2", "--plot", "h.png")
+    assert status == 0, err
+    (figure,) = figures
+    figure.canvas.draw()
+    assert [line.get_label() for line in figure.axes[0].lines] == ["loss", "val_loss"]
+    assert all(float(tick).is_integer() for tick in figure.axes[0].get_xticks())
+    assert (in_a_scratch_directory / "h.png").read_bytes().startswith(b"\x89PNG")
+
+
+# ---- predict and evaluate ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A small trained digits classifier and a regressor, saved, with data files in both formats."""
+    directory = tmp_path_factory.mktemp("saved")
+    X, y = fnet.datasets.load_digits()
+    X = X[:200] / 16.0
+    y = y[:200]
+    model = fnet.Sequential([fnet.Dense(16, activation="relu"), fnet.Dense(10)], input_dim=64, seed=0)
+    model.fit(X, y, epochs=3, batch_size=32, optimizer=fnet.optim.SGD(lr=0.1))
+    model.save(directory / "model.safetensors")
+    regressor = fnet.Sequential([fnet.Dense(1)], input_dim=64, loss="mse", seed=0)
+    regressor.save(directory / "regressor.safetensors")
+    np.save(directory / "X.npy", X)
+    np.save(directory / "y.npy", y)
+    header = ",".join(f"pixel{i}" for i in range(64))
+    np.savetxt(directory / "X.csv", X, delimiter=",", header=header, comments="")
+    np.savetxt(directory / "y.csv", y, fmt="%d")
+    return directory, model, X, y
+
+
+def test_predict_prints_classes_as_csv(saved, capsys):
+    directory, model, X, _ = saved
+    status, out, err = run_here(
+        capsys, "predict", "--model", str(directory / "model.safetensors"), "--input", str(directory / "X.csv")
+    )
+    assert status == 0, err
+    assert [int(line) for line in out.splitlines()] == model.predict(X).tolist()
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".csv"])
+def test_predict_writes_probabilities_to_a_file(saved, capsys, suffix, in_a_scratch_directory):
+    directory, model, X, _ = saved
+    output = in_a_scratch_directory / f"p{suffix}"
+    status, out, err = run_here(
+        capsys, "predict", "--model", str(directory / "model.safetensors"), "--input", str(directory / "X.npy"),
+        "--output", str(output), "--proba",
+    )  # fmt: skip
+    assert status == 0, err
+    assert out == f"wrote 200 probability rows to {output}\n"
+    written = np.load(output) if suffix == ".npy" else np.loadtxt(output, delimiter=",")
+    np.testing.assert_allclose(written, model.predict_proba(X), rtol=1e-6)
+
+
+def test_evaluate_prints_loss_and_accuracy(saved):
+    directory, model, X, y = saved
+    result = run("evaluate", "--model", str(directory / "model.safetensors"), "--input", str(directory / "X.csv"),
+                 "--labels", str(directory / "y.npy"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    expected = model.evaluate(X, y)
+    assert result.stdout == f"loss {expected['loss']:.4f}  accuracy {expected['accuracy']:.4f}  (200 rows)\n"
+    result = run("evaluate", "--model", str(directory / "regressor.safetensors"), "--input", str(directory / "X.npy"),
+                 "--labels", str(directory / "y.csv"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"loss \d+\.\d{4}  \(200 rows\)\n", result.stdout)
+
+
+def test_predict_errors_are_one_line_with_the_right_status(saved, tmp_path):
+    directory, _, X, _ = saved
+    model = str(directory / "model.safetensors")
+    (tmp_path / "garbage.safetensors").write_bytes(b"\x00" * 100)
+    np.save(tmp_path / "wrong.npy", X[:, :10])
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    (tmp_path / "nan.csv").write_text("1," * 63 + "nan\n")
+    (tmp_path / "ragged.csv").write_text("1,2\n3\n")
+    (tmp_path / "empty.csv").write_text("\n")
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(1))
+    header["shape"] = (2**40, 64)
+    with open(tmp_path / "huge.npy", "wb") as file:  # a header claiming 512 TiB, then 8 bytes
+        np.lib.format.write_array_header_1_0(file, header)
+        file.write(b"\x00" * 8)
+    cases = [
+        (["--model", str(tmp_path / "missing.safetensors"), "--input", str(directory / "X.csv")], 1, "No such file or directory"),
+        (["--model", str(tmp_path / "garbage.safetensors"), "--input", str(directory / "X.csv")], 1, "not a"),
+        (["--model", model, "--input", str(tmp_path / "wrong.npy")], 1, "X has 10 features, the model expects 64"),
+        (["--model", model, "--input", str(tmp_path / "objects.npy")], 1, "holds Python objects"),
+        (["--model", model, "--input", str(tmp_path / "nan.csv")], 1, "X contains NaN or infinity"),
+        (["--model", model, "--input", str(tmp_path / "ragged.csv")], 1, "row 2 has 1 values, the first row 2"),
+        (["--model", model, "--input", str(tmp_path / "empty.csv")], 1, "the file holds no rows"),
+        (["--model", model, "--input", str(tmp_path / "huge.npy")], 1, "its header claims shape (1099511627776, 64)"),
+        (["--model", model, "--input", str(tmp_path / "none.csv")], 1, "none.csv': No such file or directory"),
+        (["--model", model, "--input", str(directory / "X.txt")], 2, "unknown file type ('.txt')"),
+        (["--model", model, "--input", str(directory / "X.csv"), "--output", "/no/such/dir/y.csv"], 2, "does not exist"),
+        (["--model", model, "--input", str(directory / "X.csv"), "--output", "y.json"], 2, "unknown file type"),
+        (["--model", str(directory / "regressor.safetensors"), "--input", str(directory / "X.csv"), "--proba"], 2,
+         "--proba needs a model with a probabilistic loss"),
+        (["--input", str(directory / "X.csv")], 2, "the following arguments are required: --model"),
+    ]  # fmt: skip
+    for flags, status, mentions in cases:
+        result = run("predict", *flags)
+        assert_one_line_error(result, status, mentions)
+        assert result.stdout == ""
+
+
+def test_evaluate_with_labels_that_do_not_fit(saved, capsys):
+    directory, _, _, _ = saved
+    status, _, err = run_here(
+        capsys, "evaluate", "--model", str(directory / "model.safetensors"), "--input", str(directory / "X.npy"),
+        "--labels", str(directory / "X.npy"),
+    )  # fmt: skip
+    assert status == 1 and "y must be labels of shape (200,) or one-hot of shape (200, 10); got (200, 64)" in err

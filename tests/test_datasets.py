@@ -98,7 +98,10 @@ def test_spiral_seed_none_and_numpy_ints():
         ({"noise": float("nan")}, ValueError, "noise"),
         ({"noise": float("inf")}, ValueError, "noise"),
         ({"noise": "0.2"}, TypeError, "noise"),
+        ({"noise": 1e308}, ValueError, "noise must be <= 1000000.0"),  # angles would overflow (fuzz_api)
+        ({"n_per_class": 2**40, "n_classes": 4}, ValueError, r"n_per_class \* n_classes must be <= 1099511627776"),
         ({"seed": -1}, ValueError, "seed"),
+        ({"seed": 2**64}, ValueError, "seed must be <= 18446744073709551615"),
         ({"seed": 1.0}, TypeError, "seed"),
     ],
 )

@@ -223,3 +223,12 @@ def test_sample_weight_and_regression_losses():
     stats = layer_stats(regressor, X, X[:, 0])
     assert [row["name"] for row in stats] == ["dense_0", "dense_1"]
     assert stats[1]["activation"] == "linear" and stats[1]["weight_grad_std"] > 0
+
+
+def test_an_exploding_network_reports_nan_and_inf_statistics_without_warnings():
+    # found by fuzz/fuzz_api.py: l2 beyond float32's range makes the penalty gradient inf, then inf - inf
+    model = fnet.Sequential([fnet.Dense(2)], input_dim=5, loss="hinge", l2=1e39, dtype="float32")
+    X = np.random.default_rng(0).normal(size=(11, 5)).astype(np.float32)
+    stats = fnet.diagnostics.layer_stats(model, X, np.arange(11) % 2)  # filterwarnings=error: a warning fails
+    assert not np.isfinite(stats[0]["weight_grad_std"])
+    assert fnet.diagnostics.format_table(stats).count("\n") == 1

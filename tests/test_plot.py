@@ -57,6 +57,36 @@ def test_history_plots_loss_accuracy_and_a_changing_learning_rate(spiral_model, 
     render(fig, tmp_path / "history.png")
 
 
+@pytest.mark.parametrize("epochs", [2, 3, 7])
+def test_history_ticks_are_whole_epochs(epochs):
+    fig = fnet.plot.history({"loss": [1.0 / (e + 1) for e in range(epochs)], "val_loss": [1.0] * epochs})
+    fig.canvas.draw()
+    ticks = [tick for tick in fig.axes[0].get_xticks() if 1 <= tick <= epochs]
+    assert ticks and all(float(tick).is_integer() for tick in ticks), ticks
+    assert [line.get_label() for line in fig.axes[0].lines] == ["loss", "val_loss"]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"loss": [1.4], "lr": [float("inf")]},
+        {"loss": [0.6, 0.1], "val_loss": [1.5, 0.5], "lr": [0.9, 1e308]},
+        {"loss": [1.0, 2.0], "lr": [float("nan"), 1.0]},
+        {"loss": [1e308, -1e308]},
+        {"loss": [float("nan"), float("inf")]},
+    ],
+    ids=["inf-lr", "lr-near-float-max", "nan-lr", "huge-losses", "nan-inf-losses"],
+)
+def test_history_with_extreme_values_draws_without_warnings(record):
+    # found by fuzz/fuzz_api.py: inf - inf in the "did the rate change" test, log ticks overflowing near 1e308
+    fnet.plot.history(record).canvas.draw()  # filterwarnings=error: any warning fails
+
+
+def test_history_with_a_number_beyond_float_is_a_value_error():
+    with pytest.raises(ValueError, match=r"history\['loss'\] holds a number too large for a float"):
+        fnet.plot.history({"loss": [10**400, 1.0]})
+
+
 def test_history_without_accuracy_or_schedule(tmp_path):
     fig = fnet.plot.history({"loss": [1.0, 0.5, 0.25], "lr": [0.1, 0.1, 0.1]})
     assert [ax.get_ylabel() for ax in fig.axes] == ["loss"]  # a constant rate is not worth a panel

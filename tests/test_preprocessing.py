@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+
+import ferronet as fnet
 import numpy as np
 import pytest
 from ferronet.preprocessing import Standardizer, one_hot, standardize, train_test_split
@@ -281,3 +284,62 @@ def test_split_rejects_mismatched_lengths_and_scalars():
         train_test_split(3.0, [1.0])
     with pytest.raises(TypeError, match="X"):
         train_test_split(None, [1.0])
+
+
+# ---- values near the float64 limit (found by fuzz/fuzz_api.py) ---------------------------------------------------
+
+
+def test_standardize_values_near_the_float64_limit_without_overflow():
+    X = np.array([[1e308], [-1e308], [1.7e308]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = fnet.preprocessing.standardize(X)
+        whole = fnet.preprocessing.standardize(X, axis=None)
+        scaler = fnet.preprocessing.Standardizer().fit(X)
+        transformed = scaler.transform(X)
+    expected = (X / 1e308 - (X / 1e308).mean()) / (X / 1e308).std()
+    np.testing.assert_allclose(result, expected, rtol=1e-12)
+    np.testing.assert_allclose(whole, expected, rtol=1e-12)
+    np.testing.assert_allclose(transformed, expected, rtol=1e-12)
+    assert np.isfinite(scaler.mean_).all() and np.isfinite(scaler.scale_).all() and np.isinf(scaler.var_).all()
+
+
+def test_standardize_a_column_of_huge_values_next_to_ordinary_ones():
+    X = np.array([[-1.45, 1e300], [-1.47, -1.75], [0.9, -0.74]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = fnet.preprocessing.standardize(X)
+        fnet.preprocessing.Standardizer(with_std=False).fit(X).fit_transform(X)
+    np.testing.assert_allclose(result.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(result.std(axis=0), 1.0, rtol=1e-12)
+
+
+def test_transform_beyond_the_float_range_is_a_value_error():
+    scaler = fnet.preprocessing.Standardizer().fit(np.array([[0.0], [1e-150]]))
+    with pytest.raises(ValueError, match="transform gives values beyond the range of float64"):
+        scaler.transform([[1e200]])
+    small = fnet.preprocessing.Standardizer().fit(np.array([[0.0], [1e-3]], dtype=np.float32))
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        small.transform(np.array([[3e38]], dtype=np.float32))
+    with pytest.raises(ValueError, match="inverse_transform gives values beyond"):
+        fnet.preprocessing.Standardizer().fit([[0.0], [1e300]]).inverse_transform([[1e300]])
+
+
+def test_a_longdouble_beyond_float64_is_refused_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="X contains NaN or infinity"):
+            fnet.preprocessing.standardize(np.array([np.longdouble("1e4000"), 1.0]))
+
+
+@pytest.mark.parametrize("value", [1e200, -3e300, 1e170])
+def test_constant_columns_of_huge_values_are_recognised_without_overflow(value):
+    X = np.array([[value, 1.0], [value, 2.0], [value, 3.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = fnet.preprocessing.standardize(X)
+        scaler = fnet.preprocessing.Standardizer().fit(X)
+    np.testing.assert_array_equal(result[:, 0], 0.0)
+    assert scaler.scale_[0] == 1.0 and scaler.mean_[0] == value
+    spread = np.array([[1e200], [2e200], [3e200]])
+    np.testing.assert_allclose(fnet.preprocessing.standardize(spread).ravel(), [-1.2247449, 0.0, 1.2247449], rtol=1e-6)

@@ -3,10 +3,20 @@
 Messages speak the user's language: they name the argument, say what was expected and what was given.
 Shapes, values, NaN/inf and unknown names raise ``ValueError``; wrong types raise ``TypeError``.
 Checks never mutate their input; a function that validates everything first leaves state untouched on error.
+
+Numbers: an integer argument is a Python or NumPy integer (not a bool: True is not a count, and not a float, as
+``range`` refuses 3.0); a real argument is any real number (int, float, Fraction, Decimal, NumPy integer or
+float scalar; not a bool, complex, datetime or timedelta). Values beyond what the engine can hold (10**400, a
+Fraction too large for a float, 2**64 where a 64-bit integer is needed) are ``ValueError`` naming the argument,
+never ``OverflowError``.
+
+Arrays: anything NumPy can turn into an array of numbers. A masked array gives its data and its mask is ignored,
+as scikit-learn's ``check_array`` does (``np.asarray``): masked NaN entries are still NaN and are refused.
 """
 
 from __future__ import annotations
 
+import decimal
 import math
 import numbers
 from collections.abc import Iterable
@@ -19,10 +29,32 @@ FLOAT_DTYPES = ("float32", "float64")
 #: Largest class label the engine accepts (labels are stored as uint32).
 MAX_LABEL = 2**32 - 1
 
+#: Integer arguments reach the engine or NumPy as 64-bit integers: ``check_int``'s upper bound unless told.
+INT64_MAX = 2**63 - 1
+
+#: Seeds are 64-bit everywhere (the engine's are u64; NumPy's would take any size, but one rule is simpler).
+MAX_SEED = 2**64 - 1
+
+#: Scalars NumPy counts as numbers that are not quantities (timedelta64 is registered as an Integral).
+_NOT_NUMBERS = (bool, np.bool_, np.timedelta64, np.datetime64)
+
 
 def _describe(value: Any) -> str:
-    text = repr(value)
+    if isinstance(value, int) and value.bit_length() > 128:
+        return _describe_int(value)
+    try:
+        text = repr(value)
+    except ValueError:  # e.g. a Fraction of integers with more digits than int -> str allows
+        text = f"<{type(value).__name__} too large to print>"
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _describe_int(number: int) -> str:
+    """An integer for a message: huge ones by their size (str() refuses more than 4300 digits)."""
+    if number.bit_length() <= 128:
+        return str(number)
+    digits = int(number.bit_length() * math.log10(2)) + 1
+    return f"{'-' if number < 0 else ''}an integer of about {digits} digits"
 
 
 def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
@@ -43,15 +75,16 @@ def check_bool(value: Any, name: str) -> bool:
     raise TypeError(f"{name} must be True or False; got {type(value).__name__} {_describe(value)}")
 
 
-def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """An integer (Python or NumPy, not bool) within [minimum, maximum]."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = INT64_MAX) -> int:
+    """An integer (Python or NumPy, not bool) within [minimum, maximum]; ``maximum`` defaults to the int64 range
+    (pass None for an unbounded Python int, e.g. a seed that only NumPy's SeedSequence sees)."""
+    if isinstance(value, _NOT_NUMBERS) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer; got {type(value).__name__} {_describe(value)}")
     number = int(value)
     if minimum is not None and number < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {number}")
+        raise ValueError(f"{name} must be >= {minimum}; got {_describe_int(number)}")
     if maximum is not None and number > maximum:
-        raise ValueError(f"{name} must be <= {maximum}; got {number}")
+        raise ValueError(f"{name} must be <= {maximum}; got {_describe_int(number)}")
     return number
 
 
@@ -64,10 +97,15 @@ def check_float(
     min_inclusive: bool = True,
     max_inclusive: bool = True,
 ) -> float:
-    """A finite real number within the given bounds."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    """A finite real number within the given bounds, as a Python float."""
+    if isinstance(value, _NOT_NUMBERS) or not isinstance(value, (numbers.Real, decimal.Decimal)):
         raise TypeError(f"{name} must be a number; got {type(value).__name__} {_describe(value)}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int or Fraction beyond the float range
+        raise ValueError(f"{name} must be finite; got {_describe(value)}, too large for a float") from None
+    except (ValueError, ArithmeticError):  # Decimal('sNaN') refuses conversion
+        raise ValueError(f"{name} must be finite; got {_describe(value)}") from None
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite; got {number}")
     if minimum is not None and (number < minimum or (not min_inclusive and number == minimum)):
@@ -96,9 +134,13 @@ def check_dtype(value: Any, name: str = "dtype") -> np.dtype:
 
 
 def as_array(value: Any, name: str) -> np.ndarray:
-    """Anything array-like (lists, DataFrames, arrays) as a NumPy array, without copying when possible."""
+    """Anything array-like (lists, DataFrames, arrays) as a plain NumPy array, without copying when possible.
+
+    Subclasses become plain arrays (a view): a masked array gives its data, mask ignored, as scikit-learn's
+    ``check_array`` does; np.matrix and np.memmap their data. Checks then see every value, including masked NaN.
+    """
     if isinstance(value, np.ndarray):
-        array = value
+        array = value if type(value) is np.ndarray else np.asarray(value)
     elif value is None or isinstance(value, (str, bytes, dict, set)):
         raise TypeError(f"{name} must be an array-like of numbers; got {type(value).__name__}")
     else:

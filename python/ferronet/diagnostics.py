@@ -20,18 +20,25 @@ WEIGHT_PARAMETER = {"dense": "W", "batchnorm": "gamma"}
 
 def layer_name(kind: str, index: int) -> str:
     """The name ``model.summary()`` prints for layer ``index``: its kind in lower case and its position."""
+    index = check_int(index, "index", minimum=0)
     return f"{kind}_{index}"
 
 
 def _summary(values: np.ndarray, bins: int) -> tuple[float, float, float, tuple[np.ndarray, np.ndarray]]:
     """(mean, std, fraction of exact zeros, histogram) of an array; the histogram counts its finite values."""
     flat = values.reshape(-1)
-    mean = float(flat.mean(dtype=np.float64))
-    std = float(flat.std(dtype=np.float64))
+    with np.errstate(over="ignore", invalid="ignore"):  # an exploding network has inf values: nan/inf statistics
+        mean = float(flat.mean(dtype=np.float64))
+        std = float(flat.std(dtype=np.float64))
     zero_fraction = float(np.count_nonzero(flat == 0)) / flat.size
     finite = flat[np.isfinite(flat)]  # np.histogram cannot place inf or NaN
     counts, edges = np.histogram(finite.astype(np.float64, copy=False), bins=bins)
     return mean, std, zero_fraction, (counts, edges)
+
+
+def _std(values: np.ndarray) -> float:
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(values.std(dtype=np.float64))
 
 
 def layer_stats(
@@ -76,10 +83,8 @@ def layer_stats(
                 "grad_std": grad_std,
                 "grad_zero_fraction": grad_zeros,
                 "grad_hist": grad_hist,
-                "weight_std": None if key is None else float(parameters[index][key].std(dtype=np.float64)),
-                "weight_grad_std": (
-                    None if key is None else float(trace["param_grads"][index][key].std(dtype=np.float64))
-                ),
+                "weight_std": None if key is None else _std(parameters[index][key]),
+                "weight_grad_std": None if key is None else _std(trace["param_grads"][index][key]),
             }
         )
     return stats

@@ -47,7 +47,10 @@ def _series(values: Any, key: str) -> np.ndarray:
         raise TypeError(f"history[{key!r}] must be a list of numbers; got {type(values).__name__}")
     if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
         raise TypeError(f"history[{key!r}] must hold only numbers")
-    return np.asarray(values, dtype=np.float64)
+    try:
+        return np.array([float(v) for v in values], dtype=np.float64)
+    except OverflowError:  # an int or Fraction beyond the float range
+        raise ValueError(f"history[{key!r}] holds a number too large for a float") from None
 
 
 def history(history: Any, *, title: str | None = None) -> Figure:
@@ -72,9 +75,11 @@ def history(history: Any, *, title: str | None = None) -> Figure:
     if "accuracy" in series:
         panels.append(("accuracy", ("accuracy", "val_accuracy")))
     lr = series.get("lr")
-    if lr is not None and np.ptp(lr) > 0:
+    if lr is not None and len(lr) and not (lr == lr[0]).all():  # compared, not subtracted: inf - inf warns
         panels.append(("learning rate", ("lr",)))
     fig = _new_figure(4.2 * len(panels), 3.4)
+    from matplotlib.ticker import MaxNLocator
+
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     x = np.arange(1, epochs + 1)
     for ax, (label, keys) in zip(axes, panels, strict=True):
@@ -82,14 +87,21 @@ def history(history: Any, *, title: str | None = None) -> Figure:
             if key in series:
                 ax.plot(x, series[key], label=key, marker="o" if epochs <= 30 else None, markersize=3)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no 2.5 ticks on short runs
         ax.set_ylabel(label)
-        if label == "learning rate" and lr is not None and lr.min() > 0:
+        if label == "learning rate" and lr is not None and _log_scalable(lr):
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend()
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _log_scalable(values: np.ndarray) -> bool:
+    """Positive finite values that matplotlib can put on a log axis (its ticks overflow near the float limits)."""
+    finite = values[np.isfinite(values)]
+    return bool(finite.size) and bool(finite.min() > 1e-300) and bool(finite.max() < 1e300)
 
 
 # ---- decision boundary -----------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import (
+    MAX_SEED,
     as_array,
     check_bool,
     check_dtype,
@@ -57,26 +58,46 @@ def _float_array(X: Any, name: str) -> np.ndarray:
     """A finite float array (float32 and float64 kept, anything else converted to float64)."""
     array = as_array(X, name)
     if array.dtype not in (np.float32, np.float64):
-        array = array.astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):  # beyond float64 (longdouble) becomes inf: refused below
+            array = array.astype(np.float64)
     require_finite(array, name)
     return array
 
 
-def _moments(array: np.ndarray, axis: int | None, eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, standard deviation (population, ddof=0) and the mask of constant slices, all computed in float64.
+def _moments(array: np.ndarray, axis: int | None, eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, standard deviation (population, ddof=0), the mask of constant slices and the unit they were computed
+    in, all in float64.
 
     A slice counts as constant when its standard deviation is <= ``eps`` or within the rounding error that summing
     its values can produce (scikit-learn's rule: ``var <= n*eps64*var + (n*mean*eps64)**2``), so columns such as
     ``[0.1] * 10`` are recognised even though their computed variance is not exactly zero.
+
+    The unit is 1 unless the statistics overflow float64 (finite values near 1e308): they are then computed on
+    the values divided by each slice's largest magnitude, the unit, and scaled back (the mean and standard
+    deviation of finite values are finite). ``(x/unit - mean/unit) / (std/unit)`` standardizes without overflow.
     """
     values = array.astype(np.float64, copy=False)
     n = values.size if axis is None else values.shape[axis]
-    mean = values.mean(axis=axis, keepdims=True)
-    var = np.mean(np.square(values - mean), axis=axis, keepdims=True)
-    std = np.sqrt(var)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = values.mean(axis=axis, keepdims=True)
+        var = np.mean(np.square(values - mean), axis=axis, keepdims=True)
+    unit = np.ones_like(mean)
+    if not (np.isfinite(mean).all() and np.isfinite(var).all()):
+        largest = np.max(np.abs(values), axis=axis, keepdims=True)
+        unit = np.where(largest > 0, largest, 1.0)
+        scaled = values / unit
+        mean = scaled.mean(axis=axis, keepdims=True)
+        var = np.mean(np.square(scaled - mean), axis=axis, keepdims=True)
+        mean = mean * unit
+    std = np.sqrt(var) * unit
     machine = np.finfo(np.float64).eps
-    constant = (var <= n * machine * var + (n * mean * machine) ** 2) | (std <= eps)
-    return mean, std, constant
+    relative_mean, relative_std = mean / unit, np.sqrt(var)
+    with np.errstate(over="ignore"):  # (n*mean*eps)**2 overflows for means beyond ~1e169
+        bound = n * machine * var + (n * relative_mean * machine) ** 2
+    # the same rule in standard deviations (hypot does not overflow) where the variance bound did
+    tolerance = np.hypot(np.sqrt(n * machine) * relative_std, n * np.abs(relative_mean) * machine)
+    within = np.where(np.isfinite(bound), var <= bound, relative_std <= tolerance)
+    return mean, std, within | (std <= eps), unit
 
 
 def standardize(X: Any, axis: int | None = 0, eps: float = 0.0) -> np.ndarray:
@@ -100,9 +121,10 @@ def standardize(X: Any, axis: int | None = 0, eps: float = 0.0) -> np.ndarray:
     eps = check_float(eps, "eps", minimum=0.0)
     if array.size == 0 or (axis is not None and array.shape[axis] == 0):
         raise ValueError(f"X must not be empty along axis {axis}; got shape {array.shape}")
-    mean, std, constant = _moments(array, axis, eps)
-    scale = np.where(constant, 1.0, std)
-    result = (array.astype(np.float64, copy=False) - mean) / scale
+    mean, std, constant, unit = _moments(array, axis, eps)
+    scale = np.where(constant, 1.0, std / unit)
+    values = array.astype(np.float64, copy=False)
+    result = (values / unit - mean / unit) / scale  # unit is 1 but for values near the float64 limit
     result = np.where(constant, 0.0, result)
     return result.astype(array.dtype, copy=False)
 
@@ -139,11 +161,12 @@ class Standardizer:
         with_mean = check_bool(self.with_mean, "with_mean")
         with_std = check_bool(self.with_std, "with_std")
         matrix = self._matrix(X)
-        mean, std, constant = _moments(matrix, 0, 0.0)
+        mean, std, constant, _ = _moments(matrix, 0, 0.0)
         self.n_features_in_ = matrix.shape[1]
         self.n_samples_seen_ = matrix.shape[0]
         self.mean_ = mean[0] if with_mean else None
-        self.var_ = np.square(std[0]) if with_std else None
+        with np.errstate(over="ignore"):  # the variance of values near 1e308 is beyond float64: inf, honestly
+            self.var_ = np.square(std[0]) if with_std else None
         self.scale_ = np.where(constant[0], 1.0, std[0]) if with_std else None
         return self
 
@@ -160,12 +183,13 @@ class Standardizer:
     def transform(self, X: Any) -> np.ndarray:
         """``(X - mean_) / scale_`` as a new array."""
         matrix = self._check_fitted(X)
-        result = matrix.astype(np.float64)
-        if self.mean_ is not None:
-            result -= self.mean_
-        if self.scale_ is not None:
-            result /= self.scale_
-        return result.astype(matrix.dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = matrix.astype(np.float64)
+            if self.mean_ is not None:
+                result -= self.mean_
+            if self.scale_ is not None:
+                result /= self.scale_
+            return _representable(result, matrix.dtype, "transform")
 
     def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
         """``fit(X)`` then ``transform(X)``."""
@@ -174,12 +198,24 @@ class Standardizer:
     def inverse_transform(self, X: Any) -> np.ndarray:
         """``X * scale_ + mean_``: back to the original units."""
         matrix = self._check_fitted(X)
-        result = matrix.astype(np.float64)
-        if self.scale_ is not None:
-            result *= self.scale_
-        if self.mean_ is not None:
-            result += self.mean_
-        return result.astype(matrix.dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = matrix.astype(np.float64)
+            if self.scale_ is not None:
+                result *= self.scale_
+            if self.mean_ is not None:
+                result += self.mean_
+            return _representable(result, matrix.dtype, "inverse_transform")
+
+
+def _representable(result: np.ndarray, dtype: np.dtype, method: str) -> np.ndarray:
+    """``result`` in ``dtype``; ValueError when finite inputs gave values beyond its range (far outside the
+    fitted data), instead of an overflow warning and infinities."""
+    converted = result.astype(dtype, copy=False)
+    if not np.isfinite(converted).all():
+        raise ValueError(
+            f"X is too far from the fitted data: {method} gives values beyond the range of {np.dtype(dtype).name}"
+        )
+    return converted
 
 
 def train_test_split(
@@ -208,7 +244,7 @@ def train_test_split(
     )
     shuffle = check_bool(shuffle, "shuffle")
     if seed is not None:
-        seed = check_int(seed, "seed", minimum=0)
+        seed = check_int(seed, "seed", minimum=0, maximum=MAX_SEED)
     n_test = math.ceil(test_fraction * n)
     n_train = n - n_test
     if n_train < 1 or n_test < 1:

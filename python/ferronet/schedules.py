@@ -69,6 +69,8 @@ class ExponentialDecay(Schedule):
 
 def learning_rate(schedule: object, epoch: int, lr0: float) -> float:
     """Evaluate a schedule (or None: constant) and check that the result is a usable rate."""
+    epoch = check_int(epoch, "epoch", minimum=0)
+    lr0 = check_float(lr0, "lr0", minimum=0.0)
     if schedule is None:
         return lr0
     if not callable(schedule):

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_float, check_int
+from ._validation import MAX_SEED, check_float, check_int
 from .model import Sequential
 
 
@@ -33,6 +33,7 @@ def gradient_check(
     floor = check_float(floor, "floor", minimum=0.0, min_inclusive=False)
     if max_entries is not None:
         max_entries = check_int(max_entries, "max_entries", minimum=1)
+    seed = check_int(seed, "seed", minimum=0, maximum=MAX_SEED)
     copy = model.copy(dtype="float64")
     analytic = copy.gradients(X, y, sample_weight)
     weights = copy.get_weights()

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _files
 from .._validation import as_array, check_bool, check_float
 from . import _download
 from ._download import DatasetNotFoundError, DownloadError
@@ -41,6 +42,8 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # DEFLATE cannot expand data by more than ~1032:1, so a gzip file of c bytes holds at most about 1032*c bytes.
 _MAX_DEFLATE_RATIO = 1032
 _CHUNK = 1 << 20
+#: Seconds; sockets cannot wait longer on every platform (a larger value overflows the platform's time_t).
+MAX_TIMEOUT = 1e8
 
 PathLike = str | os.PathLike[str]
 
@@ -95,7 +98,7 @@ def _load_buffer(path: Path) -> tuple[bytearray, np.dtype, tuple[int, ...], int]
     gzip file, the DEFLATE expansion limit, then a decompression that stops one byte past the claimed length.
     """
     where = str(path)
-    with open(path, "rb") as raw:
+    with _files.open_regular(path) as raw:
         file_size = os.fstat(raw.fileno()).st_size
         gzipped = _read_exactly(raw, 2) == _GZIP_MAGIC
         raw.seek(0)
@@ -165,9 +168,7 @@ def _to_array(buffer: bytearray, dtype: np.dtype, shape: tuple[int, ...], offset
 
 
 def _as_path(path: Any, name: str = "path") -> Path:
-    if isinstance(path, (str, os.PathLike)):
-        return Path(path)
-    raise TypeError(f"{name} must be a str or os.PathLike; got {type(path).__name__}")
+    return _files.as_path(path, name)
 
 
 def read_idx(path: PathLike) -> np.ndarray:
@@ -194,7 +195,8 @@ def write_idx(path: PathLike, array: Any, *, compress: bool | None = None) -> No
 
     The array's dtype picks the type code: uint8, int8, int16, int32, float32 or float64 (any byte order); other
     dtypes raise ``TypeError`` (convert first, e.g. ``array.astype(np.int32)``). ``compress=None`` gzips when the
-    name ends in ``.gz``; ``True``/``False`` force it. Gzipped output is reproducible (no timestamp).
+    name ends in ``.gz``; ``True``/``False`` force it. Gzipped output is reproducible (no timestamp). The file is
+    written atomically: a failure leaves the previous file, if any, as it was.
     """
     target = _as_path(path)
     data = as_array(array, "array")
@@ -211,14 +213,15 @@ def write_idx(path: PathLike, array: Any, *, compress: bool | None = None) -> No
         raise ValueError(f"array has a dimension of 2**32 or more, which IDX cannot store; got shape {data.shape}")
     header = bytes([0, 0, code, data.ndim]) + struct.pack(f">{data.ndim}I", *data.shape)
     body = np.ascontiguousarray(data, dtype=_TYPE_CODES[code]).tobytes()
-    with open(target, "wb") as handle:
-        if compress:
-            with gzip.GzipFile(fileobj=handle, mode="wb", mtime=0) as stream:
-                stream.write(header)
-                stream.write(body)
-        else:
-            handle.write(header)
-            handle.write(body)
+    if compress:
+        buffer = io.BytesIO()
+        with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as stream:
+            stream.write(header)
+            stream.write(body)
+        content = buffer.getvalue()
+    else:
+        content = header + body
+    _files.atomic_write(target, content)
 
 
 # ----------------------------------------------------------------------------------------------- MNIST-like sets
@@ -317,7 +320,7 @@ DATASETS: dict[str, IdxDataset] = {
 
 def _sha256_of_file(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with _files.open_regular(path) as handle:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -354,7 +357,7 @@ def _verified_array(path: Path, spec: IdxFile, title: str, *, verify: bool, orig
 
 
 def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as handle:
+    with _files.open_regular(path) as handle:
         return handle.read(2) == _GZIP_MAGIC
 
 
@@ -425,7 +428,7 @@ def _load_idx_dataset(
     normalize = check_bool(normalize, "normalize")
     download = check_bool(download, "download")
     verify = check_bool(verify, "verify")
-    timeout = check_float(timeout, "timeout", minimum=0.0, min_inclusive=False)
+    timeout = check_float(timeout, "timeout", minimum=0.0, maximum=MAX_TIMEOUT, min_inclusive=False)
     urls = _mirror_urls(dataset, mirror)
 
     places = _download.search_dirs(dataset.name, path)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_float, check_int
+from .._validation import MAX_SEED, check_float, check_int
 
 __all__ = ["make_spiral"]
+
+#: Radians of angle noise; beyond this the angles are uniform noise anyway, and near 1e308 they overflow.
+MAX_NOISE = 1e6
+#: More rows than this could never be allocated (2**40 rows of 2 float64 features are 16 TiB).
+MAX_ROWS = 2**40
 
 
 def make_spiral(
@@ -28,9 +33,11 @@ def make_spiral(
     """
     n = check_int(n_per_class, "n_per_class", minimum=1)
     k = check_int(n_classes, "n_classes", minimum=1)
-    noise = check_float(noise, "noise", minimum=0.0)
+    noise = check_float(noise, "noise", minimum=0.0, maximum=MAX_NOISE)
+    if n * k > MAX_ROWS:
+        raise ValueError(f"n_per_class * n_classes must be <= {MAX_ROWS} rows; got {n} * {k}")
     if seed is not None:
-        seed = check_int(seed, "seed", minimum=0)
+        seed = check_int(seed, "seed", minimum=0, maximum=MAX_SEED)
     rng = np.random.default_rng(seed)
     X = np.empty((n * k, 2), dtype=np.float64)
     y = np.empty(n * k, dtype=np.int64)
