@@ -1,0 +1,182 @@
+//! The micro-kernel (an MR × NR tile of C accumulated in registers over one k-block) and the write of a tile
+//! into C with its epilogue: `alpha`, `beta`, then on the last k-block the bias and the activation.
+//!
+//! A full tile is written with vectors, a partial or strided one element by element; both do the same
+//! arithmetic in the same order, so a value's bits never depend on the tile it lands in.
+
+use super::simd::Simd;
+use crate::kernels::activation::{Activation, LEAKY_SLOPE, sigmoid};
+use num_traits::{One, Zero};
+
+use crate::scalar::Real;
+
+/// Widest register tile (columns) of any kernel: the size of the spill row of partial tiles.
+pub const MAX_NR: usize = 64;
+
+/// `acc[i][v] = Σ_p a[i, p] · b[p, v·LANES ..]` over `kc` steps, each a fused multiply-add in p order.
+///
+/// With `DIRECT`, A is read in place: row i at `a + i·lda`, k-contiguous. Otherwise A is a packed panel:
+/// `a[p·MR + i]`. B is a packed panel: `b[p·NR + j]`, NR = NV·LANES.
+///
+/// # Safety
+/// Instruction set of `S` enabled; A and B valid for the described `kc` steps.
+#[inline(always)]
+pub unsafe fn accumulate<S: Simd, const MR: usize, const NV: usize, const DIRECT: bool>(
+    kc: usize,
+    a: *const S::T,
+    lda: isize,
+    b: *const S::T,
+) -> [[S::V; NV]; MR] {
+    // SAFETY (whole body): the caller's contract; every offset below stays inside the kc steps of A and B.
+    unsafe {
+        let mut acc = [[S::zero(); NV]; MR];
+        let (mut a_p, mut b_p) = (a, b);
+        for _ in 0..kc {
+            let mut b_row = [S::zero(); NV];
+            for (v, slot) in b_row.iter_mut().enumerate() {
+                *slot = S::load(b_p.add(v * S::LANES));
+            }
+            for (i, acc_row) in acc.iter_mut().enumerate() {
+                let a_ip = if DIRECT { *a_p.offset(i as isize * lda) } else { *a_p.add(i) };
+                let a_ip = S::splat(a_ip);
+                for (c, &b_v) in acc_row.iter_mut().zip(&b_row) {
+                    *c = S::mul_add(a_ip, b_v, *c);
+                }
+            }
+            a_p = a_p.add(if DIRECT { 1 } else { MR });
+            b_p = b_p.add(NV * S::LANES);
+        }
+        acc
+    }
+}
+
+/// How a tile goes into C.
+#[derive(Clone, Copy)]
+pub struct TileOut<T> {
+    pub alpha: T,
+    pub beta: T,
+    /// First k-block: C ← alpha·acc + beta·C (C unread when beta = 0); later blocks: C ← C + alpha·acc.
+    pub first: bool,
+    /// Last k-block: then add the bias and apply the activation.
+    pub last: bool,
+    /// The bias at the tile's first column (null: none).
+    pub bias: *const T,
+    pub activation: Activation,
+}
+
+/// One element of the epilogue, the scalar twin of the vector path in `write_tile`.
+#[inline(always)]
+pub fn finish<T: Real>(acc: T, c: impl FnOnce() -> T, bias: Option<T>, out: &TileOut<T>) -> T {
+    let mut x = if out.alpha == T::one() { acc } else { out.alpha * acc };
+    if !out.first {
+        x += c();
+    } else if out.beta != T::zero() {
+        x += out.beta * c();
+    }
+    if out.last {
+        if let Some(bias) = bias {
+            x += bias;
+        }
+        x = activate(x, out.activation);
+    }
+    x
+}
+
+/// The engine's element-wise activations (`activation.rs`), one value; softmax is row-wise and left to the caller.
+#[inline(always)]
+pub fn activate<T: Real>(x: T, activation: Activation) -> T {
+    match activation {
+        Activation::Relu => {
+            if x > T::zero() {
+                x
+            } else {
+                T::zero()
+            }
+        }
+        Activation::LeakyRelu => {
+            if x > T::zero() {
+                x
+            } else {
+                x * T::of(LEAKY_SLOPE)
+            }
+        }
+        Activation::Sigmoid => sigmoid(x),
+        Activation::Tanh => x.tanh(),
+        Activation::Linear | Activation::Softmax => x,
+    }
+}
+
+/// Write the first `rows` × `cols` of a tile to C at `c` (strides `rsc`, `csc`).
+///
+/// # Safety
+/// Instruction set of `S` enabled; C valid for `rows` × `cols` at those strides and not read or written by
+/// anyone else meanwhile; `out.bias`, if not null, valid for `cols` values.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn write_tile<S: Simd, const MR: usize, const NV: usize>(
+    acc: &[[S::V; NV]; MR],
+    c: *mut S::T,
+    rsc: isize,
+    csc: isize,
+    rows: usize,
+    cols: usize,
+    out: &TileOut<S::T>,
+) {
+    let nr = NV * S::LANES;
+    // SAFETY (whole body): the caller's contract; rows < `rows` and columns < `cols` only.
+    unsafe {
+        if csc == 1 && cols == nr {
+            let (alpha, beta) = (S::splat(out.alpha), S::splat(out.beta));
+            let slope = S::splat(S::T::of(LEAKY_SLOPE));
+            let scale = out.alpha != S::T::one();
+            let mut bias = [S::zero(); NV];
+            if out.last && !out.bias.is_null() {
+                for (v, slot) in bias.iter_mut().enumerate() {
+                    *slot = S::load(out.bias.add(v * S::LANES));
+                }
+            }
+            for (i, acc_row) in acc.iter().enumerate().take(rows) {
+                let c_row = c.offset(i as isize * rsc);
+                for ((v, &value), &bias) in acc_row.iter().enumerate().zip(&bias) {
+                    let c_v = c_row.add(v * S::LANES);
+                    let mut x = if scale { S::mul(alpha, value) } else { value };
+                    if !out.first {
+                        x = S::add(x, S::load(c_v));
+                    } else if out.beta != S::T::zero() {
+                        x = S::add(x, S::mul(beta, S::load(c_v)));
+                    }
+                    if out.last {
+                        if !out.bias.is_null() {
+                            x = S::add(x, bias);
+                        }
+                        x = match out.activation {
+                            Activation::Relu => S::relu(x),
+                            Activation::LeakyRelu => S::leaky_relu(x, slope),
+                            _ => x,
+                        };
+                    }
+                    S::store(c_v, x);
+                }
+                if out.last && matches!(out.activation, Activation::Sigmoid | Activation::Tanh) {
+                    for j in 0..nr {
+                        let c_j = c_row.add(j);
+                        *c_j = activate(*c_j, out.activation);
+                    }
+                }
+            }
+        } else {
+            let mut spill = [S::T::zero(); MAX_NR];
+            for (i, acc_row) in acc.iter().enumerate().take(rows) {
+                for (v, &value) in acc_row.iter().enumerate() {
+                    S::store(spill.as_mut_ptr().add(v * S::LANES), value);
+                }
+                let c_row = c.offset(i as isize * rsc);
+                for (j, &value) in spill.iter().enumerate().take(cols.min(nr)) {
+                    let c_ij = c_row.offset(j as isize * csc);
+                    let bias = if out.bias.is_null() { None } else { Some(*out.bias.add(j)) };
+                    *c_ij = finish(value, || *c_ij, bias, out);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The few vector operations the GEMM kernels need, one implementation per instruction set and element type.
+//!
+//! Every operation is `#[inline(always)]` and is only ever inlined into an entry point compiled for its
+//! instruction set (`#[target_feature]` in `entries.rs`), which is only called after `cpu::Isa::available`.
+
+#[cfg(target_arch = "x86_64")]
+pub mod avx2;
+// AVX-512 intrinsics are stable since Rust 1.89, later than the crate's declared rust-version (1.85): building
+// needs 1.89 or newer. Raising rust-version would turn on 1.87/1.88 lints across the crate; until then, clippy's
+// MSRV is raised for this module only.
+#[cfg(target_arch = "x86_64")]
+#[clippy::msrv = "1.89"]
+pub mod avx512;
+pub mod generic;
+
+use num_traits::Zero;
+
+use crate::scalar::Real;
+
+/// A vector of `LANES` values of `T`.
+///
+/// # Safety
+/// Implementations for an instruction set may only be used inside code compiled for that set, on a CPU that has
+/// it. Pointers passed to the loads and stores must be valid for `LANES` values of `T` (no alignment needed).
+pub unsafe trait Simd {
+    type T: Real;
+    type V: Copy;
+    const LANES: usize;
+
+    /// # Safety
+    /// See the trait.
+    unsafe fn splat(x: Self::T) -> Self::V;
+    /// # Safety
+    /// See the trait.
+    unsafe fn load(p: *const Self::T) -> Self::V;
+    /// # Safety
+    /// See the trait.
+    unsafe fn store(p: *mut Self::T, v: Self::V);
+    /// `acc + a·b`, rounded once where the set has FMA (twice in the generic set).
+    ///
+    /// # Safety
+    /// See the trait.
+    unsafe fn mul_add(a: Self::V, b: Self::V, acc: Self::V) -> Self::V;
+    /// # Safety
+    /// See the trait.
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// # Safety
+    /// See the trait.
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// `v > 0 ? v : 0` lane by lane (NaN and -0 give +0), exactly `activation::relu_forward`.
+    ///
+    /// # Safety
+    /// See the trait.
+    unsafe fn relu(v: Self::V) -> Self::V;
+    /// `v > 0 ? v : v·slope`, exactly `activation::leaky_relu_forward`.
+    ///
+    /// # Safety
+    /// See the trait.
+    unsafe fn leaky_relu(v: Self::V, slope: Self::V) -> Self::V;
+
+    /// # Safety
+    /// See the trait.
+    #[inline(always)]
+    unsafe fn zero() -> Self::V {
+        // SAFETY: forwarded contract.
+        unsafe { Self::splat(Self::T::zero()) }
+    }
+}
