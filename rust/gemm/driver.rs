@@ -6,7 +6,6 @@ use super::pack::{Mat, pack_a_panel, pack_b_panel};
 use super::plan::Plan;
 use super::simd::Simd;
 use crate::kernels::activation::Activation;
-use crate::scalar::Real;
 
 /// A writable strided matrix.
 #[derive(Clone, Copy)]
@@ -39,6 +38,16 @@ pub struct Block<T> {
     pub n0: usize,
     pub width: usize,
     pub packed_b: *mut T,
+    /// Full panels are read in place from B (row-major B, few rows of A: packing would cost more than it saves);
+    /// only a last partial panel is packed.
+    pub direct_b: bool,
+}
+
+impl<T> Block<T> {
+    /// Whether panel `panel` (nr wide) is read from the packed buffer.
+    pub fn is_packed(&self, panel: usize, nr: usize) -> bool {
+        !self.direct_b || (panel + 1) * nr > self.width
+    }
 }
 
 // SAFETY: a Job is shared by the tasks of one product, which only read A, B and the bias, and write disjoint
@@ -54,13 +63,13 @@ unsafe impl<T: Sync> Sync for Block<T> {}
 /// The job's pointers are valid for its shapes; the block's buffer holds k × nr values per panel; no other
 /// thread packs the same panel.
 #[inline(always)]
-pub unsafe fn pack_b<T: Real, const NR: usize>(job: &Job<T>, block: &Block<T>, panel: usize) {
+pub unsafe fn pack_b<S: Simd, const NR: usize>(job: &Job<S::T>, block: &Block<S::T>, panel: usize) {
     let j0 = block.n0 + panel * NR;
     let cols = NR.min(block.n0 + block.width - j0);
     // SAFETY: the caller's contract; panel `panel` starts k·NR values into the buffer, its columns are in B.
     unsafe {
         let sums = if job.col_sums.is_null() { job.col_sums } else { job.col_sums.add(j0) };
-        pack_b_panel::<T, NR>(job.b, job.k, j0, cols, block.packed_b.add(panel * job.k * NR), sums);
+        pack_b_panel::<S, NR>(job.b, job.k, j0, cols, block.packed_b.add(panel * job.k * NR), sums);
     }
 }
 
@@ -97,14 +106,19 @@ pub unsafe fn run_task<S: Simd, const MR: usize, const NV: usize, const NR: usiz
             let last = p0 + kc == job.k;
             for jr in (r.j0..r.j1).step_by(NR) {
                 let cols = NR.min(r.j1 - jr);
-                let b = block.packed_b.add((jr - block.n0) / NR * job.k * NR + p0 * NR);
+                let panel = (jr - block.n0) / NR;
+                let (b, ldb) = if block.is_packed(panel, NR) {
+                    (block.packed_b.add(panel * job.k * NR + p0 * NR).cast_const(), NR as isize)
+                } else {
+                    (job.b.at(p0, jr), job.b.rs)
+                };
                 let bias = if last && !job.bias.is_null() { job.bias.add(jr) } else { std::ptr::null() };
                 let out = TileOut { alpha: job.alpha, beta: job.beta, first: p0 == 0, last, bias, activation: job.activation };
                 for i in (r.i0..r.i1).step_by(MR) {
                     let acc = if i < packed_from {
-                        accumulate::<S, MR, NV, true>(kc, job.a.at(i, p0), job.a.rs, b)
+                        accumulate::<S, MR, NV, true>(kc, job.a.at(i, p0), job.a.rs, b, ldb)
                     } else {
-                        accumulate::<S, MR, NV, false>(kc, scratch.add((i - packed_from) / MR * MR * kc), 0, b)
+                        accumulate::<S, MR, NV, false>(kc, scratch.add((i - packed_from) / MR * MR * kc), 0, b, ldb)
                     };
                     let c = job.c.ptr.offset(i as isize * job.c.rs + jr as isize * job.c.cs);
                     write_tile::<S, MR, NV>(&acc, c, job.c.rs, job.c.cs, MR.min(r.i1 - i), cols, &out);

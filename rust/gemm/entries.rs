@@ -25,7 +25,7 @@ macro_rules! entries {
             /// The contract of `driver::pack_b`, on a CPU with this instruction set.
             unsafe fn pack(job: &Job<$t>, block: &Block<$t>, panel: usize) {
                 // SAFETY: forwarded contract.
-                unsafe { pack_b::<$t, $nr>(job, block, panel) }
+                unsafe { pack_b::<$simd, $nr>(job, block, panel) }
             }
 
             $(#[target_feature(enable = $feature)])?
@@ -52,8 +52,12 @@ macro_rules! entries {
     };
 }
 
+// Two register tiles per (set, type): the wide one, and a one-vector one for products at most one vector wide
+// (output layers of 1-10 units), which would waste most lanes of the wide one.
 entries!(generic_f32, f32, GenericF32, mr = 4, nv = 2, nr = 16, kc = 256, mc = 128);
 entries!(generic_f64, f64, GenericF64, mr = 4, nv = 2, nr = 8, kc = 256, mc = 128);
+entries!(generic_f32_narrow, f32, GenericF32, mr = 8, nv = 1, nr = 8, kc = 256, mc = 128);
+entries!(generic_f64_narrow, f64, GenericF64, mr = 8, nv = 1, nr = 4, kc = 256, mc = 128);
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -61,10 +65,14 @@ mod x86 {
     use crate::gemm::simd::avx2::{Avx2F32, Avx2F64};
     use crate::gemm::simd::avx512::{Avx512F32, Avx512F64};
 
-    entries!(avx2_f32, f32, Avx2F32, mr = 6, nv = 2, nr = 16, kc = 256, mc = 144, feature = "avx2,fma");
-    entries!(avx2_f64, f64, Avx2F64, mr = 6, nv = 2, nr = 8, kc = 256, mc = 144, feature = "avx2,fma");
-    entries!(avx512_f32, f32, Avx512F32, mr = 12, nv = 2, nr = 32, kc = 256, mc = 144, feature = "avx512f,avx2,fma");
-    entries!(avx512_f64, f64, Avx512F64, mr = 12, nv = 2, nr = 16, kc = 256, mc = 144, feature = "avx512f,avx2,fma");
+    entries!(avx2_f32, f32, Avx2F32, mr = 6, nv = 2, nr = 16, kc = 512, mc = 144, feature = "avx2,fma");
+    entries!(avx2_f64, f64, Avx2F64, mr = 6, nv = 2, nr = 8, kc = 512, mc = 144, feature = "avx2,fma");
+    entries!(avx512_f32, f32, Avx512F32, mr = 8, nv = 2, nr = 32, kc = 512, mc = 144, feature = "avx512f,avx2,fma");
+    entries!(avx512_f64, f64, Avx512F64, mr = 8, nv = 2, nr = 16, kc = 512, mc = 144, feature = "avx512f,avx2,fma");
+    entries!(avx2_f32_narrow, f32, Avx2F32, mr = 12, nv = 1, nr = 8, kc = 512, mc = 144, feature = "avx2,fma");
+    entries!(avx2_f64_narrow, f64, Avx2F64, mr = 12, nv = 1, nr = 4, kc = 512, mc = 144, feature = "avx2,fma");
+    entries!(avx512_f32_narrow, f32, Avx512F32, mr = 16, nv = 1, nr = 16, kc = 512, mc = 144, feature = "avx512f,avx2,fma");
+    entries!(avx512_f64_narrow, f64, Avx512F64, mr = 16, nv = 1, nr = 8, kc = 512, mc = 144, feature = "avx512f,avx2,fma");
 }
 #[cfg(target_arch = "x86_64")]
-pub use x86::{avx2_f32, avx2_f64, avx512_f32, avx512_f64};
+pub use x86::{avx2_f32, avx2_f32_narrow, avx2_f64, avx2_f64_narrow, avx512_f32, avx512_f32_narrow, avx512_f64, avx512_f64_narrow};

@@ -1,7 +1,8 @@
 //! The micro-kernel (an MR × NR tile of C accumulated in registers over one k-block) and the write of a tile
 //! into C with its epilogue: `alpha`, `beta`, then on the last k-block the bias and the activation.
 //!
-//! A full tile is written with vectors, a partial or strided one element by element; both do the same
+//! Tiles of a C with unit column stride are written with vectors (masked at the right edge), others element
+//! by element; both do the same
 //! arithmetic in the same order, so a value's bits never depend on the tile it lands in.
 
 use super::simd::Simd;
@@ -16,7 +17,7 @@ pub const MAX_NR: usize = 64;
 /// `acc[i][v] = Σ_p a[i, p] · b[p, v·LANES ..]` over `kc` steps, each a fused multiply-add in p order.
 ///
 /// With `DIRECT`, A is read in place: row i at `a + i·lda`, k-contiguous. Otherwise A is a packed panel:
-/// `a[p·MR + i]`. B is a packed panel: `b[p·NR + j]`, NR = NV·LANES.
+/// `a[p·MR + i]`. B's row p is at `b + p·ldb`, NR = NV·LANES contiguous values (a packed panel has ldb = NR).
 ///
 /// # Safety
 /// Instruction set of `S` enabled; A and B valid for the described `kc` steps.
@@ -26,6 +27,7 @@ pub unsafe fn accumulate<S: Simd, const MR: usize, const NV: usize, const DIRECT
     a: *const S::T,
     lda: isize,
     b: *const S::T,
+    ldb: isize,
 ) -> [[S::V; NV]; MR] {
     // SAFETY (whole body): the caller's contract; every offset below stays inside the kc steps of A and B.
     unsafe {
@@ -44,7 +46,7 @@ pub unsafe fn accumulate<S: Simd, const MR: usize, const NV: usize, const DIRECT
                 }
             }
             a_p = a_p.add(if DIRECT { 1 } else { MR });
-            b_p = b_p.add(NV * S::LANES);
+            b_p = b_p.offset(ldb);
         }
         acc
     }
@@ -125,25 +127,36 @@ pub unsafe fn write_tile<S: Simd, const MR: usize, const NV: usize>(
     let nr = NV * S::LANES;
     // SAFETY (whole body): the caller's contract; rows < `rows` and columns < `cols` only.
     unsafe {
-        if csc == 1 && cols == nr {
+        if csc == 1 {
             let (alpha, beta) = (S::splat(out.alpha), S::splat(out.beta));
             let slope = S::splat(S::T::of(LEAKY_SLOPE));
             let scale = out.alpha != S::T::one();
+            // Lanes of each vector inside C: all, some (a partial last tile) or none.
+            let mut lanes = [0; NV];
+            for (v, n) in lanes.iter_mut().enumerate() {
+                *n = cols.saturating_sub(v * S::LANES).min(S::LANES);
+            }
+            let load = |p: *const S::T, n: usize| if n == S::LANES { S::load(p) } else { S::load_partial(p, n) };
             let mut bias = [S::zero(); NV];
             if out.last && !out.bias.is_null() {
-                for (v, slot) in bias.iter_mut().enumerate() {
-                    *slot = S::load(out.bias.add(v * S::LANES));
+                for ((v, slot), &n) in bias.iter_mut().enumerate().zip(&lanes) {
+                    if n > 0 {
+                        *slot = load(out.bias.add(v * S::LANES), n);
+                    }
                 }
             }
             for (i, acc_row) in acc.iter().enumerate().take(rows) {
                 let c_row = c.offset(i as isize * rsc);
-                for ((v, &value), &bias) in acc_row.iter().enumerate().zip(&bias) {
+                for (((v, &value), &bias), &n) in acc_row.iter().enumerate().zip(&bias).zip(&lanes) {
+                    if n == 0 {
+                        continue;
+                    }
                     let c_v = c_row.add(v * S::LANES);
                     let mut x = if scale { S::mul(alpha, value) } else { value };
                     if !out.first {
-                        x = S::add(x, S::load(c_v));
+                        x = S::add(x, load(c_v, n));
                     } else if out.beta != S::T::zero() {
-                        x = S::add(x, S::mul(beta, S::load(c_v)));
+                        x = S::add(x, S::mul(beta, load(c_v, n)));
                     }
                     if out.last {
                         if !out.bias.is_null() {
@@ -155,10 +168,14 @@ pub unsafe fn write_tile<S: Simd, const MR: usize, const NV: usize>(
                             _ => x,
                         };
                     }
-                    S::store(c_v, x);
+                    if n == S::LANES {
+                        S::store(c_v, x);
+                    } else {
+                        S::store_partial(c_v, x, n);
+                    }
                 }
                 if out.last && matches!(out.activation, Activation::Sigmoid | Activation::Tanh) {
-                    for j in 0..nr {
+                    for j in 0..cols.min(nr) {
                         let c_j = c_row.add(j);
                         *c_j = activate(*c_j, out.activation);
                     }

@@ -5,10 +5,11 @@
 //!   register tile is written.
 //! * `gemm_weight_grad`: `dW ← xᵀ·dY` and `db ← Σ_rows dY`, the column sums taken while dY is packed.
 //!
-//! How it runs (`driver.rs`): per column block, B is packed once into nr-wide panels shared by all threads;
-//! then the block's tasks (rectangles of C) run on the engine's rayon pool, each reading A in place (or packing
-//! it) and accumulating MR × NR tiles in registers, k-block by k-block (`kernel.rs`). Kernels exist for AVX-512,
-//! AVX2+FMA and portable Rust, chosen at run time (`crate::cpu`).
+//! How it runs (`driver.rs`): per column block, B is packed once into nr-wide panels shared by all threads
+//! (or, row-major, read in place: see `reads_b_in_place`); then the block's tasks (rectangles of C) run on the
+//! engine's rayon pool, each reading A in place (or packing it) and accumulating MR × NR tiles in registers,
+//! k-block by k-block (`kernel.rs`). Kernels exist for AVX-512, AVX2+FMA and portable Rust, chosen at run time
+//! (`crate::cpu`), each with a wide register tile and a one-vector one for narrow products (`entries.rs`).
 //!
 //! Determinism: the cuts (k-blocks, column blocks, tasks) come from the shapes alone (`plan.rs`) and every
 //! element of C follows the same sequence of operations whatever task computes it, so results are
@@ -39,8 +40,9 @@ use plan::Plan;
 
 /// Element types with GEMM kernels (f32 and f64). Sealed: implemented here only.
 pub trait Element: Sized + 'static + private::Sealed {
+    /// The kernels for `isa` and products `n` columns wide.
     #[doc(hidden)]
-    fn entries(isa: Isa) -> &'static Entries<Self>;
+    fn entries(isa: Isa, n: usize) -> &'static Entries<Self>;
 }
 
 mod private {
@@ -49,26 +51,31 @@ mod private {
     impl Sealed for f64 {}
 }
 
+/// The wide kernel, or the narrow one for products at most one narrow tile wide (a choice from the shape).
+fn pick<T>(wide: &'static Entries<T>, narrow: &'static Entries<T>, n: usize) -> &'static Entries<T> {
+    if n <= narrow.params.nr { narrow } else { wide }
+}
+
 impl Element for f32 {
-    fn entries(isa: Isa) -> &'static Entries<f32> {
+    fn entries(isa: Isa, n: usize) -> &'static Entries<f32> {
         match isa {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => &entries::avx512_f32::ENTRIES,
+            Isa::Avx512 => pick(&entries::avx512_f32::ENTRIES, &entries::avx512_f32_narrow::ENTRIES, n),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => &entries::avx2_f32::ENTRIES,
-            _ => &entries::generic_f32::ENTRIES,
+            Isa::Avx2 => pick(&entries::avx2_f32::ENTRIES, &entries::avx2_f32_narrow::ENTRIES, n),
+            _ => pick(&entries::generic_f32::ENTRIES, &entries::generic_f32_narrow::ENTRIES, n),
         }
     }
 }
 
 impl Element for f64 {
-    fn entries(isa: Isa) -> &'static Entries<f64> {
+    fn entries(isa: Isa, n: usize) -> &'static Entries<f64> {
         match isa {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => &entries::avx512_f64::ENTRIES,
+            Isa::Avx512 => pick(&entries::avx512_f64::ENTRIES, &entries::avx512_f64_narrow::ENTRIES, n),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => &entries::avx2_f64::ENTRIES,
-            _ => &entries::generic_f64::ENTRIES,
+            Isa::Avx2 => pick(&entries::avx2_f64::ENTRIES, &entries::avx2_f64_narrow::ENTRIES, n),
+            _ => pick(&entries::generic_f64::ENTRIES, &entries::generic_f64_narrow::ENTRIES, n),
         }
     }
 }
@@ -175,13 +182,13 @@ fn product<T: Real>(
         bias: bias.map_or(std::ptr::null(), <[T]>::as_ptr),
         activation,
         col_sums: std::ptr::null_mut(),
-        plan: Plan::new(m, n, k, T::entries(isa).params),
+        plan: Plan::new(m, n, k, T::entries(isa, n).params),
     };
     if m == 0 || n == 0 || k == 0 {
         edge_cases(&a, &b, c.view_mut(), col_sums, &job);
     } else {
         job.col_sums = col_sums.map_or(std::ptr::null_mut(), <[T]>::as_mut_ptr);
-        execute(T::entries(isa), &job)?;
+        execute(T::entries(isa, n), &job)?;
     }
     if activation == Activation::Softmax {
         softmax_rows(c);
@@ -216,6 +223,15 @@ fn edge_cases<T: Real>(
     }
 }
 
+/// Whether B's full panels are read in place rather than packed. Measured (benches/gemm_choice): reading a
+/// row-major B in place was as fast as packing it at every shape tried, and faster at few rows of A, where
+/// packing costs as much as the product. Packed anyway: a transposed B (the kernel needs rows of B), B whose
+/// column sums are wanted (taken while packing), and row strides of a multiple of 4 KiB (every row of a panel
+/// would fall in the same L1 sets).
+fn reads_b_in_place<T>(job: &Job<T>) -> bool {
+    job.b.cs == 1 && job.col_sums.is_null() && (job.b.rs.unsigned_abs() * std::mem::size_of::<T>()) % 4096 != 0
+}
+
 /// Packed B is shared through one buffer; tasks at least this large (k × block width) pack it in parallel.
 const PARALLEL_PACK_MIN: usize = 1 << 14;
 
@@ -225,12 +241,17 @@ fn execute<T: Real>(entries: &'static Entries<T>, job: &Job<T>) -> Result<()> {
     let task_len = driver::task_scratch_len(&plan);
     scratch::with(&scratch::PACKED_B, plan.nc * job.k, |packed_b: *mut T| -> Result<()> {
         for (n0, width) in plan.column_blocks(job.n) {
-            let block = Block { n0, width, packed_b };
+            let direct_b = reads_b_in_place(job);
+            let block = Block { n0, width, packed_b, direct_b };
             let panels = width.div_ceil(plan.nr);
             // SAFETY: the job's pointers come from views checked against its shapes and outlive this call; the
             // buffer holds nc × k ≥ panels × nr × k values; each panel is packed by exactly one call.
-            let pack = |panel| unsafe { (entries.pack_b)(job, &block, panel) };
-            if parallel && panels > 1 && job.k * width >= PARALLEL_PACK_MIN {
+            let pack = |panel| {
+                if block.is_packed(panel, plan.nr) {
+                    unsafe { (entries.pack_b)(job, &block, panel) }
+                }
+            };
+            if parallel && panels > 1 && job.k * width >= PARALLEL_PACK_MIN && !direct_b {
                 (0..panels).into_par_iter().for_each(pack);
             } else {
                 (0..panels).for_each(pack);

@@ -2,6 +2,9 @@
 //! rows), A into mr-tall panels (`dst[p·MR + i]`). Sources have any strides; the unit-stride cases are plain
 //! copies. Padding past the matrix edge is zero, and only feeds tile rows/columns that are never written.
 
+use num_traits::Zero;
+
+use super::simd::Simd;
 use crate::scalar::Real;
 
 /// A read-only strided matrix: element (i, j) at `ptr + i·rs + j·cs`.
@@ -29,11 +32,11 @@ impl<T> Mat<T> {
 /// # Safety
 /// `b` valid for k rows and those columns; `dst` valid for k·NR values; `sums` null or valid for `cols` values.
 #[inline(always)]
-pub unsafe fn pack_b_panel<T: Real, const NR: usize>(b: Mat<T>, k: usize, j0: usize, cols: usize, dst: *mut T, sums: *mut T) {
+pub unsafe fn pack_b_panel<S: Simd, const NR: usize>(b: Mat<S::T>, k: usize, j0: usize, cols: usize, dst: *mut S::T, sums: *mut S::T) {
     // SAFETY (whole body): the caller's contract; p < k, j < cols ≤ NR.
     unsafe {
         if b.cs == 1 && cols == NR {
-            let mut total = [T::zero(); NR];
+            let mut total = [S::T::zero(); NR];
             for p in 0..k {
                 let src = std::slice::from_raw_parts(b.at(p, j0), NR);
                 let out = std::slice::from_raw_parts_mut(dst.add(p * NR), NR);
@@ -49,11 +52,27 @@ pub unsafe fn pack_b_panel<T: Real, const NR: usize>(b: Mat<T>, k: usize, j0: us
             }
             return;
         }
+        // A transposed view (column-major B): square blocks transposed in registers, the rest one by one.
+        let (mut j_done, tb) = (0, S::TB);
+        if b.rs == 1 && sums.is_null() {
+            j_done = cols / tb * tb;
+            let p_done = k / tb * tb;
+            for j in (0..j_done).step_by(tb) {
+                for p in (0..p_done).step_by(tb) {
+                    S::transpose(b.at(p, j0 + j), b.cs, dst.add(p * NR + j), NR as isize);
+                }
+                for p in p_done..k {
+                    for jj in j..j + tb {
+                        *dst.add(p * NR + jj) = *b.at(p, j0 + jj);
+                    }
+                }
+            }
+        }
         // Column by column: k-contiguous reads when B is a transposed view.
-        for j in 0..NR {
-            let mut total = T::zero();
+        for j in j_done..NR {
+            let mut total = S::T::zero();
             for p in 0..k {
-                let v = if j < cols { *b.at(p, j0 + j) } else { T::zero() };
+                let v = if j < cols { *b.at(p, j0 + j) } else { S::T::zero() };
                 *dst.add(p * NR + j) = v;
                 total += v;
             }

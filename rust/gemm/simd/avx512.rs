@@ -3,17 +3,25 @@
 use std::arch::x86_64::*;
 
 use super::Simd;
+use super::avx2::{transpose_4x4_f64, transpose_8x8_f32};
 
 pub struct Avx512F32;
 pub struct Avx512F64;
 
 // SAFETY: the trait's contract: only used inside functions compiled with `avx512f` on CPUs that have it; the
-// unaligned loads and stores touch exactly 16 f32. `_mm512_max_ps(v, 0)` returns its second operand (0) when v
+// unaligned loads and stores touch exactly 16 f32, the masked ones only their first n (< 16) lanes, and masked-off
+// lanes never fault. `_mm512_max_ps(v, 0)` returns its second operand (0) when v
 // is NaN or either zero, so it is `v > 0 ? v : 0`.
 unsafe impl Simd for Avx512F32 {
     type T = f32;
     type V = __m512;
     const LANES: usize = 16;
+    const TB: usize = 8;
+
+    #[inline(always)]
+    unsafe fn transpose(src: *const f32, ld_src: isize, dst: *mut f32, ld_dst: isize) {
+        unsafe { transpose_8x8_f32(src, ld_src, dst, ld_dst) }
+    }
 
     #[inline(always)]
     unsafe fn splat(x: f32) -> __m512 {
@@ -26,6 +34,14 @@ unsafe impl Simd for Avx512F32 {
     #[inline(always)]
     unsafe fn store(p: *mut f32, v: __m512) {
         unsafe { _mm512_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn load_partial(p: *const f32, n: usize) -> __m512 {
+        unsafe { _mm512_maskz_loadu_ps(((1u32 << n) - 1) as __mmask16, p) }
+    }
+    #[inline(always)]
+    unsafe fn store_partial(p: *mut f32, v: __m512, n: usize) {
+        unsafe { _mm512_mask_storeu_ps(p, ((1u32 << n) - 1) as __mmask16, v) }
     }
     #[inline(always)]
     unsafe fn mul_add(a: __m512, b: __m512, acc: __m512) -> __m512 {
@@ -52,11 +68,17 @@ unsafe impl Simd for Avx512F32 {
     }
 }
 
-// SAFETY: as for `Avx512F32`, with 8 f64.
+// SAFETY: as for `Avx512F32`, with 8 f64 (masks of n < 8 lanes).
 unsafe impl Simd for Avx512F64 {
     type T = f64;
     type V = __m512d;
     const LANES: usize = 8;
+    const TB: usize = 4;
+
+    #[inline(always)]
+    unsafe fn transpose(src: *const f64, ld_src: isize, dst: *mut f64, ld_dst: isize) {
+        unsafe { transpose_4x4_f64(src, ld_src, dst, ld_dst) }
+    }
 
     #[inline(always)]
     unsafe fn splat(x: f64) -> __m512d {
@@ -69,6 +91,14 @@ unsafe impl Simd for Avx512F64 {
     #[inline(always)]
     unsafe fn store(p: *mut f64, v: __m512d) {
         unsafe { _mm512_storeu_pd(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn load_partial(p: *const f64, n: usize) -> __m512d {
+        unsafe { _mm512_maskz_loadu_pd(((1u32 << n) - 1) as __mmask8, p) }
+    }
+    #[inline(always)]
+    unsafe fn store_partial(p: *mut f64, v: __m512d, n: usize) {
+        unsafe { _mm512_mask_storeu_pd(p, ((1u32 << n) - 1) as __mmask8, v) }
     }
     #[inline(always)]
     unsafe fn mul_add(a: __m512d, b: __m512d, acc: __m512d) -> __m512d {

@@ -25,6 +25,18 @@ unsafe impl<T: crate::scalar::Real, const L: usize> Simd for Generic<T, L> {
     type V = [T; L];
     const LANES: usize = L;
 
+    const TB: usize = 4;
+
+    #[inline(always)]
+    unsafe fn transpose(src: *const T, ld_src: isize, dst: *mut T, ld_dst: isize) {
+        for r in 0..4 {
+            for c in 0..4 {
+                // SAFETY: the trait's contract: r, c < TB.
+                unsafe { *dst.offset(r * ld_dst + c as isize) = *src.offset(c as isize * ld_src + r) };
+            }
+        }
+    }
+
     #[inline(always)]
     unsafe fn splat(x: T) -> [T; L] {
         [x; L]
@@ -38,6 +50,22 @@ unsafe impl<T: crate::scalar::Real, const L: usize> Simd for Generic<T, L> {
     unsafe fn store(p: *mut T, v: [T; L]) {
         // SAFETY: as for `load`.
         unsafe { p.cast::<[T; L]>().write_unaligned(v) }
+    }
+    #[inline(always)]
+    unsafe fn load_partial(p: *const T, n: usize) -> [T; L] {
+        let mut v = [T::zero(); L];
+        for (i, slot) in v.iter_mut().enumerate().take(n) {
+            // SAFETY: the trait's contract: i < n.
+            *slot = unsafe { *p.add(i) };
+        }
+        v
+    }
+    #[inline(always)]
+    unsafe fn store_partial(p: *mut T, v: [T; L], n: usize) {
+        for (i, &x) in v.iter().enumerate().take(n) {
+            // SAFETY: the trait's contract: i < n.
+            unsafe { *p.add(i) = x };
+        }
     }
     #[inline(always)]
     unsafe fn mul_add(a: [T; L], b: [T; L], acc: [T; L]) -> [T; L] {

@@ -36,6 +36,16 @@ pub unsafe trait Simd {
     /// # Safety
     /// See the trait.
     unsafe fn store(p: *mut Self::T, v: Self::V);
+    /// The first `n` lanes from `p` (n < LANES), the others zero.
+    ///
+    /// # Safety
+    /// See the trait; `p` valid for `n` values (only those are touched).
+    unsafe fn load_partial(p: *const Self::T, n: usize) -> Self::V;
+    /// Store the first `n` lanes to `p` (n < LANES).
+    ///
+    /// # Safety
+    /// See the trait; `p` valid for `n` values (only those are touched).
+    unsafe fn store_partial(p: *mut Self::T, v: Self::V, n: usize);
     /// `acc + a·b`, rounded once where the set has FMA (twice in the generic set).
     ///
     /// # Safety
@@ -57,6 +67,15 @@ pub unsafe trait Simd {
     /// # Safety
     /// See the trait.
     unsafe fn leaky_relu(v: Self::V, slope: Self::V) -> Self::V;
+
+    /// Side of the square blocks `transpose` moves.
+    const TB: usize;
+    /// `dst[r·ld_dst + c] = src[c·ld_src + r]` for r, c < TB: a block of a column-major matrix into a row-major
+    /// panel.
+    ///
+    /// # Safety
+    /// See the trait; both blocks valid for TB rows of TB values at their strides.
+    unsafe fn transpose(src: *const Self::T, ld_src: isize, dst: *mut Self::T, ld_dst: isize);
 
     /// # Safety
     /// See the trait.
