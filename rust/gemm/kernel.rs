@@ -127,7 +127,28 @@ pub unsafe fn write_tile<S: Simd, const MR: usize, const NV: usize>(
     let nr = NV * S::LANES;
     // SAFETY (whole body): the caller's contract; rows < `rows` and columns < `cols` only.
     unsafe {
-        if csc == 1 {
+        // The common cases (one k-block, C ← A·B, then bias and a cheap activation, on a full tile): each with its
+        // own loop, free of the per-vector branches of the general path below, which computes the same values.
+        let single = out.first && out.last && out.beta == S::T::zero() && out.alpha == S::T::one();
+        if single && csc == 1 && cols == nr && !matches!(out.activation, Activation::Sigmoid | Activation::Tanh) {
+            let slope = S::splat(S::T::of(LEAKY_SLOPE));
+            let mut bias = [S::zero(); NV];
+            if !out.bias.is_null() {
+                for (v, slot) in bias.iter_mut().enumerate() {
+                    *slot = S::load(out.bias.add(v * S::LANES));
+                }
+            }
+            match (out.bias.is_null(), out.activation) {
+                (true, Activation::Relu) => store_tile::<S, MR, NV>(acc, c, rsc, rows, &bias, |x, _| S::relu(x)),
+                (true, Activation::LeakyRelu) => store_tile::<S, MR, NV>(acc, c, rsc, rows, &bias, |x, _| S::leaky_relu(x, slope)),
+                (true, _) => store_tile::<S, MR, NV>(acc, c, rsc, rows, &bias, |x, _| x),
+                (false, Activation::Relu) => store_tile::<S, MR, NV>(acc, c, rsc, rows, &bias, |x, b| S::relu(S::add(x, b))),
+                (false, Activation::LeakyRelu) => {
+                    store_tile::<S, MR, NV>(acc, c, rsc, rows, &bias, |x, b| S::leaky_relu(S::add(x, b), slope))
+                }
+                (false, _) => store_tile::<S, MR, NV>(acc, c, rsc, rows, &bias, |x, b| S::add(x, b)),
+            }
+        } else if csc == 1 {
             let (alpha, beta) = (S::splat(out.alpha), S::splat(out.beta));
             let slope = S::splat(S::T::of(LEAKY_SLOPE));
             let scale = out.alpha != S::T::one();
@@ -193,6 +214,30 @@ pub unsafe fn write_tile<S: Simd, const MR: usize, const NV: usize>(
                     let bias = if out.bias.is_null() { None } else { Some(*out.bias.add(j)) };
                     *c_ij = finish(value, || *c_ij, bias, out);
                 }
+            }
+        }
+    }
+}
+
+/// Store `f(acc, bias)` for the first `rows` rows of a full tile, C with unit column stride.
+///
+/// # Safety
+/// As for `write_tile`, with the tile full (nr columns).
+#[inline(always)]
+unsafe fn store_tile<S: Simd, const MR: usize, const NV: usize>(
+    acc: &[[S::V; NV]; MR],
+    c: *mut S::T,
+    rsc: isize,
+    rows: usize,
+    bias: &[S::V; NV],
+    f: impl Fn(S::V, S::V) -> S::V,
+) {
+    for (i, acc_row) in acc.iter().enumerate().take(rows) {
+        // SAFETY: the caller's contract: row i < rows and the nr columns of the tile are in C.
+        unsafe {
+            let c_row = c.offset(i as isize * rsc);
+            for ((v, &value), &b) in acc_row.iter().enumerate().zip(bias) {
+                S::store(c_row.add(v * S::LANES), f(value, b));
             }
         }
     }
