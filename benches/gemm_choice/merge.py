@@ -22,6 +22,7 @@ for path in sys.argv[1:]:
             best[key] = [max(a, b) for a, b in zip(best[key], values)]
 
 if header:
+    header = header.rsplit("|", 2)[0] + "|"  # without the reps column
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
 for key in sorted(order, key=lambda k: (k[0], k[1], order.index(k))):
