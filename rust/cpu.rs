@@ -119,11 +119,14 @@ pub fn require(isa: Isa) -> Result<Isa> {
 }
 
 fn from_env() -> Result<Isa> {
-    match std::env::var(ENV_VAR) {
-        Err(_) => Ok(detected()),
-        Ok(text) if text.trim().is_empty() => Ok(detected()),
-        Ok(text) => Isa::from_name(&text).and_then(require).map_err(|e| Error::value(ENV_VAR, e.to_string())),
+    let text = std::env::var(ENV_VAR).unwrap_or_default();
+    if text.trim().is_empty() {
+        return Ok(detected());
     }
+    let isa = Isa::from_name(&text).map_err(|_| Error::value(ENV_VAR, format!("must be auto, avx512, avx2 or generic; got {text:?}")))?;
+    require(isa).map_err(|_| {
+        Error::value(ENV_VAR, format!("asks for {:?}, which this CPU lacks (best available: {})", isa.name(), detected().name()))
+    })
 }
 
 #[cfg(test)]

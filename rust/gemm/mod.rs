@@ -30,7 +30,7 @@ use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 use crate::cpu::{self, Isa};
-use crate::error::{Error, Result, expect_len, expect_shape};
+use crate::error::{Error, Result, expect_len};
 use crate::kernels::activation::Activation;
 use crate::scalar::Real;
 use driver::{Block, Job, MatMut};
@@ -292,10 +292,4 @@ fn softmax_rows<T: Real>(mut c: ArrayViewMut2<'_, T>) {
         let inv = T::one() / sum;
         row.map_inplace(|v| *v *= inv);
     }
-}
-
-/// Checks shared by callers that hold W as (fan_in, fan_out).
-pub fn expect_product_shapes(x: (usize, usize), w: (usize, usize), out: (usize, usize)) -> Result<()> {
-    expect_shape("W", w, (x.1, w.1))?;
-    expect_shape("output", out, (x.0, w.1))
 }
