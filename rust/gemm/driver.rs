@@ -1,5 +1,5 @@
-//! One product as the tasks of its plan: B packed once per column block and shared, then each task packs what
-//! it needs of A and runs the micro-kernel over its rectangle of C, k-block by k-block.
+//! One product as the tasks of its plan: B packed once per column block and shared (or read in place), then each
+//! task packs what it needs of A and runs the micro-kernel over its rectangle of C, k-block by k-block.
 
 use super::kernel::{TileOut, accumulate, write_tile};
 use super::pack::{Mat, pack_a_panel, pack_b_panel};
@@ -38,8 +38,8 @@ pub struct Block<T> {
     pub n0: usize,
     pub width: usize,
     pub packed_b: *mut T,
-    /// Full panels are read in place from B (row-major B, few rows of A: packing would cost more than it saves);
-    /// only a last partial panel is packed.
+    /// Full panels are read in place from a row-major B (`gemm::reads_b_in_place`); only a last partial panel is
+    /// packed.
     pub direct_b: bool,
 }
 

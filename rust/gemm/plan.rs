@@ -11,7 +11,7 @@ pub struct Params {
     pub mr: usize,
     /// Columns of the register tile (a whole number of vectors).
     pub nr: usize,
-    /// Longest k-block: the kernel keeps a kc × nr panel of B in L1.
+    /// Longest k-block (C is read and rewritten once per k-block; 256-1024 measured alike at our shapes).
     pub kc_max: usize,
     /// Most rows per task: a task's packed A block (rows × kc) stays in L2.
     pub mc_max: usize,
