@@ -25,8 +25,9 @@ pub struct Job<T> {
     pub c: MatMut<T>,
     pub alpha: T,
     pub beta: T,
-    /// n values added to every row of C (null: none).
+    /// n values added to every row of C (null: none), `bias_step` apart (0: one value for every column).
     pub bias: *const T,
+    pub bias_step: usize,
     pub activation: Activation,
     /// n values that receive the column sums of B (null: not wanted).
     pub col_sums: *mut T,
@@ -112,8 +113,16 @@ pub unsafe fn run_task<S: Simd, const MR: usize, const NV: usize, const NR: usiz
                 } else {
                     (job.b.at(p0, jr), job.b.rs)
                 };
-                let bias = if last && !job.bias.is_null() { job.bias.add(jr) } else { std::ptr::null() };
-                let out = TileOut { alpha: job.alpha, beta: job.beta, first: p0 == 0, last, bias, activation: job.activation };
+                let bias = if last && !job.bias.is_null() { job.bias.add(jr * job.bias_step) } else { std::ptr::null() };
+                let out = TileOut {
+                    alpha: job.alpha,
+                    beta: job.beta,
+                    first: p0 == 0,
+                    last,
+                    bias,
+                    bias_step: job.bias_step,
+                    activation: job.activation,
+                };
                 for i in (r.i0..r.i1).step_by(MR) {
                     let acc = if i < packed_from {
                         accumulate::<S, MR, NV, true>(kc, job.a.at(i, p0), job.a.rs, b, ldb)

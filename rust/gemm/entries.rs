@@ -52,12 +52,16 @@ macro_rules! entries {
     };
 }
 
-// Two register tiles per (set, type): the wide one, and a one-vector one for products at most one vector wide
-// (output layers of 1-10 units), which would waste most lanes of the wide one.
+// Three register tiles per (set, type): the wide one; a one-vector one for products at most one vector wide
+// (output layers of 2-10 units), which would waste most lanes of the wide one; and a one-row one for products of
+// one row (and, transposed, of one column), which would waste most rows of the others. All of a set use the same
+// kc, so they give the same bits.
 entries!(generic_f32, f32, GenericF32, mr = 4, nv = 2, nr = 16, kc = 256, mc = 128);
 entries!(generic_f64, f64, GenericF64, mr = 4, nv = 2, nr = 8, kc = 256, mc = 128);
 entries!(generic_f32_narrow, f32, GenericF32, mr = 8, nv = 1, nr = 8, kc = 256, mc = 128);
 entries!(generic_f64_narrow, f64, GenericF64, mr = 8, nv = 1, nr = 4, kc = 256, mc = 128);
+entries!(generic_f32_row, f32, GenericF32, mr = 1, nv = 4, nr = 32, kc = 256, mc = 128);
+entries!(generic_f64_row, f64, GenericF64, mr = 1, nv = 4, nr = 16, kc = 256, mc = 128);
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -73,6 +77,13 @@ mod x86 {
     entries!(avx2_f64_narrow, f64, Avx2F64, mr = 12, nv = 1, nr = 4, kc = 512, mc = 144, feature = "avx2,fma");
     entries!(avx512_f32_narrow, f32, Avx512F32, mr = 16, nv = 1, nr = 16, kc = 512, mc = 144, feature = "avx512f,avx2,fma");
     entries!(avx512_f64_narrow, f64, Avx512F64, mr = 16, nv = 1, nr = 8, kc = 512, mc = 144, feature = "avx512f,avx2,fma");
+    entries!(avx2_f32_row, f32, Avx2F32, mr = 1, nv = 8, nr = 64, kc = 512, mc = 144, feature = "avx2,fma");
+    entries!(avx2_f64_row, f64, Avx2F64, mr = 1, nv = 8, nr = 32, kc = 512, mc = 144, feature = "avx2,fma");
+    entries!(avx512_f32_row, f32, Avx512F32, mr = 1, nv = 4, nr = 64, kc = 512, mc = 144, feature = "avx512f,avx2,fma");
+    entries!(avx512_f64_row, f64, Avx512F64, mr = 1, nv = 4, nr = 32, kc = 512, mc = 144, feature = "avx512f,avx2,fma");
 }
 #[cfg(target_arch = "x86_64")]
-pub use x86::{avx2_f32, avx2_f32_narrow, avx2_f64, avx2_f64_narrow, avx512_f32, avx512_f32_narrow, avx512_f64, avx512_f64_narrow};
+pub use x86::{
+    avx2_f32, avx2_f32_narrow, avx2_f32_row, avx2_f64, avx2_f64_narrow, avx2_f64_row, avx512_f32, avx512_f32_narrow, avx512_f32_row,
+    avx512_f64, avx512_f64_narrow, avx512_f64_row,
+};

@@ -63,6 +63,8 @@ pub struct TileOut<T> {
     pub last: bool,
     /// The bias at the tile's first column (null: none).
     pub bias: *const T,
+    /// Distance between the bias values of consecutive columns: 1, or 0 when every column gets the same value.
+    pub bias_step: usize,
     pub activation: Activation,
 }
 
@@ -112,7 +114,7 @@ pub fn activate<T: Real>(x: T, activation: Activation) -> T {
 ///
 /// # Safety
 /// Instruction set of `S` enabled; C valid for `rows` × `cols` at those strides and not read or written by
-/// anyone else meanwhile; `out.bias`, if not null, valid for `cols` values.
+/// anyone else meanwhile; `out.bias`, if not null, valid for `cols` values (1 if `bias_step` is 0).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn write_tile<S: Simd, const MR: usize, const NV: usize>(
@@ -135,7 +137,7 @@ pub unsafe fn write_tile<S: Simd, const MR: usize, const NV: usize>(
             let mut bias = [S::zero(); NV];
             if !out.bias.is_null() {
                 for (v, slot) in bias.iter_mut().enumerate() {
-                    *slot = S::load(out.bias.add(v * S::LANES));
+                    *slot = if out.bias_step == 0 { S::splat(*out.bias) } else { S::load(out.bias.add(v * S::LANES)) };
                 }
             }
             match (out.bias.is_null(), out.activation) {
@@ -162,7 +164,7 @@ pub unsafe fn write_tile<S: Simd, const MR: usize, const NV: usize>(
             if out.last && !out.bias.is_null() {
                 for ((v, slot), &n) in bias.iter_mut().enumerate().zip(&lanes) {
                     if n > 0 {
-                        *slot = load(out.bias.add(v * S::LANES), n);
+                        *slot = if out.bias_step == 0 { S::splat(*out.bias) } else { load(out.bias.add(v * S::LANES), n) };
                     }
                 }
             }
@@ -211,7 +213,7 @@ pub unsafe fn write_tile<S: Simd, const MR: usize, const NV: usize>(
                 let c_row = c.offset(i as isize * rsc);
                 for (j, &value) in spill.iter().enumerate().take(cols.min(nr)) {
                     let c_ij = c_row.offset(j as isize * csc);
-                    let bias = if out.bias.is_null() { None } else { Some(*out.bias.add(j)) };
+                    let bias = if out.bias.is_null() { None } else { Some(*out.bias.add(j * out.bias_step)) };
                     *c_ij = finish(value, || *c_ij, bias, out);
                 }
             }

@@ -40,9 +40,9 @@ use plan::Plan;
 
 /// Element types with GEMM kernels (f32 and f64). Sealed: implemented here only.
 pub trait Element: Sized + 'static + private::Sealed {
-    /// The kernels for `isa` and products `n` columns wide.
+    /// The kernels for `isa` and m × n products.
     #[doc(hidden)]
-    fn entries(isa: Isa, n: usize) -> &'static Entries<Self>;
+    fn entries(isa: Isa, m: usize, n: usize) -> &'static Entries<Self>;
 }
 
 mod private {
@@ -51,32 +51,45 @@ mod private {
     impl Sealed for f64 {}
 }
 
-/// The wide kernel, or the narrow one for products at most one narrow tile wide (a choice from the shape).
-fn pick<T>(wide: &'static Entries<T>, narrow: &'static Entries<T>, n: usize) -> &'static Entries<T> {
-    if n <= narrow.params.nr { narrow } else { wide }
+/// The wide, narrow and one-row kernels of one (instruction set, element type).
+type Kernels<T> = [&'static Entries<T>; 3];
+
+/// The kernel for an m × n product (a choice from the shape; all three give the same bits).
+fn pick<T>([wide, narrow, row]: Kernels<T>, m: usize, n: usize) -> &'static Entries<T> {
+    if m == 1 {
+        row
+    } else if n <= narrow.params.nr {
+        narrow
+    } else {
+        wide
+    }
 }
 
 impl Element for f32 {
-    fn entries(isa: Isa, n: usize) -> &'static Entries<f32> {
-        match isa {
+    fn entries(isa: Isa, m: usize, n: usize) -> &'static Entries<f32> {
+        use entries::*;
+        let kernels: Kernels<f32> = match isa {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => pick(&entries::avx512_f32::ENTRIES, &entries::avx512_f32_narrow::ENTRIES, n),
+            Isa::Avx512 => [&avx512_f32::ENTRIES, &avx512_f32_narrow::ENTRIES, &avx512_f32_row::ENTRIES],
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => pick(&entries::avx2_f32::ENTRIES, &entries::avx2_f32_narrow::ENTRIES, n),
-            _ => pick(&entries::generic_f32::ENTRIES, &entries::generic_f32_narrow::ENTRIES, n),
-        }
+            Isa::Avx2 => [&avx2_f32::ENTRIES, &avx2_f32_narrow::ENTRIES, &avx2_f32_row::ENTRIES],
+            _ => [&generic_f32::ENTRIES, &generic_f32_narrow::ENTRIES, &generic_f32_row::ENTRIES],
+        };
+        pick(kernels, m, n)
     }
 }
 
 impl Element for f64 {
-    fn entries(isa: Isa, n: usize) -> &'static Entries<f64> {
-        match isa {
+    fn entries(isa: Isa, m: usize, n: usize) -> &'static Entries<f64> {
+        use entries::*;
+        let kernels: Kernels<f64> = match isa {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => pick(&entries::avx512_f64::ENTRIES, &entries::avx512_f64_narrow::ENTRIES, n),
+            Isa::Avx512 => [&avx512_f64::ENTRIES, &avx512_f64_narrow::ENTRIES, &avx512_f64_row::ENTRIES],
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => pick(&entries::avx2_f64::ENTRIES, &entries::avx2_f64_narrow::ENTRIES, n),
-            _ => pick(&entries::generic_f64::ENTRIES, &entries::generic_f64_narrow::ENTRIES, n),
-        }
+            Isa::Avx2 => [&avx2_f64::ENTRIES, &avx2_f64_narrow::ENTRIES, &avx2_f64_row::ENTRIES],
+            _ => [&generic_f64::ENTRIES, &generic_f64_narrow::ENTRIES, &generic_f64_row::ENTRIES],
+        };
+        pick(kernels, m, n)
     }
 }
 
@@ -170,25 +183,34 @@ fn product<T: Real>(
     if let Some(sums) = &col_sums {
         expect_len("column sums", sums.len(), n)?;
     }
+    // A one-column product (a regression head) would use one lane of each vector: compute Cᵀ = Bᵀ·Aᵀ instead, one
+    // row of m columns. Every element is still one chain of multiply-adds over k in order (products commute), so
+    // the bits are those of the direct product; the single bias value goes to every column.
+    let transpose = n == 1 && m > 1 && k > 0 && col_sums.is_none();
+    let (pa, pb, mut pc, bias_step) =
+        if transpose { (b.t(), a.t(), c.view_mut().reversed_axes(), 0) } else { (a.view(), b.view(), c.view_mut(), 1) };
+    let (pm, pn) = pc.dim();
+    let entries = T::entries(isa, pm, pn);
     let mut job = Job {
-        m,
-        n,
+        m: pm,
+        n: pn,
         k,
-        a: mat(&a),
-        b: mat(&b),
-        c: MatMut { ptr: c.as_mut_ptr(), rs: c.stride_of(Axis(0)), cs: c.stride_of(Axis(1)) },
+        a: mat(&pa),
+        b: mat(&pb),
+        c: MatMut { ptr: pc.as_mut_ptr(), rs: pc.stride_of(Axis(0)), cs: pc.stride_of(Axis(1)) },
         alpha,
         beta,
         bias: bias.map_or(std::ptr::null(), <[T]>::as_ptr),
+        bias_step,
         activation,
         col_sums: std::ptr::null_mut(),
-        plan: Plan::new(m, n, k, T::entries(isa, n).params),
+        plan: Plan::new(pm, pn, k, entries.params),
     };
     if m == 0 || n == 0 || k == 0 {
-        edge_cases(&a, &b, c.view_mut(), col_sums, &job);
+        edge_cases(&a, &b, pc, col_sums, &job);
     } else {
         job.col_sums = col_sums.map_or(std::ptr::null_mut(), <[T]>::as_mut_ptr);
-        execute(T::entries(isa, n), &job)?;
+        execute(entries, &job)?;
     }
     if activation == Activation::Softmax {
         softmax_rows(c);
@@ -208,7 +230,15 @@ fn edge_cases<T: Real>(
         crate::kernels::dense::column_sums(b.view(), sums);
     }
     if a.ncols() == 0 {
-        let out = kernel::TileOut { alpha: job.alpha, beta: job.beta, first: true, last: true, bias: job.bias, activation: job.activation };
+        let out = kernel::TileOut {
+            alpha: job.alpha,
+            beta: job.beta,
+            first: true,
+            last: true,
+            bias: job.bias,
+            bias_step: 1,
+            activation: job.activation,
+        };
         for mut row in c.rows_mut() {
             for (j, value) in row.iter_mut().enumerate() {
                 let bias = if job.bias.is_null() {

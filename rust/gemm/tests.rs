@@ -145,7 +145,7 @@ fn rejects_mismatched_shapes() {
 #[test]
 fn bias_and_activation_match_the_unfused_path() -> Result<()> {
     for isa in Isa::all_available() {
-        for (m, k, n) in [(48, 300, 100), (37, 300, 10), (5, 7, 33)] {
+        for (m, k, n) in [(48, 300, 100), (37, 300, 10), (5, 7, 33), (41, 70, 1), (1, 70, 41)] {
             let (x, w) = (noisy(m, k, 1) * 4.0, noisy(k, n, 2));
             let bias: Vec<f32> = (0..n).map(|j| (j as f32 * 0.37).cos() * 0.5).collect();
             for activation in Activation::ALL {
@@ -168,7 +168,8 @@ fn bias_and_activation_match_the_unfused_path() -> Result<()> {
 #[test]
 fn weight_gradient_and_bias_gradient_in_one_pass() -> Result<()> {
     for isa in Isa::all_available() {
-        for (rows, fan_in, fan_out) in [(64, 300, 96), (33, 7, 10), (1, 5, 3), (0, 4, 6)] {
+        // fan_out = 1: the product with column sums runs directly, the plain one transposed (Cᵀ = dYᵀ·X): same bits.
+        for (rows, fan_in, fan_out) in [(64, 300, 96), (33, 7, 10), (1, 5, 3), (0, 4, 6), (70, 300, 1), (700, 9, 1)] {
             let (x, dy) = (noisy(rows, fan_in, 1), noisy(rows, fan_out, 2));
             let (mut dw, mut db) = (Array2::<f32>::from_elem((fan_in, fan_out), f32::NAN), vec![f32::NAN; fan_out]);
             gemm_weight_grad_on(isa, x.view(), dy.view(), dw.view_mut(), &mut db)?;
@@ -191,7 +192,8 @@ fn weight_gradient_and_bias_gradient_in_one_pass() -> Result<()> {
 /// fused variants.
 #[test]
 fn identical_bits_on_1_to_4_threads() -> Result<()> {
-    let shapes = [(100, 600, 130), (32, 784, 64), (128, 256, 128), (37, 129, 61), (300, 128, 10), (130, 300, 200)];
+    let shapes =
+        [(100, 600, 130), (32, 784, 64), (128, 256, 128), (37, 129, 61), (300, 128, 10), (130, 300, 200), (600, 256, 1), (1, 784, 256)];
     let pools: Vec<_> = (1..=4).map(pool).collect();
     for isa in Isa::all_available() {
         for (m, k, n) in shapes {
@@ -221,7 +223,7 @@ fn identical_bits_on_1_to_4_threads() -> Result<()> {
 fn plans_ignore_the_thread_count() {
     // The plan's inputs are the shapes and the kernel's parameters, nothing else: a compile-time fact, pinned
     // here by building the same plan from inside pools of different sizes.
-    let params = f32::entries(Isa::Generic, 256).params;
+    let params = f32::entries(Isa::Generic, 512, 256).params;
     let plans: Vec<_> = (1..=4).map(|t| pool(t).install(|| Plan::new(512, 256, 784, params))).collect();
     assert!(plans.windows(2).all(|w| w[0] == w[1]));
 }
