@@ -399,6 +399,25 @@ fn main() {
     let threads: Vec<usize> = value("--threads").map_or(vec![1, 2], |t| t.split(',').filter_map(|x| x.parse().ok()).collect());
     let dtype = value("--dtype").unwrap_or_default();
     let only = value("--only").unwrap_or_default();
+    if mode == "small" {
+        for (m, k, n) in [(1, 784, 256), (8, 784, 256), (32, 784, 256), (128, 256, 1)] {
+            let (x, w) = (noise::<f32>(m, k, 1), noise::<f32>(k, n, 2));
+            let mut c = Array2::<f32>::zeros((m, n));
+            for which in [Candidate::Ferronet(Isa::Avx512), Candidate::Faer, Candidate::Matrixmultiply] {
+                let t = pool(1).install(|| {
+                    let mut best = f64::INFINITY;
+                    for _ in 0..3000 {
+                        let start = Instant::now();
+                        product(which, x.view(), w.view(), c.view_mut());
+                        best = best.min(start.elapsed().as_secs_f64());
+                    }
+                    best
+                });
+                println!("{m}x{k}x{n} {}: {:.1} us", which.name(), t * 1e6);
+            }
+        }
+        return;
+    }
     if mode == "fresh" {
         fresh_outputs();
         return;
