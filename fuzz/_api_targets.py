@@ -355,7 +355,16 @@ def training_objects(v: Values) -> Call:
     if kind == 2:
         spec = early_stopping(v, problem(v)) or Spec(fnet.EarlyStopping, patience=v.int_(0, 5))
         values = [v.float_(0.0, 2.0) for _ in range(4)]
-        return Call(f"{spec!r}.update({values})", lambda: [make(spec).update(i, x, list) for i, x in enumerate(values)])
+
+        def epochs() -> None:
+            stopper = make(spec)
+            stopper.set_model(fnet.Sequential([fnet.Dense(2)], input_dim=2))
+            stopper.on_train_begin()
+            for epoch, value in enumerate(values):
+                stopper.on_epoch_end(epoch, {stopper.monitor: value})
+            stopper.on_train_end()
+
+        return Call(f"{spec!r}.on_epoch_end x{len(values)} ({values})", epochs)
     if kind == 3:
         config = {"kind": v.string(["sgd", "adam", "rmsprop"]), "lr": v.float_()}
         if v.chance(0.3):

@@ -57,7 +57,7 @@ impl SpinBarrier {
         while !released() {
             spins = spins.wrapping_add(1);
             std::hint::spin_loop();
-            if spins % 64 == 0 && started.elapsed() >= SPIN_FOR {
+            if spins.is_multiple_of(64) && started.elapsed() >= SPIN_FOR {
                 self.sleep_until(released);
                 return;
             }

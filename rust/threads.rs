@@ -1,7 +1,7 @@
 //! The engine's own rayon pool: its size, and a guard that rebuilds it in a child process after `fork`.
 //!
 //! The size comes from `set_num_threads`, else `FERRONET_NUM_THREADS`, else the number of cores. Results never
-//! depend on it (see `gemm.rs`); only speed does.
+//! depend on it (see `gemm/plan.rs`); only speed does.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 

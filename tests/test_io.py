@@ -346,7 +346,7 @@ def test_path_types_and_bad_arguments(tmp_path):
 
 
 def test_missing_file_or_directory_is_file_not_found(tmp_path):
-    with pytest.raises(FileNotFoundError, match="cannot read path .*No such file or directory"):
+    with pytest.raises(FileNotFoundError, match=r"cannot read path .*No such file or directory"):
         fnet.load(tmp_path / "nothing.safetensors")
     with pytest.raises(IsADirectoryError, match="is a directory; give a file name"):
         fnet.load(tmp_path)

@@ -219,7 +219,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
     target = tmp_path / "model.onnx"
     target.write_bytes(b"keep me")
 
-    def failing_replace(source, destination):
+    def failing_replace(*args, **kwargs):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", failing_replace)

@@ -277,7 +277,7 @@ def test_verbose_accepts_keras_levels_and_booleans(capsys, verbose, lines):
 
 def test_verbose_rejects_other_values():
     X, y = data()
-    with pytest.raises(ValueError, match="verbose must be 0, 1, 2"):
+    with pytest.raises(ValueError, match=r"verbose \(0, 1, 2, True, False or 'auto'\) must be <= 2"):
         model().fit(X, y, verbose=3)
     with pytest.raises(TypeError, match="verbose must be 0, 1, 2"):
         model().fit(X, y, verbose="loud")

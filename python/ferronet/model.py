@@ -463,6 +463,9 @@ class Sequential:
         Sigmoid, Tanh, Identity, BatchNorm1d, Dropout and a last Softmax (needs PyTorch). ``loss`` defaults to what
         the last activation implies (softmax → softmax cross-entropy, sigmoid → binary cross-entropy, none → mse);
         ``dtype`` to the module's. See ``ferronet.torch_interop`` for the correspondence."""
+        if input_dim is not None:
+            input_dim = check_int(input_dim, "input_dim", minimum=1, maximum=MAX_UNITS)
+        seed = check_seed(seed)
         from .torch_interop import from_torch_layers
 
         imported = from_torch_layers(module, loss=loss, input_dim=input_dim, dtype=dtype)

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import _core
 from ._progress import progress_bar
+from ._validation import check_int
 from .callbacks import Callback, CallbackList, History, Logs
 from .losses import LABEL_LOSSES
 from .optim import Optimizer
@@ -217,10 +218,8 @@ def check_verbose(verbose: Any) -> int:
     epoch. True is 2 (a line per epoch, as ferronet's boolean always meant), False is 0."""
     if isinstance(verbose, (bool, np.bool_)):
         return 2 if verbose else 0
-    if isinstance(verbose, (int, np.integer)) and 0 <= int(verbose) <= 2:
-        return int(verbose)
-    if isinstance(verbose, str) and verbose == "auto":
+    if isinstance(verbose, str):
+        if verbose != "auto":
+            raise TypeError(f"verbose must be 0, 1, 2, True, False or 'auto'; got {verbose[:40]!r}")
         return 1
-    raise (ValueError if isinstance(verbose, (int, np.integer)) else TypeError)(
-        f"verbose must be 0, 1, 2, True, False or 'auto'; got {verbose!r}"
-    )
+    return check_int(verbose, "verbose (0, 1, 2, True, False or 'auto')", minimum=0, maximum=2)

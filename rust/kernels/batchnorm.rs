@@ -7,7 +7,7 @@ use crate::error::{Error, Result, expect_len};
 use crate::scalar::Real;
 
 fn rows_of(len: usize, cols: usize, what: &str) -> Result<usize> {
-    if cols == 0 || len % cols != 0 {
+    if cols == 0 || !len.is_multiple_of(cols) {
         return Err(Error::value(what, format!("has {len} values, which do not form rows of {cols} columns")));
     }
     Ok(len / cols)

@@ -3,35 +3,25 @@
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 use crate::error::{Result, expect_len, expect_shape};
-use crate::gemm::gemm;
+use crate::gemm::{gemm, gemm_bias_act, gemm_weight_grad};
 use crate::kernels::activation::Activation;
 use crate::scalar::Real;
 
-/// `out ← x·W + b`, then `activation` applied in the same pass over each row (while it is in cache).
+/// `out ← activation(x·W + b)`: the bias and element-wise activations are applied as the product writes each
+/// tile (`gemm::gemm_bias_act`), with the same formulas and order as `bias_activation`.
 pub fn dense_forward<T: Real>(
     x: ArrayView2<'_, T>,
     w: ArrayView2<'_, T>,
     b: &[T],
     activation: Activation,
-    mut out: ArrayViewMut2<'_, T>,
+    out: ArrayViewMut2<'_, T>,
 ) -> Result<()> {
     let (rows, fan_in) = x.dim();
     let fan_out = w.ncols();
     expect_shape("W", w.dim(), (fan_in, fan_out))?;
     expect_len("b", b.len(), fan_out)?;
     expect_shape("output", out.dim(), (rows, fan_out))?;
-    gemm(T::one(), x, w, T::zero(), out.view_mut())?;
-    if let Some(data) = out.as_slice_mut() {
-        bias_activation(data, b, activation);
-    } else {
-        for mut row in out.rows_mut() {
-            row.zip_mut_with(&ndarray::ArrayView1::from(b), |v, &bias| *v += bias);
-            if let Some(row) = row.as_slice_mut() {
-                activation.forward(row, fan_out);
-            }
-        }
-    }
-    Ok(())
+    gemm_bias_act(x, w, b, activation, out)
 }
 
 /// Add the bias to every row of a contiguous block and apply the activation, row by row (blocks of rows on the
@@ -64,12 +54,11 @@ pub fn dense_backward_input<T: Real>(dz: ArrayView2<'_, T>, w: ArrayView2<'_, T>
     gemm(T::one(), dz, w.t(), T::zero(), dx)
 }
 
-/// `dW ← xᵀ·dz` and `db ← Σ_rows dz`: the gradients of the parameters.
+/// `dW ← xᵀ·dz` and `db ← Σ_rows dz`: the gradients of the parameters, in one pass over dz
+/// (`gemm::gemm_weight_grad`; db equals `column_sums(dz)` bit for bit).
 pub fn dense_backward_params<T: Real>(x: ArrayView2<'_, T>, dz: ArrayView2<'_, T>, dw: ArrayViewMut2<'_, T>, db: &mut [T]) -> Result<()> {
     expect_len("db", db.len(), dz.ncols())?;
-    gemm(T::one(), x.t(), dz, T::zero(), dw)?;
-    column_sums(dz, db);
-    Ok(())
+    gemm_weight_grad(x, dz, dw, db)
 }
 
 /// `out[j] = Σ_i m[i, j]`, summed over rows in order (a fixed order whatever the thread count).
@@ -161,10 +150,10 @@ pub fn dense_forward_row<T: Real>(x: &[T], w: &[T], b: &[T], activation: Activat
 fn gemv_columns<T: Real>(out: &mut [T], x: &[T], w: &[T], fan_out: usize, start: usize) {
     let end = start + out.len();
     for (&xi, row) in x.iter().zip(w.chunks_exact(fan_out)) {
-        if xi != T::zero() {
-            if let Some(segment) = row.get(start..end) {
-                axpy(out, xi, segment);
-            }
+        if xi != T::zero()
+            && let Some(segment) = row.get(start..end)
+        {
+            axpy(out, xi, segment);
         }
     }
 }

@@ -25,7 +25,7 @@ pub fn dropout_mask<T: Real>(out: &mut [T], cols: usize, p: f64, seed: u64, stre
     if !(0.0..1.0).contains(&p) {
         return Err(Error::value("p", format!("must be in [0, 1); got {p}")));
     }
-    if cols == 0 || out.len() % cols != 0 {
+    if cols == 0 || !out.len().is_multiple_of(cols) {
         return Err(Error::value("mask", format!("has {} values, which do not form rows of {cols} columns", out.len())));
     }
     let threshold = rng::keep_threshold(p);

@@ -103,7 +103,7 @@ struct Batch<'a, T> {
 
 impl<'a, T: Real> Batch<'a, T> {
     fn new(z_len: usize, cols: usize, targets_len: usize, targets_cols: usize, weights: Option<&'a [T]>, grad_len: usize) -> Result<Self> {
-        if cols == 0 || z_len % cols != 0 {
+        if cols == 0 || !z_len.is_multiple_of(cols) {
             return Err(Error::value("z", format!("has {z_len} values, which do not form rows of {cols} columns")));
         }
         let rows = z_len / cols;

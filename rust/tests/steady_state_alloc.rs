@@ -3,10 +3,10 @@
 //! more batches must allocate exactly as often as a short one (what remains is per epoch or per chunk: the
 //! epoch's snapshot of the weights and the thread pool's bookkeeping).
 //!
-//! One exception, outside our code: matrixmultiply allocates its packing buffer on every GEMM call (freed
-//! before it returns, so the allocator hands the same block back and memory stays flat). It asks for SIMD
-//! alignment (≥ 32 bytes), which nothing of ours does, so those are counted apart: they must come only from
-//! batches that run GEMMs (not from batch 1, which runs GEMVs).
+//! GEMM packing buffers (64-byte aligned, the only allocations that ask for ≥ 32-byte alignment) are counted
+//! apart: they are per thread and grow to the sizes in use, so they may appear while a thread first meets a
+//! large task, never per batch, and never at batch 1, which runs GEMVs (`gemm_steady_state_alloc.rs` checks the
+//! GEMM alone: nothing at all once warm).
 
 #![allow(clippy::expect_used)] // a test: a failed setup step should stop it with its message
 
@@ -79,7 +79,7 @@ fn dataset(rows: usize) -> Dataset<f32> {
 }
 
 /// Allocations made by the third epoch over `rows` rows (the first two size the workspace and the epoch order):
-/// (ours, matrixmultiply's packing buffers).
+/// (ours, GEMM packing buffers).
 fn allocations_of_an_epoch(optimizer: Optimizer, rows: usize, batch_size: usize) -> (usize, usize) {
     let mut net = network();
     let mut trainer = Trainer::new();

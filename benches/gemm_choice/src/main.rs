@@ -1,517 +1,393 @@
-//! Chooses the GEMM crate behind ferronet's rust/gemm.rs by measurement (issue 4, item 1).
+//! Chooses the GEMM behind ferronet's `rust/gemm` by measurement: ferronet's own driver (AVX-512 and forced
+//! AVX2 paths) against matrixmultiply, faer and gemm (with its AVX-512 kernels), with NumPy/OpenBLAS `@`
+//! measured in the same run as the reference, at the engine's shapes, f32 and f64, on 1 and 2 threads.
 //!
-//! Compares faer, gemm and matrixmultiply at the engine's shapes, each as ONE single-threaded call per block
-//! (the engine splits work over its own pool, one block per thread), in f32 and f64, for the three products of
-//! a dense layer: forward X·W, backward dY·Wᵀ and Xᵀ·dY (transposed operands through strides, as ndarray's
-//! `.t()` views give them). Candidates run round-robin inside the same loop, best of many repetitions, so that
-//! load from other processes hits every crate alike. It also checks partition invariance: a block of output
-//! columns (or rows) computed alone must give the same bits as those columns of the full product.
+//! Threads: ferronet runs its own fixed plan on a rayon pool of that size. The crates run under a fixed plan
+//! too: C cut into blocks by the shape alone (`fixed_blocks`), one single-threaded call per block, the pool's
+//! threads picking blocks. `invariance` checks that every candidate gives the same bits on 1-4 threads, and
+//! whether faer's and gemm's own threading does.
 //!
-//! Usage: `cargo run --release -- [bench|invariance|all] [--rounds N] [--threads 1|2|both]`.
+//! Usage: `cargo run --release -- [bench|invariance|all] [--rounds N] [--threads 1|2] [--dtype f32|f64]
+//! [--only SUBSTRING]`. Samples of ~5 ms, candidates round-robin, best of N rounds.
 
 use std::hint::black_box;
+use std::process::Command;
 use std::time::Instant;
 
-// ---------------------------------------------------------------------------------------------------------
-// The candidates: C ← A·B (beta = 0) with arbitrary strides, single-threaded.
-// ---------------------------------------------------------------------------------------------------------
-
-/// A strided matrix operand: pointer plus (rows, cols, row stride, col stride) in elements.
-#[derive(Clone, Copy)]
-struct View<T> {
-    ptr: *const T,
-    rows: usize,
-    cols: usize,
-    rs: isize,
-    cs: isize,
-}
-
-#[derive(Clone, Copy)]
-struct ViewMut<T> {
-    ptr: *mut T,
-    rows: usize,
-    cols: usize,
-    rs: isize,
-    cs: isize,
-}
-
-// SAFETY: the views are only shared between the scoped threads of one measurement, which write to disjoint
-// blocks of C and only read A and B.
-unsafe impl<T> Send for View<T> {}
-unsafe impl<T> Sync for View<T> {}
-unsafe impl<T> Send for ViewMut<T> {}
-unsafe impl<T> Sync for ViewMut<T> {}
-
-impl<T> View<T> {
-    /// Rows `r0..r1` of the view.
-    fn rows(self, r0: usize, r1: usize) -> Self {
-        // SAFETY: r0 <= rows, so the offset stays inside (or one past) the viewed memory.
-        View { ptr: unsafe { self.ptr.offset(r0 as isize * self.rs) }, rows: r1 - r0, ..self }
-    }
-    /// Columns `c0..c1` of the view.
-    fn cols(self, c0: usize, c1: usize) -> Self {
-        // SAFETY: as above, for columns.
-        View { ptr: unsafe { self.ptr.offset(c0 as isize * self.cs) }, cols: c1 - c0, ..self }
-    }
-}
-
-impl<T> ViewMut<T> {
-    fn rows(self, r0: usize, r1: usize) -> Self {
-        // SAFETY: as for `View::rows`.
-        ViewMut { ptr: unsafe { self.ptr.offset(r0 as isize * self.rs) }, rows: r1 - r0, ..self }
-    }
-    fn cols(self, c0: usize, c1: usize) -> Self {
-        // SAFETY: as for `View::cols`.
-        ViewMut { ptr: unsafe { self.ptr.offset(c0 as isize * self.cs) }, cols: c1 - c0, ..self }
-    }
-}
+use _core::cpu::Isa;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
+use rayon::prelude::*;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Crate {
+enum Candidate {
+    Ferronet(Isa),
+    Matrixmultiply,
     Faer,
     Gemm,
-    Matrixmultiply,
+    /// faer with its own threading (only for the invariance check).
+    FaerOwnThreads,
+    /// gemm with its own threading (only for the invariance check).
+    GemmOwnThreads,
 }
 
-const CRATES: [Crate; 3] = [Crate::Faer, Crate::Gemm, Crate::Matrixmultiply];
+const TIMED: [Candidate; 5] =
+    [Candidate::Ferronet(Isa::Avx512), Candidate::Ferronet(Isa::Avx2), Candidate::Matrixmultiply, Candidate::Faer, Candidate::Gemm];
 
-impl Crate {
-    fn name(self) -> &'static str {
+impl Candidate {
+    fn name(self) -> String {
         match self {
-            Crate::Faer => "faer",
-            Crate::Gemm => "gemm",
-            Crate::Matrixmultiply => "matrixmultiply",
+            Candidate::Ferronet(isa) => format!("ferronet-{}", isa.name()),
+            Candidate::Matrixmultiply => "matrixmultiply".into(),
+            Candidate::Faer => "faer".into(),
+            Candidate::Gemm => "gemm".into(),
+            Candidate::FaerOwnThreads => "faer (own threads)".into(),
+            Candidate::GemmOwnThreads => "gemm (own threads)".into(),
         }
     }
 }
 
-trait Elem: Copy + Default + PartialEq + Send + Sync + std::fmt::Debug + 'static {
-    const NAME: &'static str;
-    fn from_f64(x: f64) -> Self;
-    fn to_f64(self) -> f64;
+trait Elem: _core::scalar::Real + faer::traits::ComplexField {
+    fn mm(m: usize, k: usize, n: usize, a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>, c: ArrayViewMut2<'_, Self>);
     fn bits(self) -> u64;
-    /// `c ← a·b`, one single-threaded call of crate `which`.
-    ///
-    /// # Safety
-    /// The views must describe valid memory, `a.cols == b.rows`, `c` is `a.rows × b.cols` and does not alias.
-    unsafe fn gemm(which: Crate, a: View<Self>, b: View<Self>, c: ViewMut<Self>);
 }
 
-macro_rules! impl_elem {
-    ($t:ty, $name:literal, $mm:ident) => {
-        impl Elem for $t {
-            const NAME: &'static str = $name;
-            fn from_f64(x: f64) -> Self {
-                x as $t
-            }
-            fn to_f64(self) -> f64 {
-                self as f64
-            }
-            fn bits(self) -> u64 {
-                self.to_bits() as u64
-            }
-            unsafe fn gemm(which: Crate, a: View<Self>, b: View<Self>, c: ViewMut<Self>) {
-                let (m, k, n) = (a.rows, a.cols, b.cols);
-                debug_assert!(b.rows == k && c.rows == m && c.cols == n);
-                match which {
-                    Crate::Matrixmultiply => unsafe {
-                        matrixmultiply::$mm(m, k, n, 1.0, a.ptr, a.rs, a.cs, b.ptr, b.rs, b.cs, 0.0, c.ptr, c.rs, c.cs)
-                    },
-                    // gemm's convention: dst ← alpha·dst + beta·lhs·rhs, strides given column first.
-                    Crate::Gemm => unsafe {
-                        gemm::gemm(
-                            m,
-                            n,
-                            k,
-                            c.ptr,
-                            c.cs,
-                            c.rs,
-                            false,
-                            a.ptr,
-                            a.cs,
-                            a.rs,
-                            b.ptr,
-                            b.cs,
-                            b.rs,
-                            0.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
-                        )
-                    },
-                    Crate::Faer => {
-                        // SAFETY: forwarded contract of `gemm`.
-                        let (lhs, rhs, dst) = unsafe {
-                            (
-                                faer::MatRef::from_raw_parts(a.ptr, m, k, a.rs, a.cs),
-                                faer::MatRef::from_raw_parts(b.ptr, k, n, b.rs, b.cs),
-                                faer::MatMut::from_raw_parts_mut(c.ptr, m, n, c.rs, c.cs),
-                            )
-                        };
-                        faer::linalg::matmul::matmul(dst, faer::Accum::Replace, lhs, rhs, 1.0, faer::Par::Seq);
-                    }
-                }
+impl Elem for f32 {
+    fn mm(m: usize, k: usize, n: usize, a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut c: ArrayViewMut2<'_, f32>) {
+        let (sa, sb, sc) = (strides(&a), strides(&b), (c.stride_of(Axis(0)), c.stride_of(Axis(1))));
+        // SAFETY: views of matching shapes (checked by ndarray at construction); C is unique.
+        unsafe { matrixmultiply::sgemm(m, k, n, 1.0, a.as_ptr(), sa.0, sa.1, b.as_ptr(), sb.0, sb.1, 0.0, c.as_mut_ptr(), sc.0, sc.1) }
+    }
+    fn bits(self) -> u64 {
+        self.to_bits().into()
+    }
+}
+
+impl Elem for f64 {
+    fn mm(m: usize, k: usize, n: usize, a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>, mut c: ArrayViewMut2<'_, f64>) {
+        let (sa, sb, sc) = (strides(&a), strides(&b), (c.stride_of(Axis(0)), c.stride_of(Axis(1))));
+        // SAFETY: as for f32.
+        unsafe { matrixmultiply::dgemm(m, k, n, 1.0, a.as_ptr(), sa.0, sa.1, b.as_ptr(), sb.0, sb.1, 0.0, c.as_mut_ptr(), sc.0, sc.1) }
+    }
+    fn bits(self) -> u64 {
+        self.to_bits()
+    }
+}
+
+fn strides<T>(v: &ArrayView2<'_, T>) -> (isize, isize) {
+    (v.stride_of(Axis(0)), v.stride_of(Axis(1)))
+}
+
+/// One single-threaded call of a crate (or, with `threads`, its own threading): C ← A·B.
+fn crate_call<T: Elem>(which: Candidate, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, mut c: ArrayViewMut2<'_, T>, threads: usize) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    if m == 0 || n == 0 {
+        return;
+    }
+    match which {
+        Candidate::Matrixmultiply => T::mm(m, k, n, a, b, c),
+        Candidate::Gemm | Candidate::GemmOwnThreads => {
+            let par = if which == Candidate::Gemm { gemm::Parallelism::None } else { gemm::Parallelism::Rayon(threads) };
+            let (sa, sb, sc) = (strides(&a), strides(&b), (c.stride_of(Axis(0)), c.stride_of(Axis(1))));
+            // SAFETY: as for matrixmultiply. gemm's convention: dst ← alpha·dst + beta·lhs·rhs (alpha and beta
+            // swapped against BLAS), strides column first; alpha is ignored when read_dst is false.
+            unsafe {
+                gemm::gemm(
+                    m,
+                    n,
+                    k,
+                    c.as_mut_ptr(),
+                    sc.1,
+                    sc.0,
+                    false,
+                    a.as_ptr(),
+                    sa.1,
+                    sa.0,
+                    b.as_ptr(),
+                    sb.1,
+                    sb.0,
+                    T::zero(),
+                    T::one(),
+                    false,
+                    false,
+                    false,
+                    par,
+                )
             }
         }
-    };
+        Candidate::Faer | Candidate::FaerOwnThreads => {
+            let par = if which == Candidate::Faer { faer::Par::Seq } else { faer::Par::rayon(threads) };
+            let (sa, sb, sc) = (strides(&a), strides(&b), (c.stride_of(Axis(0)), c.stride_of(Axis(1))));
+            // SAFETY: as for matrixmultiply.
+            let (lhs, rhs, dst) = unsafe {
+                (
+                    faer::MatRef::from_raw_parts(a.as_ptr(), m, k, sa.0, sa.1),
+                    faer::MatRef::from_raw_parts(b.as_ptr(), k, n, sb.0, sb.1),
+                    faer::MatMut::from_raw_parts_mut(c.as_mut_ptr(), m, n, sc.0, sc.1),
+                )
+            };
+            faer::linalg::matmul::matmul(dst, faer::Accum::Replace, lhs, rhs, T::one(), par);
+        }
+        Candidate::Ferronet(_) => unreachable!("not a crate"),
+    }
 }
 
-impl_elem!(f32, "f32", sgemm);
-impl_elem!(f64, "f64", dgemm);
+/// The crates' fixed plan: C cut into blocks of columns (or rows, when taller than wide) by the shape alone,
+/// 16-aligned, one block per 2^20 multiply-adds up to 4.
+fn fixed_blocks(m: usize, k: usize, n: usize) -> Vec<(usize, usize)> {
+    let blocks = ((m * k * n) >> 20).clamp(1, 4);
+    let len = m.max(n);
+    let edges: Vec<usize> = (0..=blocks).map(|b| if b == blocks { len } else { len * b / blocks / 16 * 16 }).collect();
+    edges.windows(2).map(|w| (w[0], w[1])).filter(|(lo, hi)| hi > lo).collect()
+}
 
-// ---------------------------------------------------------------------------------------------------------
-// The layer products, over row-major buffers as the engine holds them.
-// ---------------------------------------------------------------------------------------------------------
+/// C ← A·B with a candidate, on the current rayon pool.
+fn product<T: Elem>(which: Candidate, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, mut c: ArrayViewMut2<'_, T>) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    match which {
+        Candidate::Ferronet(isa) => {
+            if let Err(e) = _core::gemm::gemm_on(isa, T::one(), a, b, T::zero(), c) {
+                panic!("{e}");
+            }
+        }
+        Candidate::FaerOwnThreads | Candidate::GemmOwnThreads => crate_call(which, a, b, c, rayon::current_num_threads()),
+        _ => {
+            let by_columns = n >= m;
+            let blocks = fixed_blocks(m, k, n);
+            let (ptr, (rs, cs)) = (c.as_mut_ptr() as usize, (c.stride_of(Axis(0)), c.stride_of(Axis(1))));
+            blocks.par_iter().for_each(|&(lo, hi)| {
+                // SAFETY: the blocks of C are disjoint; each task rebuilds its own block from the shared pointer.
+                let (rows, cols, offset) = if by_columns { (m, hi - lo, lo as isize * cs) } else { (hi - lo, n, lo as isize * rs) };
+                let c_block = unsafe {
+                    ArrayViewMut2::from_shape_ptr((rows, cols).strides((rs as usize, cs as usize)), (ptr as *mut T).offset(offset))
+                };
+                if by_columns {
+                    crate_call(which, a, b.slice(ndarray::s![.., lo..hi]), c_block, 1);
+                } else {
+                    crate_call(which, a.slice(ndarray::s![lo..hi, ..]), b, c_block, 1);
+                }
+            });
+        }
+    }
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Op {
-    /// Y = X·W: (m×k)·(k×n).
     Forward,
-    /// dX = dY·Wᵀ: (m×n)·(n×k), Wᵀ a transposed view of row-major W.
-    BackwardData,
-    /// dW = Xᵀ·dY: (k×m)·(m×n), Xᵀ a transposed view of row-major X.
-    BackwardWeights,
+    InputGrad,
+    WeightGrad,
 }
-
-const OPS: [Op; 3] = [Op::Forward, Op::BackwardData, Op::BackwardWeights];
 
 impl Op {
     fn name(self) -> &'static str {
         match self {
             Op::Forward => "X·W",
-            Op::BackwardData => "dY·Wᵀ",
-            Op::BackwardWeights => "Xᵀ·dY",
+            Op::InputGrad => "dY·Wᵀ",
+            Op::WeightGrad => "Xᵀ·dY",
+        }
+    }
+    /// The NumPy expression over arrays `p` and `q` stored as the engine stores them.
+    fn numpy(self) -> &'static str {
+        match self {
+            Op::Forward => "p @ q",
+            Op::InputGrad => "p @ q.T",
+            Op::WeightGrad => "p.T @ q",
         }
     }
 }
 
-/// Buffers of one layer at batch size m: X (m×k), W (k×n), dY (m×n), all row-major, plus outputs.
-struct Layer<T> {
-    m: usize,
-    k: usize,
-    n: usize,
-    x: Vec<T>,
-    w: Vec<T>,
-    dy: Vec<T>,
+/// (op, m, k, n) of the product C (m × n) = A (m × k) · B (k × n).
+fn shapes() -> Vec<(Op, usize, usize, usize)> {
+    let mut s = Vec::new();
+    for m in [32, 128, 512] {
+        for (k, n) in [(784, 256), (256, 128), (128, 10)] {
+            s.push((Op::Forward, m, k, n));
+        }
+        for (k, n) in [(256, 784), (128, 256)] {
+            s.push((Op::InputGrad, m, k, n));
+        }
+        for (mm, nn) in [(784, 256), (256, 128)] {
+            s.push((Op::WeightGrad, mm, m, nn));
+        }
+    }
+    s.extend([(Op::Forward, 128, 8, 256), (Op::Forward, 128, 256, 1), (Op::Forward, 2048, 2048, 2048)]);
+    s
 }
 
-fn xorshift(state: &mut u64) -> f64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    // Uniform in [-1, 1): non-integer values so that any change in summation order shows in the bits.
-    (*state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-}
-
-fn random<T: Elem>(len: usize, seed: u64) -> Vec<T> {
+fn noise<T: Elem>(rows: usize, cols: usize, seed: u64) -> Array2<T> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len).map(|_| T::from_f64(xorshift(&mut state))).collect()
+    Array2::from_shape_fn((rows, cols), |_| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        T::of((state >> 11) as f64 / (1u64 << 52) as f64 - 1.0)
+    })
 }
 
-impl<T: Elem> Layer<T> {
-    fn new(m: usize, k: usize, n: usize, seed: u64) -> Self {
-        Layer { m, k, n, x: random(m * k, seed), w: random(k * n, seed + 1), dy: random(m * n, seed + 2) }
-    }
-
-    /// Operands and output shape of a product: (A, B, rows of C, cols of C).
-    fn operands(&self, op: Op) -> (View<T>, View<T>, usize, usize) {
-        let (k, n) = (self.k as isize, self.n as isize);
-        let x = View { ptr: self.x.as_ptr(), rows: self.m, cols: self.k, rs: k, cs: 1 };
-        let w = View { ptr: self.w.as_ptr(), rows: self.k, cols: self.n, rs: n, cs: 1 };
-        let dy = View { ptr: self.dy.as_ptr(), rows: self.m, cols: self.n, rs: n, cs: 1 };
-        let t = |v: View<T>| View { rows: v.cols, cols: v.rows, rs: v.cs, cs: v.rs, ..v };
-        match op {
-            Op::Forward => (x, w, self.m, self.n),
-            Op::BackwardData => (dy, t(w), self.m, self.k),
-            Op::BackwardWeights => (t(x), dy, self.k, self.n),
-        }
-    }
+/// The operands as the engine holds them: (p, q) row-major, and the views A, B of the product.
+struct Operands<T> {
+    p: Array2<T>,
+    q: Array2<T>,
+    op: Op,
 }
 
-/// A row-major output buffer and its view.
-fn output<T: Elem>(rows: usize, cols: usize) -> (Vec<T>, usize, usize) {
-    (vec![T::default(); rows * cols], rows, cols)
-}
-
-fn view_mut<T>(buf: &mut [T], rows: usize, cols: usize) -> ViewMut<T> {
-    ViewMut { ptr: buf.as_mut_ptr(), rows, cols, rs: cols as isize, cs: 1 }
-}
-
-/// The engine's split point: `part/of` of `len`, rounded down to a multiple of 16 when that is not zero.
-fn aligned_split(len: usize, part: usize, of: usize) -> usize {
-    let raw = len * part / of;
-    let aligned = (raw / 16) * 16;
-    if aligned == 0 { raw } else { aligned }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Timing.
-// ---------------------------------------------------------------------------------------------------------
-
-/// Runs `c ← a·b` `reps` times with crate `which`, on one thread or split into two blocks on two threads
-/// (over output columns when C is at least as wide as tall, else over rows, like the engine). Returns seconds
-/// per product.
-fn time_product<T: Elem>(which: Crate, a: View<T>, b: View<T>, c: ViewMut<T>, threads: usize, reps: usize) -> f64 {
-    let start = Instant::now();
-    if threads == 1 {
-        for _ in 0..reps {
-            // SAFETY: the views come from live buffers of matching shapes (see `operands`/`output`).
-            unsafe { T::gemm(which, black_box(a), black_box(b), c) };
-        }
-    } else {
-        let blocks = if c.cols >= c.rows {
-            let mid = aligned_split(c.cols, 1, 2);
-            [(a, b.cols(0, mid), c.cols(0, mid)), (a, b.cols(mid, c.cols), c.cols(mid, c.cols))]
-        } else {
-            let mid = aligned_split(c.rows, 1, 2);
-            [(a.rows(0, mid), b, c.rows(0, mid)), (a.rows(mid, c.rows), b, c.rows(mid, c.rows))]
+impl<T: Elem> Operands<T> {
+    fn new(op: Op, m: usize, k: usize, n: usize) -> Self {
+        let (p, q) = match op {
+            Op::Forward => (noise(m, k, 1), noise(k, n, 2)),
+            Op::InputGrad => (noise(m, k, 1), noise(n, k, 2)),
+            Op::WeightGrad => (noise(k, m, 1), noise(k, n, 2)),
         };
-        std::thread::scope(|scope| {
-            for (a, b, c) in blocks {
-                scope.spawn(move || {
-                    for _ in 0..reps {
-                        // SAFETY: as above; the two blocks of C are disjoint.
-                        unsafe { T::gemm(which, black_box(a), black_box(b), c) };
-                    }
-                });
-            }
-        });
+        Operands { p, q, op }
+    }
+    fn views(&self) -> (ArrayView2<'_, T>, ArrayView2<'_, T>) {
+        match self.op {
+            Op::Forward => (self.p.view(), self.q.view()),
+            Op::InputGrad => (self.p.view(), self.q.t()),
+            Op::WeightGrad => (self.p.t(), self.q.view()),
+        }
+    }
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => pool,
+        Err(e) => panic!("pool: {e}"),
+    }
+}
+
+/// Seconds per product, `reps` products.
+fn time<T: Elem>(which: Candidate, ops: &Operands<T>, c: &mut Array2<T>, reps: usize) -> f64 {
+    let (a, b) = ops.views();
+    let start = Instant::now();
+    for _ in 0..reps {
+        product(which, black_box(a), black_box(b), c.view_mut());
     }
     start.elapsed().as_secs_f64() / reps as f64
 }
 
-struct Row {
-    dtype: &'static str,
-    op: Op,
-    m: usize,
-    k: usize,
-    n: usize,
-    threads: usize,
-    /// GFLOP/s per crate, in `CRATES` order.
-    gflops: [f64; 3],
+/// OpenBLAS kernel sets NumPy is measured with: its AVX2 one (what this machine's environment selects with
+/// OPENBLAS_CORETYPE=Haswell) and its AVX-512 one.
+const OPENBLAS_CORES: [&str; 2] = ["Haswell", "SkylakeX"];
+
+/// NumPy's best time for the same product, in a fresh process with OpenBLAS on `threads` threads.
+#[allow(clippy::too_many_arguments)]
+fn numpy_seconds(op: Op, m: usize, k: usize, n: usize, dtype: &str, threads: usize, samples: usize, reps: usize, core: &str) -> f64 {
+    let (pshape, qshape) = match op {
+        Op::Forward => ((m, k), (k, n)),
+        Op::InputGrad => ((m, k), (n, k)),
+        Op::WeightGrad => ((k, m), (k, n)),
+    };
+    let script = format!(
+        "import numpy as np, time\n\
+         r = np.random.default_rng(1)\n\
+         p = r.uniform(-1, 1, {pshape:?}).astype(np.{dtype}); q = r.uniform(-1, 1, {qshape:?}).astype(np.{dtype})\n\
+         {e}\n\
+         best = 1e9\n\
+         for _ in range({samples}):\n\
+         \x20   t = time.perf_counter()\n\
+         \x20   for _ in range({reps}): {e}\n\
+         \x20   best = min(best, (time.perf_counter() - t) / {reps})\n\
+         print(best)",
+        dtype = if dtype == "f32" { "float32" } else { "float64" },
+        e = op.numpy(),
+    );
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .env("OPENBLAS_NUM_THREADS", threads.to_string())
+        .env("OPENBLAS_CORETYPE", core)
+        .output();
+    output.ok().and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()).unwrap_or(f64::NAN)
 }
 
-const BATCHES: [usize; 5] = [1, 32, 128, 512, 1024];
-const LAYERS: [(usize, usize); 3] = [(784, 256), (256, 128), (128, 10)];
-
-fn bench_dtype<T: Elem>(rounds: usize, thread_counts: &[usize], rows: &mut Vec<Row>) {
-    for &threads in thread_counts {
-        for &(k, n) in &LAYERS {
-            for &m in &BATCHES {
-                let layer = Layer::<T>::new(m, k, n, 7);
-                for op in OPS {
-                    let (a, b, rows_c, cols_c) = layer.operands(op);
-                    let (mut buf, r, cc) = output::<T>(rows_c, cols_c);
-                    let c = view_mut(&mut buf, r, cc);
-                    let flops = 2.0 * (m * k * n) as f64;
-                    // Enough repetitions for ~4 ms per sample, calibrated once on matrixmultiply.
-                    let once = time_product(Crate::Matrixmultiply, a, b, c, threads, 3);
-                    let reps = ((4e-3 / once) as usize).clamp(1, 200_000);
-                    let mut best = [f64::INFINITY; 3];
-                    for _ in 0..rounds {
-                        for (i, &which) in CRATES.iter().enumerate() {
-                            best[i] = best[i].min(time_product(which, a, b, c, threads, reps));
-                        }
-                    }
-                    let gflops = best.map(|t| flops / t / 1e9);
-                    rows.push(Row { dtype: T::NAME, op, m, k, n, threads, gflops });
-                    let last = rows.last().map(format_row).unwrap_or_default();
-                    println!("{last}");
+fn bench<T: Elem>(rounds: usize, threads: usize, only: &str) {
+    let pool = pool(threads);
+    for (op, m, k, n) in shapes() {
+        let label = format!("{} {m}×{k}×{n}", op.name());
+        if !label.contains(only) {
+            continue;
+        }
+        let ops = Operands::<T>::new(op, m, k, n);
+        let mut c = Array2::<T>::zeros((m, n));
+        let flops = 2.0 * (m * k * n) as f64;
+        let candidates: Vec<Candidate> =
+            TIMED.iter().copied().filter(|c| !matches!(c, Candidate::Ferronet(isa) if !isa.available())).collect();
+        let mut best = vec![f64::INFINITY; candidates.len()];
+        let (reps, numpy) = pool.install(|| {
+            let once = time(Candidate::Ferronet(Isa::Avx2), &ops, &mut c, 2);
+            let reps = ((5e-3 / once) as usize).clamp(1, 100_000);
+            let rounds = if flops > 1e9 { rounds.min(5) } else { rounds };
+            let mut numpy = [f64::INFINITY; 2];
+            for round in 0..rounds {
+                for (slot, &which) in best.iter_mut().zip(&candidates) {
+                    *slot = slot.min(time(which, &ops, &mut c, reps));
                 }
-            }
-        }
-    }
-}
-
-fn format_row(row: &Row) -> String {
-    let [faer, gemm, mm] = row.gflops;
-    let best = CRATES[row.gflops.iter().enumerate().fold(0, |bi, (i, g)| if *g > row.gflops[bi] { i } else { bi })];
-    format!(
-        "| {} | {} | {} | {}×{}×{} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
-        row.dtype,
-        row.threads,
-        row.op.name(),
-        row.m,
-        row.k,
-        row.n,
-        row.m,
-        faer,
-        gemm,
-        mm,
-        faer / mm,
-        gemm / mm,
-        best.name()
-    )
-}
-
-fn table_header() -> &'static str {
-    "| dtype | thr | product | m×k×n (layer) | batch | faer GF/s | gemm GF/s | mm GF/s | faer/mm | gemm/mm | best |\n\
-     |---|---|---|---|---|---|---|---|---|---|---|"
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Correctness and partition invariance.
-// ---------------------------------------------------------------------------------------------------------
-
-/// Full product of crate `which` into a fresh buffer.
-fn full<T: Elem>(which: Crate, a: View<T>, b: View<T>) -> Vec<T> {
-    let (mut buf, r, c) = output::<T>(a.rows, b.cols);
-    // SAFETY: fresh output of the right shape; operands from live buffers.
-    unsafe { T::gemm(which, a, b, view_mut(&mut buf, r, c)) };
-    buf
-}
-
-/// The product computed block by block: output columns split at `cuts` (or rows, when `by_rows`), each block
-/// one call.
-fn blocked<T: Elem>(which: Crate, a: View<T>, b: View<T>, cuts: &[usize], by_rows: bool) -> Vec<T> {
-    let (mut buf, r, c) = output::<T>(a.rows, b.cols);
-    let out = view_mut(&mut buf, r, c);
-    let edges = block_edges(cuts, if by_rows { r } else { c });
-    for pair in edges.windows(2) {
-        let (lo, hi) = (pair[0], pair[1]);
-        // SAFETY: disjoint sub-blocks of a fresh output; sub-views of live operands.
-        unsafe {
-            if by_rows {
-                T::gemm(which, a.rows(lo, hi), b, out.rows(lo, hi));
-            } else {
-                T::gemm(which, a, b.cols(lo, hi), out.cols(lo, hi));
-            }
-        }
-    }
-    buf
-}
-
-/// Sorted block boundaries 0 = e0 < e1 < … < len from the cuts that fall inside (0, len).
-fn block_edges(cuts: &[usize], len: usize) -> Vec<usize> {
-    let mut edges = vec![0];
-    edges.extend(cuts.iter().copied().filter(|&x| x > 0 && x < len));
-    edges.push(len);
-    edges.sort_unstable();
-    edges.dedup();
-    edges
-}
-
-fn same_bits<T: Elem>(x: &[T], y: &[T]) -> bool {
-    x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.bits() == q.bits())
-}
-
-/// Partitions to try on a dimension of length `len`: cuts giving 1-wide blocks at both edges, odd and aligned
-/// cuts, the engine's 2/3/4-way splits, and every element on its own.
-fn partitions(len: usize) -> Vec<(String, Vec<usize>)> {
-    let mut parts: Vec<(String, Vec<usize>)> = vec![
-        ("first 1".into(), vec![1]),
-        ("last 1".into(), vec![len.saturating_sub(1)]),
-        ("1-wide in the middle".into(), vec![len / 2, len / 2 + 1]),
-        ("at 3, 17".into(), vec![3, 17]),
-        ("at 8, 24".into(), vec![8, 24]),
-        ("at 16".into(), vec![16]),
-        ("at 32, 96".into(), vec![32, 96]),
-        ("at 48, 112, 176".into(), vec![48, 112, 176]),
-    ];
-    for blocks in [2, 3, 4] {
-        let cuts = (1..blocks).map(|p| aligned_split(len, p, blocks)).collect();
-        parts.push((format!("engine {blocks}-way"), cuts));
-    }
-    parts.push(("every 1".into(), (1..len).collect()));
-    parts.retain(|(_, cuts)| cuts.iter().any(|&x| x > 0 && x < len));
-    parts
-}
-
-/// Returns, per crate, the list of failed (case) descriptions; also checks accuracy against an f64 reference.
-fn invariance_dtype<T: Elem>(failures: &mut [Vec<String>; 3], checked: &mut usize, checked_wide: &mut [usize; 3]) {
-    let batches = [1, 2, 7, 16, 32, 128, 130, 512];
-    let shapes = LAYERS.iter().flat_map(|&(k, n)| batches.map(|m| (m, k, n)));
-    for (m, k, n) in shapes {
-        let layer = Layer::<T>::new(m, k, n, 11);
-        for op in OPS {
-            let (a, b, rows_c, cols_c) = layer.operands(op);
-            let reference = reference_product(a, b);
-            for (i, &which) in CRATES.iter().enumerate() {
-                let whole = full(which, a, b);
-                let err = whole.iter().zip(&reference).map(|(x, r)| (x.to_f64() - r).abs()).fold(0.0, f64::max);
-                let tolerance = if T::NAME == "f32" { 1e-3 } else { 1e-11 };
-                assert!(err < tolerance, "{} {} {m}x{k}x{n} {}: max error {err}", which.name(), T::NAME, op.name());
-                for by_rows in [false, true] {
-                    let len = if by_rows { rows_c } else { cols_c };
-                    // "every 1" over 784 rows of a 784×256 output is fine, but skip it on the 512-row shape.
-                    for (label, cuts) in partitions(len) {
-                        if label == "every 1" && len * (rows_c.max(cols_c)) > 300_000 {
-                            continue;
-                        }
-                        *checked += 1;
-                        let narrowest = block_edges(&cuts, len).windows(2).map(|p| p[1] - p[0]).min().unwrap_or(len);
-                        let wide = narrowest >= 16;
-                        if wide {
-                            checked_wide[i] += 1;
-                        }
-                        if !same_bits(&blocked(which, a, b, &cuts, by_rows), &whole) {
-                            let axis = if by_rows { "rows" } else { "cols" };
-                            let tag = if wide { "WIDE" } else { "narrow" };
-                            failures[i].push(format!(
-                                "{} {} C {rows_c}×{cols_c} (m={m}) {axis} {label} [{tag}: narrowest block {narrowest}]",
-                                T::NAME,
-                                op.name()
-                            ));
-                        }
+                // NumPy in the middle of the rounds and at the end, so it sees the same load.
+                if round == rounds / 2 || round + 1 == rounds {
+                    for (slot, core) in numpy.iter_mut().zip(OPENBLAS_CORES) {
+                        let seconds = numpy_seconds(op, m, k, n, T::NAME_SHORT, threads, (rounds / 2).max(2), reps, core);
+                        *slot = slot.min(seconds);
                     }
                 }
             }
-        }
+            (reps, numpy)
+        });
+        let gf = |s: f64| flops / s / 1e9;
+        let cells: Vec<String> = best.iter().map(|&s| format!("{:.1}", gf(s))).collect();
+        let ours = |isa: Isa| candidates.iter().position(|&c| c == Candidate::Ferronet(isa)).map_or(f64::NAN, |i| gf(best[i]));
+        let [np_avx2, np_avx512] = numpy.map(gf);
+        println!(
+            "| {} | {threads} | {label} | {np_avx512:.1} | {np_avx2:.1} | {} | {:.2} | {:.2} | {reps} |",
+            T::NAME_SHORT,
+            cells.join(" | "),
+            ours(Isa::Avx512) / np_avx512,
+            ours(Isa::Avx2) / np_avx2
+        );
     }
 }
 
-/// C = A·B in f64 with a plain loop, as the accuracy reference.
-fn reference_product<T: Elem>(a: View<T>, b: View<T>) -> Vec<f64> {
-    let mut out = vec![0.0; a.rows * b.cols];
-    for i in 0..a.rows {
-        for j in 0..b.cols {
-            let mut sum = 0.0;
-            for p in 0..a.cols {
-                // SAFETY: in-bounds indices of live views.
-                let (x, y) =
-                    unsafe { (*a.ptr.offset(i as isize * a.rs + p as isize * a.cs), *b.ptr.offset(p as isize * b.rs + j as isize * b.cs)) };
-                sum += x.to_f64() * y.to_f64();
+trait ShortName {
+    const NAME_SHORT: &'static str;
+}
+impl<T: _core::scalar::Real> ShortName for T {
+    const NAME_SHORT: &'static str = if std::mem::size_of::<T>() == 4 { "f32" } else { "f64" };
+}
+
+/// Whether each candidate gives the same bits on 1, 2, 3 and 4 threads.
+fn invariance<T: Elem>() {
+    let pools: Vec<_> = (1..=4).map(pool).collect();
+    let mut candidates: Vec<Candidate> = TIMED.to_vec();
+    candidates.extend([Candidate::FaerOwnThreads, Candidate::GemmOwnThreads]);
+    for which in candidates {
+        if matches!(which, Candidate::Ferronet(isa) if !isa.available()) {
+            continue;
+        }
+        let mut differ = Vec::new();
+        let mut checked = 0;
+        for (op, m, k, n) in shapes().into_iter().filter(|&(_, m, k, n)| m * k * n < 1 << 28) {
+            let ops = Operands::<T>::new(op, m, k, n);
+            let (a, b) = ops.views();
+            let run = |pool: &rayon::ThreadPool| {
+                let mut c = Array2::<T>::zeros((m, n).f());
+                pool.install(|| product(which, a, b, c.view_mut()));
+                c.iter().map(|v| v.bits()).collect::<Vec<_>>()
+            };
+            let one = run(&pools[0]);
+            for (t, pool) in pools.iter().enumerate().skip(1) {
+                checked += 1;
+                if run(pool) != one {
+                    differ.push(format!("{} {m}×{k}×{n} on {} threads", op.name(), t + 1));
+                }
             }
-            out[i * b.cols + j] = sum;
         }
-    }
-    out
-}
-
-fn run_invariance() {
-    let mut failures: [Vec<String>; 3] = Default::default();
-    let mut checked = 0;
-    let mut checked_wide = [0; 3];
-    invariance_dtype::<f32>(&mut failures, &mut checked, &mut checked_wide);
-    invariance_dtype::<f64>(&mut failures, &mut checked, &mut checked_wide);
-    let per_crate = checked / 3;
-    println!("\n## Partition invariance ({per_crate} partitions per crate, all products accurate vs f64 reference)\n");
-    for (i, which) in CRATES.iter().enumerate() {
-        let fails = &failures[i];
-        if fails.is_empty() {
-            println!("- {}: INVARIANT (0 of {per_crate} partitions differ)", which.name());
+        let verdict = if differ.is_empty() {
+            "INVARIANT".to_string()
         } else {
-            let wide = fails.iter().filter(|f| f.contains("WIDE")).count();
-            println!(
-                "- {}: NOT invariant ({} of {per_crate} partitions differ; {wide} of the {} partitions whose blocks \
-                 are all >= 16 wide), e.g.:",
-                which.name(),
-                fails.len(),
-                checked_wide[i]
-            );
-            let mut shown: Vec<&String> = fails.iter().filter(|f| f.contains("WIDE")).take(6).collect();
-            shown.extend(fails.iter().filter(|f| !f.contains("WIDE")).take(6));
-            for f in shown {
-                println!("    - {f}");
-            }
-            if std::env::var_os("GEMM_CHOICE_ALL_FAILURES").is_some() {
-                for f in fails {
-                    eprintln!("{}: {f}", which.name());
-                }
-            }
-        }
+            format!("differs in {} cases, e.g. {:?}", differ.len(), &differ[..differ.len().min(3)])
+        };
+        println!("- {} {}: {verdict} ({checked} comparisons with 1 thread)", T::NAME_SHORT, which.name());
     }
 }
 
@@ -519,45 +395,87 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mode = args.first().map(String::as_str).unwrap_or("all");
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
-    let rounds = value("--rounds").and_then(|v| v.parse().ok()).unwrap_or(15);
-    let thread_counts: Vec<usize> = match value("--threads").as_deref() {
-        Some("1") => vec![1],
-        Some("2") => vec![2],
-        _ => vec![1, 2],
-    };
-    let dtypes = value("--dtype").unwrap_or_else(|| "both".into());
+    let rounds = value("--rounds").and_then(|v| v.parse().ok()).unwrap_or(10);
+    let threads: Vec<usize> = value("--threads").map_or(vec![1, 2], |t| t.split(',').filter_map(|x| x.parse().ok()).collect());
+    let dtype = value("--dtype").unwrap_or_default();
+    let only = value("--only").unwrap_or_default();
+    if mode == "small" {
+        for (m, k, n) in [(1, 784, 256), (8, 784, 256), (32, 784, 256), (128, 256, 1)] {
+            let (x, w) = (noise::<f32>(m, k, 1), noise::<f32>(k, n, 2));
+            let mut c = Array2::<f32>::zeros((m, n));
+            for which in [Candidate::Ferronet(Isa::Avx512), Candidate::Faer, Candidate::Matrixmultiply] {
+                let t = pool(1).install(|| {
+                    let mut best = f64::INFINITY;
+                    for _ in 0..3000 {
+                        let start = Instant::now();
+                        product(which, x.view(), w.view(), c.view_mut());
+                        best = best.min(start.elapsed().as_secs_f64());
+                    }
+                    best
+                });
+                println!("{m}x{k}x{n} {}: {:.1} us", which.name(), t * 1e6);
+            }
+        }
+        return;
+    }
+    if mode == "fresh" {
+        fresh_outputs();
+        return;
+    }
     if mode == "invariance" || mode == "all" {
-        run_invariance();
+        println!("## Same bits on 1-4 threads\n");
+        if dtype != "f64" {
+            invariance::<f32>();
+        }
+        if dtype != "f32" {
+            invariance::<f64>();
+        }
     }
     if mode == "bench" || mode == "all" {
-        println!("\n## GFLOP/s, best of {rounds} round-robin rounds\n\n{}", table_header());
-        let mut rows = Vec::new();
-        if dtypes != "f64" {
-            bench_dtype::<f32>(rounds, &thread_counts, &mut rows);
+        let names: Vec<String> =
+            TIMED.iter().filter(|c| !matches!(c, Candidate::Ferronet(isa) if !isa.available())).map(|c| c.name()).collect();
+        println!("\n## GFLOP/s, best of {rounds} round-robin rounds\n");
+        println!(
+            "| dtype | thr | product m×k×n | NumPy AVX-512 | NumPy AVX2 | {} | ours-avx512 / NumPy AVX-512 | ours-avx2 / NumPy AVX2 | reps |",
+            names.join(" | ")
+        );
+        println!("|---|---|---|---|---|{}---|---|---|", "---|".repeat(names.len()));
+        for &t in &threads {
+            if dtype != "f64" {
+                bench::<f32>(rounds, t, &only);
+            }
+            if dtype != "f32" {
+                bench::<f64>(rounds, t, &only);
+            }
         }
-        if dtypes != "f32" {
-            bench_dtype::<f64>(rounds, &thread_counts, &mut rows);
-        }
-        summarize(&rows);
     }
 }
 
-/// Geometric-mean ratios per dtype, thread count and batch size: the one-line verdicts.
-fn summarize(rows: &[Row]) {
-    println!("\n## Geometric mean of ratios to matrixmultiply (over the 3 layers × 3 products)\n");
-    println!("| dtype | thr | batch | faer/mm | gemm/mm |\n|---|---|---|---|---|");
-    for dtype in ["f32", "f64"] {
-        for threads in [1, 2] {
-            for m in BATCHES {
-                let sel: Vec<&Row> = rows.iter().filter(|r| r.dtype == dtype && r.threads == threads && r.m == m).collect();
-                if sel.is_empty() {
-                    continue;
-                }
-                let geo = |f: &dyn Fn(&Row) -> f64| (sel.iter().map(|r| f(r).ln()).sum::<f64>() / sel.len() as f64).exp();
-                let faer = geo(&|r| r.gflops[0] / r.gflops[2]);
-                let gemm = geo(&|r| r.gflops[1] / r.gflops[2]);
-                println!("| {dtype} | {threads} | {m} | {faer:.2} | {gemm:.2} |");
+/// The engine's forward as Python calls it: a fresh (calloc'd) output per call, in the engine's pool, against
+/// the same product into a reused output.
+fn fresh_outputs() {
+    let (m, k, n) = (512, 784, 256);
+    let (x, w) = (noise::<f32>(m, k, 1), noise::<f32>(k, n, 2));
+    let bias = vec![0.5f32; n];
+    for threads in [1, 2] {
+        let pool = pool(threads);
+        let mut reused = Array2::<f32>::zeros((m, n));
+        let (mut best_fresh, mut best_reused) = (f64::INFINITY, f64::INFINITY);
+        pool.install(|| {
+            for _ in 0..300 {
+                let t = Instant::now();
+                let mut fresh = Array2::<f32>::zeros((m, n));
+                _core::gemm::gemm_bias_act(x.view(), w.view(), &bias, _core::kernels::activation::Activation::Linear, fresh.view_mut())
+                    .ok();
+                black_box(&fresh);
+                best_fresh = best_fresh.min(t.elapsed().as_secs_f64());
+                let t = Instant::now();
+                _core::gemm::gemm_bias_act(x.view(), w.view(), &bias, _core::kernels::activation::Activation::Linear, reused.view_mut())
+                    .ok();
+                best_reused = best_reused.min(t.elapsed().as_secs_f64());
             }
-        }
+        });
+        let gf = |s: f64| 2.0 * (m * k * n) as f64 / s / 1e9;
+        println!("{threads} threads: fresh output {:.0} GF/s, reused output {:.0} GF/s", gf(best_fresh), gf(best_reused));
     }
 }
