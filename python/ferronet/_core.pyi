@@ -47,6 +47,7 @@ __all__ = [
     "nesterov_update",
     "penalty",
     "penalty_grad",
+    "poisson",
     "read_model_file",
     "relu_backward",
     "relu_forward",
@@ -195,6 +196,9 @@ def binary_cross_entropy(
 ) -> tuple[float, NDArray[_F]]: ...
 def hinge(
     scores: NDArray[_F], labels: _Labels, sample_weight: NDArray[_F] | None = None
+) -> tuple[float, NDArray[_F]]: ...
+def poisson(
+    z: NDArray[_F], target: NDArray[_F], sample_weight: NDArray[_F] | None = None
 ) -> tuple[float, NDArray[_F]]: ...
 def penalty(w: NDArray[_F], l1: float, l2: float) -> float: ...
 def penalty_grad(w: NDArray[_F], l1: float, l2: float) -> NDArray[_F]: ...

@@ -38,7 +38,7 @@ from ._validation import (
 )
 from .callbacks import Callback, EarlyStopping, History, check_callbacks
 from .layers import MAX_UNITS, Activation, BatchNorm, Dense, Layer, layer_from_config
-from .losses import CLASSIFICATION_LOSSES, LABEL_LOSSES, LOSS_FOR_LAST_ACTIVATION, LOSSES
+from .losses import CLASSIFICATION_LOSSES, LABEL_LOSSES, LOG_LINK_LOSSES, LOSS_FOR_LAST_ACTIVATION, LOSSES
 from .optim import SGD, Optimizer, get_optimizer, optimizer_from_config
 from .schedules import learning_rate
 from .training import TrainingRun, check_verbose
@@ -81,7 +81,9 @@ def check_seed(seed: Any) -> int:
 class Sequential:
     """A dense network: layers applied in order, trained with every hot loop in Rust.
 
-    ``loss`` is one of "softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge". The reported objective is
+    ``loss`` is one of "softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge", "poisson" (half the Poisson
+    deviance with the log link: the last layer is linear and outputs log(mean), ``predict`` returns the mean
+    exp(output); targets >= 0). The reported objective is
     the batch-mean data loss plus ``0.5*l2*sum(W**2) + l1*sum(|W|)`` over weights (not biases). ``dtype`` is
     "float32" or "float64"; the same ``seed`` gives bit-identical results whatever the thread count.
     Without ``input_dim`` the model is built by the first ``fit``/``train_step``. ``penalty_per_sample=True``
@@ -114,6 +116,11 @@ class Sequential:
                 raise ValueError(f"softmax is only supported on the last layer; layers[{index}] uses it")
         if not any(isinstance(layer, Dense) for layer in layers):
             raise ValueError("layers must include at least one Dense layer")
+        if loss in LOG_LINK_LOSSES and getattr(layers[-1], "activation", None) != "linear":
+            raise ValueError(
+                f"loss={loss!r} applies exp to the last layer's output (the log link): the last layer must be a Dense "
+                "or Activation layer with activation='linear'"
+            )
         self.layers: list[Layer] = list(layers)
         self.loss = check_choice(loss, "loss", LOSSES)
         self.l2 = check_float(l2, "l2", minimum=0.0)
@@ -512,6 +519,10 @@ class Sequential:
         require_finite(targets, name)
         if self.loss == "binary_cross_entropy" and ((targets < 0) | (targets > 1)).any():
             raise ValueError(f"{name} must hold values in [0, 1] for binary_cross_entropy")
+        if self.loss == "poisson" and (targets < 0).any():
+            raise ValueError(
+                f"{name} must hold values >= 0 for poisson (counts or rates); got a minimum of {targets.min()}"
+            )
         return targets
 
     def _batch(
@@ -561,14 +572,16 @@ class Sequential:
         return self._require_built().forward(features, False, True)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Class indices (softmax cross-entropy, hinge), 0/1 per output (binary cross-entropy) or values (mse).
-        Single-output models return shape (n,)."""
+        """Class indices (softmax cross-entropy, hinge), 0/1 per output (binary cross-entropy), values (mse) or
+        means exp(output) (poisson). Single-output models return shape (n,)."""
         logits = self._logits(X)
         if self.loss in LABEL_LOSSES:
             return logits.argmax(axis=1).astype(np.int64) if logits.shape[0] else np.zeros(0, np.int64)
         if self.loss == "binary_cross_entropy":
             labels: np.ndarray = (logits > 0).astype(np.int64)
             return labels[:, 0] if labels.shape[1] == 1 else labels
+        if self.loss in LOG_LINK_LOSSES:
+            logits = np.exp(logits)
         return logits[:, 0] if logits.shape[1] == 1 else logits
 
     def predict_proba(self, X: Any) -> np.ndarray:
