@@ -327,17 +327,23 @@ class Sequential:
         _files.atomic_write(path, data)
 
     @_locked
-    def _to_bytes(self, include_optimizer: bool = True) -> bytes:
-        """The model as the bytes of a model file (what ``save`` writes; pickling uses it too)."""
+    def _to_bytes(self, include_optimizer: bool = True, metadata: dict[str, str] | None = None) -> bytes:
+        """The model as the bytes of a model file (what ``save`` writes; pickling uses it too). ``metadata`` adds
+        string entries of the caller's own to the file's metadata (the scikit-learn estimators' state)."""
         include_optimizer = check_bool(include_optimizer, "include_optimizer")
         if self._engine is None:
             return bytes(_core.unbuilt_model_file(json.dumps(self.config())))
-        return bytes(self._engine.to_file_bytes(include_optimizer))
+        return bytes(self._engine.to_file_bytes(include_optimizer, metadata))
 
     @classmethod
     def _from_bytes(cls, data: bytes, source: str = "model bytes") -> Sequential:
         """The model in ``data`` (a model file's bytes); errors name it as ``source``."""
-        config_json, engine, optimizer_json = _core.read_model_file(data, source)
+        return cls._from_bytes_with_metadata(data, source)[0]
+
+    @classmethod
+    def _from_bytes_with_metadata(cls, data: bytes, source: str = "model bytes") -> tuple[Sequential, dict[str, str]]:
+        """The model in ``data`` and the metadata entries that are not the engine's (see ``_to_bytes``)."""
+        config_json, engine, optimizer_json, metadata = _core.read_model_file(data, source)
         config = json.loads(config_json)
         try:
             model = cls.from_config({**config, "input_dim": None})
@@ -346,7 +352,7 @@ class Sequential:
             raise ValueError(f"{source} holds an invalid model config: {error}") from None
         model._engine = engine
         model._optimizer = optimizer
-        return model
+        return model, dict(metadata)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickling (joblib, distributed engines) goes through the same safe bytes as files, optimizer included.
