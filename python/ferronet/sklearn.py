@@ -54,14 +54,22 @@ none, since BatchNorm cannot normalize a single row. Binary classification uses 
 scikit-learn), multilabel targets logistic outputs with binary cross-entropy, several classes a softmax.
 ``dtype=None`` computes in X's dtype when it is float32, else float64 (scikit-learn's rule); "float32" trains
 faster (scikit-learn's L-BFGS turns float32 weights into float64 after its first iteration; ours stay float32).
+
+``est.save(path)`` writes one model file (safetensors) holding the network and, in its metadata, the estimator's
+parameters, ``classes_`` (with their dtype), ``n_features_in_``, ``feature_names_in_``, the label binarizer and the
+training attributes; ``MLPClassifier.load(path)``, ``MLPRegressor.load(path)`` or ``ferronet.sklearn.load(path)``
+read it back. ``est.model_.save(path)`` writes the bare network only (``ferronet.load`` gives a ``Sequential``
+that predicts class indices, not ``classes_``). Pickle and joblib keep working.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+import json
 import math
 import numbers
+import os
 import warnings
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
@@ -81,6 +89,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _files, _sklearn_state
 from ._validation import check_bool, check_choice, check_sample_weight
 from .layers import Activation, BatchNorm, Dense, Dropout
 from .model import Sequential
@@ -104,6 +113,30 @@ HEADS = {
 }
 #: The adaptive rate stops shrinking (and training stops) at this rate, as in scikit-learn.
 MIN_ADAPTIVE_RATE = 1e-6
+#: The metadata key of an estimator's state in its model file (see ``_BaseMLP.save``).
+METADATA_KEY = "sklearn"
+#: What the state under ``METADATA_KEY`` says it is, and its version.
+STATE_FORMAT, STATE_VERSION = "ferronet.sklearn", 1
+#: The fitted attributes a saved estimator stores (those it has), besides the network.
+SAVED_ATTRIBUTES = (
+    "classes_",
+    "_label_binarizer",
+    "n_features_in_",
+    "feature_names_in_",
+    "out_activation_",
+    "n_outputs_",
+    "n_layers_",
+    "n_iter_",
+    "t_",
+    "loss_",
+    "loss_curve_",
+    "best_loss_",
+    "validation_scores_",
+    "best_validation_score_",
+    "_no_improvement_count",
+    "_has_optimizer",
+    "_rate",
+)
 
 
 def _finite_real(value: Any, name: str) -> float:
@@ -681,11 +714,88 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
     def model_(self) -> Sequential:
         """The trained ``ferronet.Sequential``.
 
-        Its ``predict`` gives class indices, not ``classes_``, and ``model_.save`` writes the network alone (pickle
-        the estimator to keep ``classes_``).
+        Its ``predict`` gives class indices, not ``classes_``, and ``model_.save`` writes the network alone: save
+        the estimator with ``save`` to keep ``classes_`` and everything else a reloaded estimator needs.
         """
         check_is_fitted(self)
         return self._model
+
+    # ---- files -----------------------------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str], include_optimizer: bool = True) -> None:
+        """Write the fitted estimator to ``path`` as one model file (safetensors); the write is atomic.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (an existing file is replaced only by a complete new one).
+        include_optimizer : bool, default True
+            Keep the optimizer state, so that ``partial_fit`` or a warm start continues exactly.
+
+        Notes
+        -----
+        The network is the file's tensors and model config; the estimator's parameters, ``classes_`` (with their
+        dtype), ``n_features_in_``, ``feature_names_in_``, ``out_activation_``, the label binarizer and the training
+        attributes (``loss_curve_``, ``n_iter_``, ...) go into the file's metadata under ``"sklearn"``. Read it back
+        with ``load``. ``ferronet.load(path)`` reads the same file as a bare ``Sequential``.
+        """
+        check_is_fitted(self)
+        state = {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "estimator": type(self).__name__,
+            "params": {name: _sklearn_state.encode(value, name) for name, value in self.get_params(deep=False).items()},
+            "attributes": {
+                name: _sklearn_state.encode(getattr(self, name), name)
+                for name in SAVED_ATTRIBUTES
+                if hasattr(self, name)
+            },
+        }
+        metadata = {METADATA_KEY: json.dumps(state, allow_nan=False)}
+        data = self._model._to_bytes(check_bool(include_optimizer, "include_optimizer"), metadata)
+        _files.atomic_write(path, data)
+
+    def _check_loaded(self, model: Sequential, what: str) -> None:
+        """The loaded attributes describe ``model`` (the engine already checked the network itself)."""
+        missing = [
+            name for name in ("n_features_in_", "n_outputs_", "n_layers_", "out_activation_") if not hasattr(self, name)
+        ]
+        if isinstance(self, ClassifierMixin):
+            missing += [name for name in ("classes_", "_label_binarizer") if not hasattr(self, name)]
+        if missing:
+            raise ValueError(f"{what} lacks {missing}")
+        head = HEADS.get(self.out_activation_) if isinstance(self.out_activation_, str) else None
+        if (
+            head is None
+            or head[1] != model.loss
+            or self.n_features_in_ != model.input_dim
+            or self.n_outputs_ != model.output_dim
+            or self.n_layers_ != sum(isinstance(layer, Dense) for layer in model.layers) + 1
+        ):
+            raise ValueError(f"{what} does not describe the file's network")
+        if isinstance(self, ClassifierMixin):
+            binary = self.out_activation_ == "logistic" and self._label_binarizer.y_type_ == "binary"
+            if len(self.classes_) != (2 if binary else self.n_outputs_):
+                raise ValueError(f"{what} has {len(self.classes_)} classes for a network of {self.n_outputs_} outputs")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Self:
+        """The estimator that ``save`` wrote to ``path`` (see ``ferronet.sklearn.load``).
+
+        Raises
+        ------
+        ValueError
+            If the file is not a valid model file, holds no estimator, or holds an estimator of another class.
+        FileNotFoundError
+            If ``path`` does not exist or is not a file.
+        """
+        estimator = load(path)
+        if not isinstance(estimator, cls):
+            raise ValueError(
+                f"model file {str(path)!r} holds a {type(estimator).__name__}, not a {cls.__name__}; "
+                "use ferronet.sklearn.load to read any estimator"
+            )
+        return estimator
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -1008,3 +1118,66 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         if not np.isfinite(predictions).all():  # scikit-learn's validation score of a diverged network
             return math.nan
         return float(r2_score(y, predictions, sample_weight=sample_weight))
+
+
+def load(path: str | os.PathLike[str]) -> MLPClassifier | MLPRegressor:
+    """The estimator that ``MLPClassifier.save`` or ``MLPRegressor.save`` wrote to ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A model file written by an estimator's ``save``.
+
+    Returns
+    -------
+    MLPClassifier or MLPRegressor
+        Fitted, with its parameters, ``classes_`` (of their saved dtype), the other fitted attributes and the
+        network (weights, and the optimizer state when it was saved) as they were.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist or is not a file.
+    ValueError
+        If the file is not a valid model file (the engine checks it), holds a bare ``Sequential`` (read it with
+        ``ferronet.load``), or its estimator state is invalid or inconsistent with its network.
+    """
+    source = f"model file {str(_files.as_path(path))!r}"
+    model, metadata = Sequential._from_bytes_with_metadata(_files.read_bytes(path), source)
+    if METADATA_KEY not in metadata:
+        raise ValueError(
+            f"{source} holds a ferronet.Sequential without a scikit-learn estimator (it was not written by an "
+            "estimator's save): read it with ferronet.load"
+        )
+    try:
+        state = json.loads(metadata[METADATA_KEY])
+    except ValueError as error:
+        raise ValueError(f"{source} holds an invalid estimator state: {error}") from None
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise ValueError(f"{source} holds an invalid estimator state (its format is not {STATE_FORMAT!r})")
+    if state.get("version") != STATE_VERSION:
+        raise ValueError(
+            f"{source} holds an estimator state of version {state.get('version')!r}; this ferronet reads version "
+            f"{STATE_VERSION}"
+        )
+    classes: dict[Any, type[MLPClassifier] | type[MLPRegressor]] = {
+        "MLPClassifier": MLPClassifier,
+        "MLPRegressor": MLPRegressor,
+    }
+    kind = classes.get(state.get("estimator"))
+    params, attributes = state.get("params"), state.get("attributes")
+    if kind is None or not isinstance(params, dict) or not isinstance(attributes, dict):
+        raise ValueError(f"{source} holds an invalid estimator state (estimator, params and attributes)")
+    what = f"{source} (estimator state)"
+    unknown = sorted(set(params) - set(kind._get_param_names())) + sorted(set(attributes) - set(SAVED_ATTRIBUTES))
+    if unknown:
+        raise ValueError(f"{what} has entries this version of ferronet does not know: {unknown}")
+    estimator: MLPClassifier | MLPRegressor = kind(
+        **{name: _sklearn_state.decode(value, f"{what} {name}") for name, value in params.items()}
+    )
+    for name, value in attributes.items():
+        setattr(estimator, name, _sklearn_state.decode(value, f"{what} {name}"))
+    estimator._check_loaded(model, what)
+    estimator._model = model
+    estimator._best_weights = model.get_weights()
+    return estimator
