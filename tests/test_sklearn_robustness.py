@@ -143,8 +143,10 @@ def test_batch_norm_with_one_row_left_over_trains():
         assert clf._batch_size(n) == 201 and n % 201 != 1
     explicit = MLPClassifier(batch_norm=True, batch_size=10)
     assert explicit._batch_size(41) == 11 and explicit._batch_size(40) == 10  # 41 % 11 = 8
+    one_row = MLPClassifier(batch_norm=True, batch_size=1)
     with pytest.raises(ValueError, match="batch_norm=True needs at least 2 rows per training batch"):
-        MLPClassifier(batch_norm=True, batch_size=1).fit(rng.randn(10, 2), np.arange(10) % 2)
+        one_row.fit(rng.randn(10, 2), np.arange(10) % 2)
+    assert not hasattr(one_row, "coefs_") and not hasattr(one_row, "classes_")  # a failed fit leaves it unfitted
 
 
 def test_class_weight_list_and_huge_alpha_raise_clear_errors():
