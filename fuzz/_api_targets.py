@@ -754,7 +754,8 @@ def sklearn_call(v: Values) -> Call:
 
     def thunk() -> Any:
         estimator = cls(**params)
-        if method == "partial_fit" and not regressor:
+        # scikit-learn's rule: with solver="lbfgs" there is no partial_fit (hasattr is False)
+        if method == "partial_fit" and not regressor and hasattr(estimator, "partial_fit"):
             return estimator.partial_fit(X, y, classes=np.arange(p.k))
         fitted = estimator.fit(X, y)
         if method in ("predict", "predict_proba"):

@@ -111,7 +111,9 @@ def run_one(
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             # scikit-learn's own documented warnings, which ferronet.sklearn mirrors on purpose
-            warnings.filterwarnings("ignore", message=".*(Maximum iterations|Stochastic Optimizer).*")
+            warnings.filterwarnings(
+                "ignore", message=".*(Maximum iterations|Stochastic Optimizer|lbfgs failed to converge).*"
+            )
             warnings.filterwarnings("ignore", message="Got `batch_size` less than 1 or larger than sample size")
             try:
                 result = call.thunk()

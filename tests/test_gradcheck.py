@@ -29,6 +29,7 @@ LOSSES = {
     "mse": ("mse", None, 2),
     "bce_fused_sigmoid": ("binary_cross_entropy", "sigmoid", 2),
     "hinge": ("hinge", None, 3),
+    "poisson": ("poisson", None, 2),
 }
 TOLERANCE = 1e-5
 CHECK = {"eps": 1e-5, "floor": 1e-4, "max_entries": None}
@@ -55,6 +56,8 @@ def make_targets(loss: str, n_out: int, n: int, generator: np.random.Generator) 
         return generator.integers(0, n_out, n)
     if loss == "mse":
         return generator.normal(size=(n, n_out))
+    if loss == "poisson":
+        return generator.poisson(1.5, size=(n, n_out)).astype(np.float64)
     return generator.integers(0, 2, (n, n_out)).astype(np.float64)
 
 

@@ -60,6 +60,8 @@ HEADS = [
     ("mse", "linear", 2),
     ("mse", "tanh", 2),
     ("hinge", "linear", 3),
+    ("poisson", "linear", 1),
+    ("poisson", "linear", 2),
 ]
 
 
@@ -71,6 +73,8 @@ def make_data(loss: str, k: int, n: int = 120, d: int = 5, seed: int = 0) -> tup
         return X, scores.argmax(axis=1)
     if loss == "binary_cross_entropy":
         return X, (scores > 0).astype(np.float64)
+    if loss == "poisson":
+        return X, rng.poisson(np.exp(np.tanh(scores))).astype(np.float64)
     return X, np.tanh(scores)
 
 
@@ -113,7 +117,7 @@ def test_onnxruntime_predicts_what_ferronet_predicts(architecture, loss, last, k
     assert list(outputs) == list(OUTPUT_NAMES[loss])
     tolerance = TOLERANCE[dtype]
     logits = model._logits(X)
-    if loss == "mse":
+    if loss in ("mse", "poisson"):
         variable = outputs["variable"]
         assert variable.dtype == np.dtype(dtype) and variable.shape == (X.shape[0], k)
         np.testing.assert_allclose(variable, model.predict(X).reshape(-1, k), rtol=tolerance, atol=tolerance)

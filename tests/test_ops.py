@@ -201,13 +201,16 @@ def test_label_loss_parity(loss, data, n, k, dtype):
     assert np.isfinite(value) and value >= 0
 
 
-@pytest.mark.parametrize("loss", ["mse", "binary_cross_entropy"])
+@pytest.mark.parametrize("loss", ["mse", "binary_cross_entropy", "poisson"])
 @PARITY
 @given(data=st.data(), n=SIZE, k=SIZE, dtype=DTYPE)
 def test_dense_target_loss_parity(loss, data, n, k, dtype):
     make = Maker(data, dtype)
     z, z_ = make((n, k), -5.0, 5.0)
-    t, t_ = make((n, k), 0.0, 1.0) if loss == "binary_cross_entropy" else make((n, k))
+    if loss == "poisson":  # counts and rates, zeros included (the grid of ties puts some at exactly 0)
+        t, t_ = make((n, k), 0.0, 20.0)
+    else:
+        t, t_ = make((n, k), 0.0, 1.0) if loss == "binary_cross_entropy" else make((n, k))
     weights = make.sample_weight(n)
     value, grad = ops.LOSS_FUNCTIONS[loss](z_, t_, weights)
     expected_value, expected_grad = R.LOSS_FUNCTIONS[loss](z, t, None if weights is None else np.asarray(weights))
@@ -222,9 +225,21 @@ def test_all_zero_sample_weights_give_zero_loss_and_gradient():
         ("hinge", [1, 0]),
         ("mse", z * 0),
         ("binary_cross_entropy", z * 0),
+        ("poisson", z * 0),
     ):
         value, grad = ops.LOSS_FUNCTIONS[loss](z, target, np.zeros(2))
         assert value == 0.0 and not grad.any(), loss
+
+
+def test_poisson_refuses_negative_targets_and_is_zero_at_a_perfect_fit():
+    with pytest.raises(ValueError, match="target must be >= 0"):
+        ops.poisson(np.zeros((2, 1)), [[1.0], [-1.0]])
+    target = np.array([[0.5, 3.0], [7.0, 1.0]])
+    value, grad = ops.poisson(np.log(target), target)
+    assert abs(value) < 1e-14 and np.abs(grad).max() < 1e-14
+    # the mean exp(z) against zero counts costs exactly exp(z): the t*log(t) term is 0 at t = 0
+    value, _ = ops.poisson(np.array([[0.5]]), np.array([[0.0]]))
+    assert value == pytest.approx(np.exp(0.5), rel=1e-15)
 
 
 def test_sample_weights_reweight_rows():

@@ -175,7 +175,7 @@ names = st.one_of(
         st.lists(layer_objects, min_size=1, max_size=4), st.one_of(st.lists(st.one_of(layer_objects, junk)), junk)
     ),
     dtype=mostly(st.sampled_from(["float32", "float64", np.float64, np.float32]), st.one_of(names, junk)),
-    loss=mostly(st.sampled_from(["softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge"]), names),
+    loss=mostly(st.sampled_from(["softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge", "poisson"]), names),
 )
 def test_layer_and_model_constructors(kind, a, b, c, c_last, d, e, layers, dtype, loss):
     if kind == "dense":
@@ -270,7 +270,7 @@ def _counters(model):
 @st.composite
 def model_calls(draw):
     """A small model (built or not), a method and its arguments: shapes mostly right, contents anything."""
-    loss = draw(st.sampled_from(["softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge"]))
+    loss = draw(st.sampled_from(["softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge", "poisson"]))
     dtype = draw(st.sampled_from(["float32", "float64"]))
     layers = [fnet.Dense(5, activation="relu"), fnet.BatchNorm(), fnet.Dropout(0.2), fnet.Dense(3)]
     if draw(st.booleans()):
@@ -374,6 +374,7 @@ OPS = {
     "mse": [("array", "nk"), ("array", "nk"), ("weights?",)],
     "binary_cross_entropy": [("array", "nk"), ("array", "nk"), ("weights?",)],
     "hinge": [("array", "nk"), ("labels",), ("weights?",)],
+    "poisson": [("array", "nk"), ("array", "nk"), ("weights?",)],
     "penalty": [("array", "nk"), ("float",), ("float",)],
     "penalty_grad": [("array", "nk"), ("float",), ("float",)],
     "batchnorm_forward_train": [("array", "nk"), ("array", "k"), ("array", "k"), ("float",)],

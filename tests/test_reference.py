@@ -162,6 +162,8 @@ def _loss_inputs(name: str, rs: np.random.Generator) -> tuple[np.ndarray, np.nda
         return z, rs.integers(0, k, n)
     if name == "binary_cross_entropy":
         return z, rs.uniform(size=(n, k))
+    if name == "poisson":
+        return z, rs.poisson(2.0, size=(n, k)).astype(np.float64)
     return z, rs.normal(size=(n, k))
 
 
@@ -204,6 +206,9 @@ def test_loss_values_by_hand():
     # margins: class 0: 1 - 2 + 1 = 0 (not positive), class 2: 2.5 - 2 + 1 = 1.5
     loss, grad = R.hinge(np.array([[1.0, 2.0, 2.5]]), np.array([1]))
     assert loss == 1.5 and grad.tolist() == [[0.0, -1.0, 1.0]]
+    # poisson: exp(0) - 2*0 + 2*log(2) - 2 = 2*log(2) - 1, and exp(1) - 0 (a zero count); mean over the outputs
+    loss, grad = R.poisson(np.array([[0.0, 1.0]]), np.array([[2.0, 0.0]]))
+    assert loss == pytest.approx((2 * math.log(2) - 1 + math.e) / 2) and grad.tolist() == [[-0.5, math.e / 2]]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

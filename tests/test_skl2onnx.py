@@ -146,6 +146,20 @@ def test_regressor_pipelines_give_the_predictions(n_outputs, layers):
     np.testing.assert_allclose(outputs["variable"], model.predict(X).reshape(-1, n_outputs), atol=1e-5)
 
 
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_poisson_regressor_pipelines_give_the_means(n_outputs):
+    """loss="poisson": the network gives the log of the mean; the converted graph ends with its Exp."""
+    X = features()
+    rates = np.exp(np.column_stack([0.3 * X[:, 0], -0.2 * X[:, 1]]) / 3)[:, :n_outputs]
+    counts = np.random.default_rng(1).poisson(rates).astype(np.float64)
+    estimator = MLPRegressor(loss="poisson", hidden_layer_sizes=(8,), solver="lbfgs", max_iter=100, random_state=0)
+    model = pipeline(estimator).fit(X, counts[:, 0] if n_outputs == 1 else counts)
+    outputs = run(skl2onnx.to_onnx(model, X[:1].astype(np.float32)), X.astype(np.float32))
+    predictions = model.predict(X).reshape(-1, n_outputs)
+    assert (predictions > 0).all()
+    np.testing.assert_allclose(outputs["variable"], predictions, rtol=1e-5)
+
+
 def test_double_inputs_compute_in_double():
     X = features()
     y = make_targets("multiclass-1-to-10", X)

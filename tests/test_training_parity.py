@@ -36,6 +36,9 @@ def make_targets(
     if loss == "binary_cross_entropy":
         targets = 1.0 / (1.0 + np.exp(-scores)) if soft else (scores > 0).astype(np.float64)
         return targets[:, 0] if n_out == 1 else targets
+    if loss == "poisson":  # counts whose log-mean is the scores
+        counts = generator.poisson(np.exp(np.clip(scores, -3.0, 3.0))).astype(np.float64)
+        return counts[:, 0] if n_out == 1 else counts
     return scores[:, 0] if n_out == 1 else scores
 
 
@@ -151,6 +154,7 @@ LOSS_CASES = {
     ),
     "bce_logits_soft_targets": ([Dense(12, activation="relu"), Dense(3)], "binary_cross_entropy", {"soft": True}),
     "hinge": ([Dense(12, activation="relu"), Dense(3)], "hinge", {}),
+    "poisson": ([Dense(12, activation="tanh"), Dense(2)], "poisson", {}),
 }
 
 
@@ -167,7 +171,7 @@ def test_penalties(l1, l2, optimizer):
     run_parity([Dense(16, activation="relu"), Dense(3)], optimizer=optimizer, l1=l1, l2=l2)
 
 
-@pytest.mark.parametrize("loss", ["softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge"])
+@pytest.mark.parametrize("loss", ["softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge", "poisson"])
 def test_sample_weight(loss):
     head = "sigmoid" if loss == "binary_cross_entropy" else None
     run_parity([Dense(12, activation="tanh"), Dense(3, activation=head)], loss, "momentum", sample_weight=True, l2=1e-3)

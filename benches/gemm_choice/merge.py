@@ -19,7 +19,7 @@ for path in sys.argv[1:]:
             best[key] = values
             order.append(key)
         else:
-            best[key] = [max(a, b) for a, b in zip(best[key], values)]
+            best[key] = [max(a, b) for a, b in zip(best[key], values, strict=True)]
 
 if header:
     header = header.rsplit("|", 2)[0] + "|"  # without the reps column

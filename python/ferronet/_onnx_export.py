@@ -38,6 +38,7 @@ OUTPUT_NAMES = {
     "binary_cross_entropy": ("label", "probabilities"),
     "hinge": ("label", "scores"),
     "mse": ("variable",),
+    "poisson": ("variable",),
 }
 
 #: protobuf cannot serialize a message of 2 GiB or more.
@@ -137,8 +138,8 @@ def _head(builder: graph.HelperGraph, model: Sequential, logits: str, dtype: np.
     """The outputs of ``OUTPUT_NAMES[model.loss]`` from the logits, with their value infos."""
     k, loss = model.output_dim, model.loss
     elem_type = graph.tensor_type(dtype)
-    if loss == "mse":
-        builder.node("Identity", [logits], "variable", output="variable")
+    if loss in ("mse", "poisson"):  # poisson's last layer outputs log(mean): predict is its exp
+        builder.node("Exp" if loss == "poisson" else "Identity", [logits], "variable", output="variable")
         return [helper.make_tensor_value_info("variable", elem_type, ["N", k])]
     label_shape: list[str | int] = ["N"]
     if loss == "binary_cross_entropy":

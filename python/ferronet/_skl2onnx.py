@@ -18,6 +18,7 @@ from skl2onnx.common.utils import check_input_and_output_numbers
 from skl2onnx.common.utils_classifier import get_label_classes
 
 from . import _onnx_graph as graph
+from .losses import LOG_LINK_LOSSES
 from .sklearn import MLPClassifier, MLPRegressor
 
 #: The oldest target opset the converters accept (as ``ferronet.onnx.MIN_OPSET``).
@@ -113,10 +114,11 @@ def regressor_shapes(operator: Any) -> None:
 
 
 def convert_regressor(scope: Any, operator: Any, container: Any) -> None:
-    """``variable`` = ``predict`` as [N, n_outputs]."""
+    """``variable`` = ``predict`` as [N, n_outputs] (``Exp`` of the last layer for ``loss="poisson"``)."""
     builder = _ContainerBuilder(scope, container)
     logits = _logits(scope, operator, container, builder, _float_type(operator))
-    builder.node("Identity", [logits], "variable", output=operator.outputs[0].full_name)
+    op = "Exp" if operator.raw_operator.model_.loss in LOG_LINK_LOSSES else "Identity"
+    builder.node(op, [logits], "variable", output=operator.outputs[0].full_name)
 
 
 def register() -> None:

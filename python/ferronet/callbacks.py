@@ -199,7 +199,12 @@ class _Monitor:
         if not logs or self.monitor not in logs:
             available = ", ".join(sorted(logs or {})) or "none"
             raise ValueError(f"{who} monitors {self.monitor!r}, which fit does not report (available: {available})")
-        return float(logs[self.monitor])
+        try:
+            return float(logs[self.monitor])
+        except (OverflowError, TypeError, ValueError):
+            raise ValueError(
+                f"{who}: logs[{self.monitor!r}] must be a number; got {type(logs[self.monitor]).__name__}"
+            ) from None
 
 
 class EarlyStopping(Callback):

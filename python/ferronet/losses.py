@@ -2,11 +2,14 @@
 
 All losses average over the batch (weighted by ``sample_weight`` when given); the reported objective adds the
 penalty ``0.5*l2*sum(W**2) + l1*sum(|W|)`` over weights. Exact formulas: docs/formulas.md.
+
+``"poisson"`` is half the Poisson deviance with the log link: the last layer (linear) outputs ``z = log(mean)``,
+``predict`` returns ``exp(z)``, and targets are counts or rates (>= 0).
 """
 
 from __future__ import annotations
 
-LOSSES = ("softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge")
+LOSSES = ("softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge", "poisson")
 
 #: Losses whose targets are class indices (given as labels of shape (n,) or one-hot rows).
 LABEL_LOSSES = ("softmax_cross_entropy", "hinge")
@@ -23,3 +26,6 @@ LOSS_FOR_LAST_ACTIVATION = {
 
 #: (last activation, loss) pairs computed as one fused, stable operation on the logits.
 FUSED_HEADS = {("softmax", "softmax_cross_entropy"), ("sigmoid", "binary_cross_entropy")}
+
+#: Losses whose last layer outputs the log of the prediction (the log link): ``predict`` returns ``exp(output)``.
+LOG_LINK_LOSSES = ("poisson",)

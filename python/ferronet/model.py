@@ -40,7 +40,7 @@ from ._validation import (
 )
 from .callbacks import Callback, EarlyStopping, History, check_callbacks
 from .layers import MAX_UNITS, Activation, BatchNorm, Dense, Layer, layer_from_config
-from .losses import CLASSIFICATION_LOSSES, LABEL_LOSSES, LOSS_FOR_LAST_ACTIVATION, LOSSES
+from .losses import CLASSIFICATION_LOSSES, LABEL_LOSSES, LOG_LINK_LOSSES, LOSS_FOR_LAST_ACTIVATION, LOSSES
 from .optim import SGD, Optimizer, get_optimizer, optimizer_from_config
 from .schedules import learning_rate
 from .training import TrainingRun, check_verbose
@@ -105,7 +105,9 @@ def check_seed(seed: Any) -> int:
 class Sequential:
     """A dense network: layers applied in order, trained with every hot loop in Rust.
 
-    ``loss`` is one of "softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge". The reported objective is
+    ``loss`` is one of "softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge", "poisson" (half the Poisson
+    deviance with the log link: the last layer is linear and outputs log(mean), ``predict`` returns the mean
+    exp(output); targets >= 0). The reported objective is
     the batch-mean data loss plus ``0.5*l2*sum(W**2) + l1*sum(|W|)`` over weights (not biases). ``dtype`` is
     "float32" or "float64"; the same ``seed`` gives bit-identical results whatever the thread count.
     Without ``input_dim`` the model is built by the first ``fit``/``train_step``. ``penalty_per_sample=True``
@@ -138,6 +140,11 @@ class Sequential:
                 raise ValueError(f"softmax is only supported on the last layer; layers[{index}] uses it")
         if not any(isinstance(layer, Dense) for layer in layers):
             raise ValueError("layers must include at least one Dense layer")
+        if loss in LOG_LINK_LOSSES and getattr(layers[-1], "activation", None) != "linear":
+            raise ValueError(
+                f"loss={loss!r} applies exp to the last layer's output (the log link): the last layer must be a Dense "
+                "or Activation layer with activation='linear'"
+            )
         self.layers: list[Layer] = list(layers)
         self.loss = check_choice(loss, "loss", LOSSES)
         self.l2 = check_float(l2, "l2", minimum=0.0)
@@ -377,17 +384,23 @@ class Sequential:
         _files.atomic_write(path, data)
 
     @_locked
-    def _to_bytes(self, include_optimizer: bool = True) -> bytes:
-        """The model as the bytes of a model file (what ``save`` writes; pickling uses it too)."""
+    def _to_bytes(self, include_optimizer: bool = True, metadata: dict[str, str] | None = None) -> bytes:
+        """The model as the bytes of a model file (what ``save`` writes; pickling uses it too). ``metadata`` adds
+        string entries of the caller's own to the file's metadata (the scikit-learn estimators' state)."""
         include_optimizer = check_bool(include_optimizer, "include_optimizer")
         if self._engine is None:
             return bytes(_core.unbuilt_model_file(json.dumps(self.config())))
-        return bytes(self._engine.to_file_bytes(include_optimizer))
+        return bytes(self._engine.to_file_bytes(include_optimizer, metadata))
 
     @classmethod
     def _from_bytes(cls, data: bytes, source: str = "model bytes") -> Sequential:
         """The model in ``data`` (a model file's bytes); errors name it as ``source``."""
-        config_json, engine, optimizer_json = _core.read_model_file(data, source)
+        return cls._from_bytes_with_metadata(data, source)[0]
+
+    @classmethod
+    def _from_bytes_with_metadata(cls, data: bytes, source: str = "model bytes") -> tuple[Sequential, dict[str, str]]:
+        """The model in ``data`` and the metadata entries that are not the engine's (see ``_to_bytes``)."""
+        config_json, engine, optimizer_json, metadata = _core.read_model_file(data, source)
         config = json.loads(config_json)
         try:
             model = cls.from_config({**config, "input_dim": None})
@@ -396,7 +409,7 @@ class Sequential:
             raise ValueError(f"{source} holds an invalid model config: {error}") from None
         model._engine = engine
         model._optimizer = optimizer
-        return model
+        return model, dict(metadata)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickling (joblib, distributed engines) goes through the same safe bytes as files, optimizer included.
@@ -572,6 +585,10 @@ class Sequential:
         require_finite(targets, name)
         if self.loss == "binary_cross_entropy" and ((targets < 0) | (targets > 1)).any():
             raise ValueError(f"{name} must hold values in [0, 1] for binary_cross_entropy")
+        if self.loss == "poisson" and (targets < 0).any():
+            raise ValueError(
+                f"{name} must hold values >= 0 for poisson (counts or rates); got a minimum of {targets.min()}"
+            )
         return targets
 
     def _batch(
@@ -621,14 +638,16 @@ class Sequential:
         return self._require_built().forward(features, False, True)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Class indices (softmax cross-entropy, hinge), 0/1 per output (binary cross-entropy) or values (mse).
-        Single-output models return shape (n,)."""
+        """Class indices (softmax cross-entropy, hinge), 0/1 per output (binary cross-entropy), values (mse) or
+        means exp(output) (poisson). Single-output models return shape (n,)."""
         logits = self._logits(X)
         if self.loss in LABEL_LOSSES:
             return logits.argmax(axis=1).astype(np.int64) if logits.shape[0] else np.zeros(0, np.int64)
         if self.loss == "binary_cross_entropy":
             labels: np.ndarray = (logits > 0).astype(np.int64)
             return labels[:, 0] if labels.shape[1] == 1 else labels
+        if self.loss in LOG_LINK_LOSSES:
+            logits = np.exp(logits)
         return logits[:, 0] if logits.shape[1] == 1 else logits
 
     def predict_proba(self, X: Any) -> np.ndarray:

@@ -12,6 +12,7 @@ binary_cross_entropy        ``label`` int64[N] and ``probabilities`` [N, 2] ([1 
                             ``label`` int64[N, k] (0/1 each) and ``probabilities`` [N, k] for k outputs
 hinge                       ``label`` int64[N] and ``scores`` [N, k] (the raw scores: not probabilities)
 mse                         ``variable`` [N, k] (also [N, 1] for one output, as skl2onnx's regressors)
+poisson                     ``variable`` [N, k]: ``Exp`` of the last layer (the mean; the layer gives its log)
 ==========================  ===========================================================================
 
 These are ``predict`` and ``predict_proba`` of the model. Dense layers become ``Gemm``, BatchNorm an inference

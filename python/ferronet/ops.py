@@ -61,6 +61,7 @@ __all__ = [
     "nesterov_update",
     "penalty",
     "penalty_grad",
+    "poisson",
     "relu_backward",
     "relu_forward",
     "rmsprop_update",
@@ -398,11 +399,23 @@ def hinge(scores: Any, labels: Any, sample_weight: Any = None) -> tuple[float, n
     return float(loss), grad
 
 
+def poisson(z: Any, target: Any, sample_weight: Any = None) -> tuple[float, np.ndarray]:
+    """Half the Poisson deviance on ``z = log(mean)``: ``mean(exp(z) - t*z + t*log(t) - t)`` over rows and outputs
+    (``0*log(0) = 0``), grad ``(exp(z) - t) / (n*k)``. Targets must be >= 0."""
+    z = _loss_input(z, "z")
+    target = _like(target, "target", z, "z")
+    if (target < 0).any():
+        raise ValueError(f"target must be >= 0 for poisson (counts or rates); got a minimum of {target.min()}")
+    loss, grad = _core.poisson(z, target, _sample_weight(sample_weight, z.shape[0], z.dtype))
+    return float(loss), grad
+
+
 LOSS_FUNCTIONS: dict[str, Callable[..., tuple[float, np.ndarray]]] = {
     "softmax_cross_entropy": softmax_cross_entropy,
     "mse": mse,
     "binary_cross_entropy": binary_cross_entropy,
     "hinge": hinge,
+    "poisson": poisson,
 }
 
 # ---- penalty -------------------------------------------------------------------------------------------------

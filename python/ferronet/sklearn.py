@@ -7,14 +7,15 @@ mixins and validation helpers, so ``Pipeline``, ``GridSearchCV``, ``clone`` and 
 How scikit-learn's numbers map onto ours (so a ``learning_rate_init`` tuned for scikit-learn behaves the same):
 
 * scikit-learn minimises ``G = sum_i w_i * sum_j l_ij / sum_i w_i + 0.5 * alpha * ||W||^2 / sum_i w_i`` per batch,
-  with ``l`` the softmax log-loss, the per-output binary log-loss (summed over outputs) or half the squared error
-  (its gradient uses the sum over outputs). Our losses average over outputs too and the mse is not halved, so
-  our data loss is ``c * G_data`` with ``c = 1`` (softmax), ``1/k`` (k logistic outputs), ``2/k`` (k regression
-  outputs). We train ``c * G`` exactly: ``l2 = c * alpha`` with ``penalty_per_sample=True`` (the penalty divided by
-  each batch's total sample weight), SGD's rate divided by ``c`` and Adam's ``eps`` multiplied by ``c``.
-  ``loss_``/``loss_curve_`` report ``G`` (for multi-output regression scikit-learn reports the data term averaged
-  over outputs instead; it equals ``G`` for one output). An epoch's loss is the mean over batches of the batch
-  objective weighted by batch rows, as scikit-learn computes it.
+  with ``l`` the softmax log-loss, the per-output binary log-loss (summed over outputs), half the squared error
+  (its gradient uses the sum over outputs) or half the Poisson deviance (summed over outputs). Our losses average
+  over outputs and the mse is not halved, so our data loss is ``c * G_data`` with ``c = 1`` (softmax), ``1/k``
+  (k logistic or Poisson outputs), ``2/k`` (k squared-error outputs). We train ``c * G`` exactly:
+  ``l2 = c * alpha`` with ``penalty_per_sample=True`` (the penalty divided by each batch's total sample weight),
+  SGD's rate divided by ``c`` and Adam's ``eps`` multiplied by ``c``. ``loss_``/``loss_curve_`` report ``G`` (for
+  multi-output squared error, scikit-learn's stochastic solvers report the data term averaged over outputs
+  instead; it equals ``G`` for one output). An epoch's loss is the mean over batches of the batch objective
+  weighted by batch rows, as scikit-learn computes it.
 * Initial weights are drawn exactly as scikit-learn draws them (Glorot uniform, biases too, from ``random_state``),
   so with full batches, no momentum and ``solver="sgd"`` both libraries follow the same trajectory.
 * ``learning_rate="invscaling"`` sets ``lr = learning_rate_init / (t_ + 1) ** power_t`` at the end of each epoch
@@ -27,35 +28,69 @@ How scikit-learn's numbers map onto ours (so a ``learning_rate_init`` tuned for 
   ``epsilon / sqrt(1 - beta_2**t)``, a difference that fades over the first few thousand steps.
 * A ``fit`` (or ``partial_fit``) call is one training run of the ferronet model: X is copied into the engine once,
   and scikit-learn's stopping rules and rate changes run between epochs in Python.
+* ``solver="lbfgs"`` runs scipy's L-BFGS-B exactly as scikit-learn does (``maxiter=max_iter``,
+  ``maxfun=max_fun``, ``gtol=tol``, ``iprint`` from ``verbose`` on scipy < 1.15) on the full-batch objective ``G``
+  and its gradient, each evaluation one engine call on all the rows, with the parameters flattened in
+  scikit-learn's order (every ``coefs_`` matrix, then every ``intercepts_`` vector). For multi-output squared
+  error the value handed to scipy is scikit-learn's (data term averaged over outputs, gradient summed), so the
+  iterates and ``loss_`` are scikit-learn's. It sets ``n_iter_`` and ``loss_`` and, as scikit-learn, no
+  ``loss_curve_``, ``best_loss_`` or validation scores; ``ConvergenceWarning`` comes from scikit-learn's own
+  ``_check_optimize_result``. ``early_stopping``, ``batch_size``, ``learning_rate*``, ``shuffle``, ``momentum``,
+  ``beta_*``, ``epsilon`` and ``n_iter_no_change`` are ignored, as in scikit-learn; ``partial_fit`` is not
+  available (``hasattr(est, "partial_fit")`` is False).
+* ``MLPRegressor(loss="poisson")``: the output activation is ``exp`` (``out_activation_ == "exp"``), the loss half
+  the Poisson deviance (ferronet's loss ``"poisson"`` on the log of the mean), as scikit-learn.
 
-Differences from scikit-learn, on purpose: ``solver="lbfgs"`` raises ``ValueError`` (``max_fun``, its only
-parameter, is accepted and ignored); sparse X is not accepted (densify it); negative sample weights are rejected;
-``momentum`` must be < 1; a diverging fit raises ``ValueError`` and leaves the model as it was before the call.
-Binary classification uses one logistic output (as scikit-learn), multilabel targets logistic outputs with binary
-cross-entropy, several classes a softmax. ``dtype=None`` computes in X's dtype when it is float32, else float64
-(scikit-learn's rule); "float32" trains faster.
+Differences from scikit-learn, on purpose: sparse X is not accepted (densify it); negative sample weights are
+rejected, and so are negative targets with ``loss="poisson"``; ``momentum`` must be < 1; a fit that raises leaves
+the estimator exactly as it was (a first fit leaves it unfitted); a diverging fit without early stopping raises
+``ValueError`` at the first non-finite loss; with ``early_stopping=True`` it stops there with a
+``ConvergenceWarning`` and keeps the best weights (scikit-learn keeps training to ``max_iter`` on NaN weights, then
+keeps the same best weights); ``MLPRegressor(solver="lbfgs")`` has no ``partial_fit`` (scikit-learn's regressor keeps
+one that runs a whole L-BFGS fit); ``solver="lbfgs"`` refuses ``dropout`` and ``batch_norm`` (ferronet's own
+parameters). With ``batch_norm=True``, a batch size that would leave a last batch of one row (``n % batch_size ==
+1``, e.g. 201 rows with the default ``min(200, n)``) becomes the nearest larger size (else smaller) that leaves
+none, since BatchNorm cannot normalize a single row. Binary classification uses one logistic output (as
+scikit-learn), multilabel targets logistic outputs with binary cross-entropy, several classes a softmax.
+``dtype=None`` computes in X's dtype when it is float32, else float64 (scikit-learn's rule); "float32" trains
+faster (scikit-learn's L-BFGS turns float32 weights into float64 after its first iteration; ours stay float32).
+
+``est.save(path)`` writes one model file (safetensors) holding the network and, in its metadata, the estimator's
+parameters, ``classes_`` (with their dtype), ``n_features_in_``, ``feature_names_in_``, the label binarizer and the
+training attributes; ``MLPClassifier.load(path)``, ``MLPRegressor.load(path)`` or ``ferronet.sklearn.load(path)``
+read it back. ``est.model_.save(path)`` writes the bare network only (``ferronet.load`` gives a ``Sequential``
+that predicts class indices, not ``classes_``). Pickle and joblib keep working.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+import json
+import math
 import numbers
+import os
 import warnings
 from abc import ABCMeta, abstractmethod
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
+import scipy.optimize
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, check_scalar, column_or_1d, compute_sample_weight
+from sklearn.utils import check_random_state, column_or_1d, compute_sample_weight
+from sklearn.utils.fixes import parse_version, sp_version
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._validation import check_bool, check_choice, check_sample_weight
+from . import _files, _sklearn_state
+from ._validation import check_bool, check_choice, check_float, check_int, check_sample_weight
 from .layers import Activation, BatchNorm, Dense, Dropout
 from .model import Sequential
 from .optim import SGD, Adam
@@ -65,16 +100,60 @@ if TYPE_CHECKING:  # typing.Self is Python 3.11+; annotations are not evaluated 
 
 #: scikit-learn's activation names → ours.
 ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
-SOLVERS = ("sgd", "adam")
+SOLVERS = ("lbfgs", "sgd", "adam")
+#: The solvers that train epoch by epoch on batches (and have ``partial_fit``).
+STOCHASTIC_SOLVERS = ("sgd", "adam")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 #: Output activation (scikit-learn's name) → (our last activation, our loss).
 HEADS = {
     "softmax": ("softmax", "softmax_cross_entropy"),
     "logistic": ("sigmoid", "binary_cross_entropy"),
     "identity": ("linear", "mse"),
+    "exp": ("linear", "poisson"),  # the engine's poisson loss takes log(mean); predict applies exp
 }
 #: The adaptive rate stops shrinking (and training stops) at this rate, as in scikit-learn.
 MIN_ADAPTIVE_RATE = 1e-6
+#: The metadata key of an estimator's state in its model file (see ``_BaseMLP.save``).
+METADATA_KEY = "sklearn"
+#: What the state under ``METADATA_KEY`` says it is, and its version.
+STATE_FORMAT, STATE_VERSION = "ferronet.sklearn", 1
+#: The fitted attributes a saved estimator stores (those it has), besides the network.
+SAVED_ATTRIBUTES = (
+    "classes_",
+    "_label_binarizer",
+    "n_features_in_",
+    "feature_names_in_",
+    "out_activation_",
+    "n_outputs_",
+    "n_layers_",
+    "n_iter_",
+    "t_",
+    "loss_",
+    "loss_curve_",
+    "best_loss_",
+    "validation_scores_",
+    "best_validation_score_",
+    "_no_improvement_count",
+    "_has_optimizer",
+    "_rate",
+)
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _if_stochastic(method: _Method) -> _Method:
+    """scikit-learn's ``available_if``: the method exists only with a stochastic solver (``hasattr`` is False for
+    ``solver="lbfgs"``)."""
+    return cast(_Method, available_if(lambda estimator: estimator._check_solver())(method))
+
+
+def _lbfgs_options(max_iter: int, max_fun: int, tol: float, verbose: Any) -> dict[str, Any]:
+    """scipy's L-BFGS-B options as scikit-learn passes them (``iprint`` only where scipy still takes it)."""
+    options: dict[str, Any] = {"maxfun": max_fun, "maxiter": max_iter, "gtol": tol}
+    if sp_version < parse_version("1.15"):
+        options["iprint"] = 1 if verbose is True or verbose >= 1 else -1
+    return options
 
 
 class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
@@ -146,8 +225,6 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
 
     def _check_params(self) -> tuple[int, ...]:
         """Validate every constructor parameter; returns the hidden layer sizes as a tuple."""
-        if self.solver == "lbfgs":
-            raise ValueError("solver='lbfgs' is not supported by ferronet; use solver='sgd' or solver='adam'")
         check_choice(self.solver, "solver", SOLVERS)
         check_choice(self.activation, "activation", ACTIVATIONS)
         check_choice(self.learning_rate, "learning_rate", LEARNING_RATES)
@@ -156,34 +233,35 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             sizes = (sizes,)
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
             raise TypeError(f"hidden_layer_sizes must be an int or a sequence of ints; got {sizes!r}")
-        sizes = tuple(sizes)
-        for size in sizes:
-            check_scalar(size, "hidden_layer_sizes", numbers.Integral, min_val=1)
-        sizes = tuple(int(size) for size in sizes)
-        check_scalar(self.alpha, "alpha", numbers.Real, min_val=0.0)
+        sizes = tuple(check_int(size, "hidden_layer_sizes", minimum=1) for size in sizes)
+        # ferronet's number checks (not scikit-learn's check_scalar, which lets NaN, inf, bools and integers too
+        # large for a float through): every bad value is a ValueError/TypeError naming the parameter.
+        check_float(self.alpha, "alpha", minimum=0.0)
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
-            check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
-        check_scalar(
-            self.learning_rate_init, "learning_rate_init", numbers.Real, min_val=0.0, include_boundaries="neither"
-        )
-        check_scalar(self.power_t, "power_t", numbers.Real, min_val=0.0)
-        check_scalar(self.max_iter, "max_iter", numbers.Integral, min_val=1)
-        check_scalar(self.tol, "tol", numbers.Real, min_val=0.0)
-        check_scalar(self.verbose, "verbose", (numbers.Integral, bool))
-        check_scalar(self.momentum, "momentum", numbers.Real, min_val=0.0, max_val=1.0, include_boundaries="left")
-        check_scalar(self.validation_fraction, "validation_fraction", numbers.Real, min_val=0.0, max_val=1.0,
-                     include_boundaries="left")  # fmt: skip
-        check_scalar(self.beta_1, "beta_1", numbers.Real, min_val=0.0, max_val=1.0, include_boundaries="left")
-        check_scalar(self.beta_2, "beta_2", numbers.Real, min_val=0.0, max_val=1.0, include_boundaries="left")
-        check_scalar(self.epsilon, "epsilon", numbers.Real, min_val=0.0, include_boundaries="neither")
-        if not (isinstance(self.n_iter_no_change, numbers.Real) and self.n_iter_no_change == np.inf):
-            check_scalar(self.n_iter_no_change, "n_iter_no_change", numbers.Integral, min_val=1)
-        check_scalar(self.max_fun, "max_fun", numbers.Integral, min_val=1)
-        check_scalar(self.dropout, "dropout", numbers.Real, min_val=0.0, max_val=1.0, include_boundaries="left")
+            check_int(self.batch_size, "batch_size", minimum=1)
+        check_float(self.learning_rate_init, "learning_rate_init", minimum=0.0, min_inclusive=False)
+        check_float(self.power_t, "power_t", minimum=0.0)
+        check_int(self.max_iter, "max_iter", minimum=1)
+        check_float(self.tol, "tol", minimum=0.0)
+        if not isinstance(self.verbose, (bool, np.bool_)):
+            check_int(self.verbose, "verbose", minimum=0)
+        unit = {"minimum": 0.0, "maximum": 1.0, "max_inclusive": False}
+        for name in ("momentum", "validation_fraction", "beta_1", "beta_2", "dropout"):
+            check_float(getattr(self, name), name, **unit)  # type: ignore[arg-type]
+        check_float(self.epsilon, "epsilon", minimum=0.0, min_inclusive=False)
+        if not (isinstance(self.n_iter_no_change, (float, np.floating)) and self.n_iter_no_change == np.inf):
+            check_int(self.n_iter_no_change, "n_iter_no_change", minimum=1)
+        check_int(self.max_fun, "max_fun", minimum=1)
         for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping", "batch_norm"):
             check_bool(getattr(self, name), name)
         if self.dtype is not None:
             check_choice(self.dtype, "dtype", ("float32", "float64"))
+        if self.solver == "lbfgs" and (self.dropout or self.batch_norm):
+            name = "dropout" if self.dropout else "batch_norm"
+            raise ValueError(
+                f"{name} is not supported with solver='lbfgs' (L-BFGS needs a deterministic full-batch objective); "
+                "use solver='sgd' or 'adam', or leave dropout=0.0 and batch_norm=False"
+            )
         return sizes
 
     # ---- what the subclasses provide -----------------------------------------------------------------------
@@ -205,15 +283,50 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
     # ---- fitting -------------------------------------------------------------------------------------------
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Self:
-        """Fit the model to data matrix X and targets y (optionally weighted per sample); returns self."""
+        """Fit the model to data matrix X and targets y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input data (dense).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (classifier) or values (regressor).
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights, not all zero.
+
+        Returns
+        -------
+        self
+            The fitted estimator. A fit that raises leaves the estimator exactly as it was before the call.
+        """
         return self._fit(X, y, sample_weight, incremental=False)
+
+    def _check_solver(self) -> bool:
+        """``partial_fit`` exists for the stochastic solvers only (scikit-learn's ``available_if`` rule)."""
+        if self.solver not in STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. {self.solver} is not stochastic."
+            )
+        return True
 
     def _loss_scale(self) -> float:
         """c: our data loss divided by scikit-learn's objective (see the module docstring)."""
         k = self.n_outputs_
-        return {"softmax": 1.0, "logistic": 1.0 / k, "identity": 2.0 / k}[self.out_activation_]
+        return {"softmax": 1.0, "logistic": 1.0 / k, "identity": 2.0 / k, "exp": 1.0 / k}[self.out_activation_]
 
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Self:
+        """A fit as a transaction: if anything raises, every attribute goes back to what it was (a first fit
+        leaves the estimator unfitted; the network of a warm start or partial_fit is restored by its training
+        run or by ``_fit_lbfgs``)."""
+        saved = {key: list(value) if isinstance(value, list) else value for key, value in self.__dict__.items()}
+        try:
+            return self._fit_checked(X, y, sample_weight, incremental)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _fit_checked(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Self:
         sizes = self._check_params()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -231,7 +344,10 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             self._initialize(X, targets, sizes, random_state)
         elif targets.ndim == 2 and targets.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {targets.shape[1]} outputs; the fitted model has {self.n_outputs_}")
-        self._fit_stochastic(X, y, targets, weights, incremental, random_state)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(X, targets, weights)
+        else:
+            self._fit_stochastic(X, y, targets, weights, incremental, random_state)
         return self
 
     def _initialize(self, X: np.ndarray, targets: np.ndarray, sizes: tuple[int, ...], random_state: Any) -> None:
@@ -270,7 +386,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             layers,
             input_dim=X.shape[1],
             loss=loss,
-            l2=self.alpha * self._loss_scale(),
+            l2=float(self.alpha) * self._loss_scale(),
             dtype=dtype,
             seed=seed,
             penalty_per_sample=True,
@@ -281,9 +397,13 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         self._has_optimizer = False
         self.n_iter_ = 0
         self.t_ = 0
+        self._best_weights = model.get_weights()
+        if self.solver in STOCHASTIC_SOLVERS:  # as scikit-learn: L-BFGS keeps no curve, best loss or scores
+            self._initialize_stochastic()
+
+    def _initialize_stochastic(self) -> None:
         self.loss_curve_: list[float] = []
         self._no_improvement_count = 0
-        self._best_weights = model.get_weights()
         if self.early_stopping:
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
@@ -299,12 +419,13 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         if self.solver == "sgd":
             momentum = float(self.momentum)
             return SGD(lr=self._rate / scale, momentum=momentum, nesterov=self.nesterovs_momentum and momentum > 0)
-        return Adam(lr=self._rate, beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon * scale)
+        return Adam(lr=self._rate, beta1=self.beta_1, beta2=self.beta_2, eps=float(self.epsilon) * scale)
 
     def _split_validation(
         self, X: np.ndarray, y: np.ndarray, targets: np.ndarray, weights: Any, random_state: Any
     ) -> tuple[list[Any], list[Any]]:
-        """scikit-learn's early-stopping split: stratified for single-output classifiers."""
+        """scikit-learn's early-stopping split: stratified for single-output classifiers (on the user's labels,
+        so that an error about a class names the user's label)."""
         stratify = y if isinstance(self, ClassifierMixin) and self.n_outputs_ == 1 else None
         arrays = [X, y, targets] + ([] if weights is None else [weights])
         parts = train_test_split(
@@ -320,9 +441,36 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             val.append(None)
         return train, val
 
+    def _batch_size(self, n_samples: int) -> int:
+        """scikit-learn's batch size (``"auto"``: ``min(200, n)``; larger ones clipped to n with a warning), moved
+        to the nearest size that leaves no one-row batch when BatchNorm needs two rows per batch."""
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped", stacklevel=6
+                )
+            batch_size = min(int(self.batch_size), n_samples)
+        if not self.batch_norm or (batch_size >= 2 and n_samples % batch_size != 1):
+            return batch_size
+        if n_samples < 2 or batch_size < 2:
+            raise ValueError(
+                f"batch_norm=True needs at least 2 rows per training batch; got batch_size={self.batch_size!r} "
+                f"over {n_samples} training row(s)"
+            )
+        # n % b == 1: try b + 1, b - 1, b + 2, ... (b = n always works, so the search ends).
+        for step in range(1, n_samples):
+            for candidate in (batch_size + step, batch_size - step):
+                if 2 <= candidate <= n_samples and n_samples % candidate != 1:
+                    return candidate
+        return n_samples  # pragma: no cover - the loop above reaches candidate == n
+
     def _fit_stochastic(
         self, X: np.ndarray, y: np.ndarray, targets: np.ndarray, weights: Any, incremental: bool, random_state: Any
     ) -> None:
+        if not hasattr(self, "loss_curve_"):  # a warm start after an L-BFGS fit (scikit-learn fails there)
+            self._initialize_stochastic()
         if not incremental or not self._has_optimizer:
             self._rate = float(self.learning_rate_init)
             self._has_optimizer = False
@@ -333,43 +481,49 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         else:
             X_train, t_train, w_train = X, targets, weights
         n_samples = X_train.shape[0]
-        if self.batch_size == "auto":
-            batch_size = min(200, n_samples)
-        else:
-            if self.batch_size > n_samples:
-                warnings.warn(
-                    "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped", stacklevel=4
-                )
-            batch_size = min(int(self.batch_size), n_samples)
+        batch_size = self._batch_size(n_samples)
         model, scale = self._model, self._loss_scale()
         optimizer = None if self._has_optimizer else self._new_optimizer()
         # One training run for the whole loop: X is copied into the engine once per fit/partial_fit call.
         run = model._training_run(
             X_train, t_train, w_train, optimizer=optimizer, batch_size=batch_size, shuffle=self.shuffle
         )
+        diverged = False
         with run:
             try:
                 self.n_iter_ = 0
                 for _ in range(self.max_iter):
                     rate = self._rate / scale if self.solver == "sgd" else self._rate
                     try:
-                        logs = run.run_epoch(run.next_epoch, self.max_iter, lr=rate)
+                        loss = run.run_epoch(run.next_epoch, self.max_iter, lr=rate)["loss"] / scale
                     except FloatingPointError as error:
-                        raise ValueError(
-                            "Solver produced non-finite parameter weights. The input data may contain large values "
-                            f"and need to be preprocessed, or the learning rate is too large ({error})"
-                        ) from error
+                        if not self.early_stopping:
+                            raise ValueError(
+                                "Solver produced non-finite parameter weights. The input data may contain large "
+                                f"values and need to be preprocessed, or the learning rate is too large ({error})"
+                            ) from error
+                        diverged, loss = True, math.nan  # scikit-learn's loss and score of this epoch are NaN
                     self._has_optimizer = True
                     self.n_iter_ += 1
-                    self.loss_ = logs["loss"] / scale
+                    self.loss_ = loss
                     self.t_ += n_samples
                     self.loss_curve_.append(self.loss_)
                     if self.verbose:
                         print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
                     if self.early_stopping:
-                        self._update_validation(X_val, y_val, w_val)
+                        self._update_validation(X_val, y_val, w_val, diverged)
                     else:
                         self._update_training_loss()
+                    if diverged:
+                        warnings.warn(
+                            f"Solver produced non-finite parameter weights at iteration {self.n_iter_}: training "
+                            "stopped there and the weights of the best validation score were restored. The input "
+                            "data may contain large values and need to be preprocessed, or the learning rate is too "
+                            "large.",
+                            ConvergenceWarning,
+                            stacklevel=5,
+                        )
+                        break
                     if self.solver == "sgd" and self.learning_rate == "invscaling":
                         self._rate = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
                     if self._no_improvement_count > self.n_iter_no_change:
@@ -383,15 +537,80 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
                             f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
                             "hasn't converged yet.",
                             ConvergenceWarning,
-                            stacklevel=4,
+                            stacklevel=5,
                         )
             except KeyboardInterrupt:  # scikit-learn keeps what was trained and warns
-                warnings.warn("Training interrupted by user.", stacklevel=4)
-        if self.early_stopping:
-            model.set_weights(self._best_weights)
+                warnings.warn("Training interrupted by user.", stacklevel=5)
+            if self.early_stopping:
+                model.set_weights(self._best_weights)
+            self._check_finite_weights()  # inside the run: raising here puts the network back as it was
 
-    def _update_validation(self, X_val: np.ndarray, y_val: np.ndarray, w_val: Any) -> None:
-        score = self._score(X_val, y_val, w_val)
+    def _check_finite_weights(self) -> None:
+        """scikit-learn's last check of a fit (a loss can stay finite while an update overflows the weights)."""
+        if not all(np.isfinite(array).all() for layer in self._model.get_weights() for array in layer.values()):
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may contain large values and need to "
+                "be preprocessed."
+            )
+
+    def _fit_lbfgs(self, X: np.ndarray, targets: np.ndarray, weights: np.ndarray | None) -> None:
+        """scipy's L-BFGS-B over all the rows, as scikit-learn runs it (see the module docstring)."""
+        model, scale = self._model, self._loss_scale()
+        features, engine_targets, engine_weights = model._batch(X, targets, weights)  # checked and converted once
+        engine = model._require_built()
+        dtype = np.dtype(model.dtype)
+        before = model.get_weights()  # every layer is Dense: lbfgs refuses dropout and batch_norm
+        shapes = [layer["W"].shape for layer in before]
+        coef_sizes = [math.prod(shape) for shape in shapes]
+        cuts = np.cumsum(coef_sizes + [shape[1] for shape in shapes])[:-1]
+        n_coefs = sum(coef_sizes)
+        # scikit-learn's squared error averages its value over k outputs but sums its gradient: hand scipy the same
+        k = self.n_outputs_
+        average_outputs = self.out_activation_ == "identity" and k > 1
+        alpha, total_weight = float(self.alpha), float(X.shape[0] if weights is None else weights.sum())
+
+        def unpack(packed: np.ndarray) -> list[dict[str, np.ndarray]]:
+            parts = np.split(packed.astype(dtype, copy=False), cuts)
+            coefs, intercepts = parts[: len(shapes)], parts[len(shapes) :]
+            return [
+                {"W": np.ascontiguousarray(W.reshape(shape)), "b": np.ascontiguousarray(b)}
+                for W, b, shape in zip(coefs, intercepts, shapes, strict=True)
+            ]
+
+        def loss_and_gradient(packed: np.ndarray) -> tuple[float, np.ndarray]:
+            engine.set_weights(unpack(packed))
+            objective, grads = engine.gradients(features, engine_targets, engine_weights)
+            gradient = np.concatenate([g["W"].ravel() for g in grads] + [g["b"] for g in grads])
+            value = objective / scale
+            if average_outputs:
+                coefs = packed[:n_coefs]
+                penalty = 0.5 * alpha * float(coefs @ coefs) / total_weight
+                value = (value - penalty) / k + penalty
+            return value, gradient.astype(np.float64) / scale
+
+        packed = np.concatenate([layer["W"].ravel() for layer in before] + [layer["b"] for layer in before])
+        try:
+            result = scipy.optimize.minimize(
+                loss_and_gradient,
+                packed.astype(np.float64),
+                method="L-BFGS-B",
+                jac=True,
+                options=_lbfgs_options(self.max_iter, self.max_fun, self.tol, self.verbose),
+            )
+            self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+            if not np.isfinite(result.x).all():
+                raise ValueError(
+                    "Solver produced non-finite parameter weights. The input data may contain large values and "
+                    "need to be preprocessed."
+                )
+            engine.set_weights(unpack(result.x))
+        except BaseException:
+            engine.set_weights(before)
+            raise
+        self.loss_ = float(result.fun)
+
+    def _update_validation(self, X_val: np.ndarray, y_val: np.ndarray, w_val: Any, diverged: bool = False) -> None:
+        score = math.nan if diverged else self._score(X_val, y_val, w_val)
         self.validation_scores_.append(score)
         if self.verbose:
             print(f"Validation score: {score:f}")
@@ -472,9 +691,90 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
 
     @property
     def model_(self) -> Sequential:
-        """The trained ``ferronet.Sequential``."""
+        """The trained ``ferronet.Sequential``.
+
+        Its ``predict`` gives class indices, not ``classes_``, and ``model_.save`` writes the network alone: save
+        the estimator with ``save`` to keep ``classes_`` and everything else a reloaded estimator needs.
+        """
         check_is_fitted(self)
         return self._model
+
+    # ---- files -----------------------------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str], include_optimizer: bool = True) -> None:
+        """Write the fitted estimator to ``path`` as one model file (safetensors); the write is atomic.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (an existing file is replaced only by a complete new one).
+        include_optimizer : bool, default True
+            Keep the optimizer state, so that ``partial_fit`` or a warm start continues exactly.
+
+        Notes
+        -----
+        The network is the file's tensors and model config; the estimator's parameters, ``classes_`` (with their
+        dtype), ``n_features_in_``, ``feature_names_in_``, ``out_activation_``, the label binarizer and the training
+        attributes (``loss_curve_``, ``n_iter_``, ...) go into the file's metadata under ``"sklearn"``. Read it back
+        with ``load``. ``ferronet.load(path)`` reads the same file as a bare ``Sequential``.
+        """
+        check_is_fitted(self)
+        state = {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "estimator": type(self).__name__,
+            "params": {name: _sklearn_state.encode(value, name) for name, value in self.get_params(deep=False).items()},
+            "attributes": {
+                name: _sklearn_state.encode(getattr(self, name), name)
+                for name in SAVED_ATTRIBUTES
+                if hasattr(self, name)
+            },
+        }
+        metadata = {METADATA_KEY: json.dumps(state, allow_nan=False)}
+        data = self._model._to_bytes(check_bool(include_optimizer, "include_optimizer"), metadata)
+        _files.atomic_write(path, data)
+
+    def _check_loaded(self, model: Sequential, what: str) -> None:
+        """The loaded attributes describe ``model`` (the engine already checked the network itself)."""
+        missing = [
+            name for name in ("n_features_in_", "n_outputs_", "n_layers_", "out_activation_") if not hasattr(self, name)
+        ]
+        if isinstance(self, ClassifierMixin):
+            missing += [name for name in ("classes_", "_label_binarizer") if not hasattr(self, name)]
+        if missing:
+            raise ValueError(f"{what} lacks {missing}")
+        head = HEADS.get(self.out_activation_) if isinstance(self.out_activation_, str) else None
+        if (
+            head is None
+            or head[1] != model.loss
+            or self.n_features_in_ != model.input_dim
+            or self.n_outputs_ != model.output_dim
+            or self.n_layers_ != sum(isinstance(layer, Dense) for layer in model.layers) + 1
+        ):
+            raise ValueError(f"{what} does not describe the file's network")
+        if isinstance(self, ClassifierMixin):
+            binary = self.out_activation_ == "logistic" and self._label_binarizer.y_type_ == "binary"
+            if len(self.classes_) != (2 if binary else self.n_outputs_):
+                raise ValueError(f"{what} has {len(self.classes_)} classes for a network of {self.n_outputs_} outputs")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Self:
+        """The estimator that ``save`` wrote to ``path`` (see ``ferronet.sklearn.load``).
+
+        Raises
+        ------
+        ValueError
+            If the file is not a valid model file, holds no estimator, or holds an estimator of another class.
+        FileNotFoundError
+            If ``path`` does not exist or is not a file.
+        """
+        estimator = load(path)
+        if not isinstance(estimator, cls):
+            raise ValueError(
+                f"model file {str(path)!r} holds a {type(estimator).__name__}, not a {cls.__name__}; "
+                "use ferronet.sklearn.load to read any estimator"
+            )
+        return estimator
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -593,28 +893,62 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     "class_weight='balanced' is not supported for partial_fit (each call sees only part of the data); "
                     "pass class_weight=dict(zip(classes, compute_class_weight('balanced', classes=classes, y=y_all)))"
                 )
-        elif not isinstance(self.class_weight, (dict, list)):
+        elif isinstance(self.class_weight, list):
+            # one dict per output, for multilabel targets only (scikit-learn's multi-output form)
+            if not all(isinstance(weights, dict) for weights in self.class_weight):
+                raise TypeError(
+                    "class_weight as a list must hold one dict {class: weight} per output (multilabel targets); "
+                    f"got {self.class_weight!r}"
+                )
+            outputs = y.shape[1] if y.ndim == 2 else 1
+            if y.ndim != 2 or len(self.class_weight) != outputs:
+                raise ValueError(
+                    f"class_weight as a list needs multilabel targets and one dict per output; got "
+                    f"{len(self.class_weight)} dict(s) for {'multilabel targets of ' if y.ndim == 2 else ''}"
+                    f"{outputs} output(s) (for single-output targets pass a dict {{class: weight}} or 'balanced')"
+                )
+        elif not isinstance(self.class_weight, dict):
             raise TypeError(
                 f"class_weight must be None, 'balanced' or a dict {{class: weight}}; got {self.class_weight!r}"
             )
         return np.asarray(compute_sample_weight(self.class_weight, y))
 
+    @_if_stochastic
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None) -> Self:
-        """One epoch over (X, y). ``classes`` (all the classes that will ever be seen) is required on the first call."""
-        if not hasattr(self, "classes_"):
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit.")
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-            self.classes_ = self._label_binarizer.classes_
-        elif classes is not None and not np.array_equal(np.sort(unique_labels(classes)), np.sort(self.classes_)):
-            raise ValueError(
-                f"`classes={classes!r}` is not the same as on last call to partial_fit, was: {self.classes_!r}"
-            )
-        return self._fit(X, y, sample_weight, incremental=True)
+        """One epoch over (X, y), continuing from the current weights and optimizer state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Labels (a subset of ``classes`` is fine), or a multilabel indicator matrix.
+        sample_weight : array-like of shape (n_samples,), optional
+        classes : array-like, optional
+            Every class that will ever be seen; required on the first call.
+
+        Returns
+        -------
+        self
+            Only with ``solver="sgd"`` or ``"adam"`` (the attribute does not exist for ``"lbfgs"``).
+        """
+        if hasattr(self, "classes_"):
+            if classes is not None and not np.array_equal(np.sort(unique_labels(classes)), np.sort(self.classes_)):
+                raise ValueError(
+                    f"`classes={classes!r}` is not the same as on last call to partial_fit, was: {self.classes_!r}"
+                )
+            return self._fit(X, y, sample_weight, incremental=True)
+        if classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        binarizer = LabelBinarizer()
+        binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
+        saved = self.__dict__.copy()
+        self._label_binarizer, self.classes_ = binarizer, binarizer.classes_
+        try:
+            return self._fit(X, y, sample_weight, incremental=True)
+        except BaseException:  # a first call that raises leaves no classes_ behind
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
 
     def _scores(self, X: np.ndarray) -> np.ndarray:
         """The output layer's probabilities: (n, 1) for one logistic output, else (n, outputs)."""
@@ -646,8 +980,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor: scikit-learn's ``MLPRegressor``, trained by ferronet.
 
-    Parameters and attributes as ``sklearn.neural_network.MLPRegressor`` (``loss="squared_error"`` only; see the
-    module docstring), plus ``dropout``, ``batch_norm`` and ``dtype``. Targets may have several outputs.
+    Parameters and attributes as ``sklearn.neural_network.MLPRegressor`` (``loss="squared_error"`` or
+    ``"poisson"``; see the module docstring), plus ``dropout``, ``batch_norm`` and ``dtype``. Targets may have
+    several outputs; with ``loss="poisson"`` they must be >= 0 and ``predict`` returns ``exp`` of the last layer.
     """
 
     def __init__(
@@ -714,26 +1049,40 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.target_tags.positive_only = self.loss == "poisson"  # as PoissonRegressor: y must be >= 0
         return tags
 
     def _check_params(self) -> tuple[int, ...]:
-        if self.loss == "poisson":
-            raise ValueError("loss='poisson' is not supported by ferronet; use loss='squared_error'")
-        check_choice(self.loss, "loss", ("squared_error",))
+        check_choice(self.loss, "loss", ("squared_error", "poisson"))
         return super()._check_params()
 
     def _validate_targets(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        self.out_activation_ = "identity"
+        if self.loss == "poisson" and y.size and np.min(y) < 0:
+            raise ValueError("Some value(s) of y are negative which is not allowed for Poisson regression.")
+        self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
         return X, y
 
     def _encode(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(y, dtype=np.float64).reshape(y.shape[0], -1)
 
+    @_if_stochastic
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> Self:
-        """One epoch over (X, y), continuing from the current weights and optimizer state."""
+        """One epoch over (X, y), continuing from the current weights and optimizer state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+            Only with ``solver="sgd"`` or ``"adam"`` (the attribute does not exist for ``"lbfgs"``).
+        """
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
@@ -744,4 +1093,70 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._predict(self._check_X(X))
 
     def _score(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> float:
-        return float(r2_score(y, self._predict(X), sample_weight=sample_weight))
+        predictions = self._predict(X)
+        if not np.isfinite(predictions).all():  # scikit-learn's validation score of a diverged network
+            return math.nan
+        return float(r2_score(y, predictions, sample_weight=sample_weight))
+
+
+def load(path: str | os.PathLike[str]) -> MLPClassifier | MLPRegressor:
+    """The estimator that ``MLPClassifier.save`` or ``MLPRegressor.save`` wrote to ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A model file written by an estimator's ``save``.
+
+    Returns
+    -------
+    MLPClassifier or MLPRegressor
+        Fitted, with its parameters, ``classes_`` (of their saved dtype), the other fitted attributes and the
+        network (weights, and the optimizer state when it was saved) as they were.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist or is not a file.
+    ValueError
+        If the file is not a valid model file (the engine checks it), holds a bare ``Sequential`` (read it with
+        ``ferronet.load``), or its estimator state is invalid or inconsistent with its network.
+    """
+    source = f"model file {str(_files.as_path(path))!r}"
+    model, metadata = Sequential._from_bytes_with_metadata(_files.read_bytes(path), source)
+    if METADATA_KEY not in metadata:
+        raise ValueError(
+            f"{source} holds a ferronet.Sequential without a scikit-learn estimator (it was not written by an "
+            "estimator's save): read it with ferronet.load"
+        )
+    try:
+        state = json.loads(metadata[METADATA_KEY])
+    except ValueError as error:
+        raise ValueError(f"{source} holds an invalid estimator state: {error}") from None
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise ValueError(f"{source} holds an invalid estimator state (its format is not {STATE_FORMAT!r})")
+    if state.get("version") != STATE_VERSION:
+        raise ValueError(
+            f"{source} holds an estimator state of version {state.get('version')!r}; this ferronet reads version "
+            f"{STATE_VERSION}"
+        )
+    classes: dict[Any, type[MLPClassifier] | type[MLPRegressor]] = {
+        "MLPClassifier": MLPClassifier,
+        "MLPRegressor": MLPRegressor,
+    }
+    kind = classes.get(state.get("estimator"))
+    params, attributes = state.get("params"), state.get("attributes")
+    if kind is None or not isinstance(params, dict) or not isinstance(attributes, dict):
+        raise ValueError(f"{source} holds an invalid estimator state (estimator, params and attributes)")
+    what = f"{source} (estimator state)"
+    unknown = sorted(set(params) - set(kind._get_param_names())) + sorted(set(attributes) - set(SAVED_ATTRIBUTES))
+    if unknown:
+        raise ValueError(f"{what} has entries this version of ferronet does not know: {unknown}")
+    estimator: MLPClassifier | MLPRegressor = kind(
+        **{name: _sklearn_state.decode(value, f"{what} {name}") for name, value in params.items()}
+    )
+    for name, value in attributes.items():
+        setattr(estimator, name, _sklearn_state.decode(value, f"{what} {name}"))
+    estimator._check_loaded(model, what)
+    estimator._model = model
+    estimator._best_weights = model.get_weights()
+    return estimator

@@ -2,7 +2,8 @@
 //! loss over rows and writes d loss / d z into `grad`. Formulas: docs/formulas.md.
 //!
 //! Softmax cross-entropy and binary cross-entropy take logits and are computed fused and shifted, never as the
-//! log of a probability, so they stay finite for any finite logits.
+//! log of a probability, so they stay finite for any finite logits. Poisson takes the log of the mean (the
+//! log link): the mean is `exp(z)`.
 
 use crate::error::{Error, Result, expect_len};
 use crate::kernels::activation::sigmoid;
@@ -14,6 +15,7 @@ pub enum Loss {
     Mse,
     BinaryCrossEntropy,
     Hinge,
+    Poisson,
 }
 
 /// What a loss compares the output with.
@@ -26,7 +28,7 @@ pub enum Targets<'a, T> {
 }
 
 impl Loss {
-    pub const ALL: [Loss; 4] = [Loss::SoftmaxCrossEntropy, Loss::Mse, Loss::BinaryCrossEntropy, Loss::Hinge];
+    pub const ALL: [Loss; 5] = [Loss::SoftmaxCrossEntropy, Loss::Mse, Loss::BinaryCrossEntropy, Loss::Hinge, Loss::Poisson];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -34,6 +36,7 @@ impl Loss {
             Loss::Mse => "mse",
             Loss::BinaryCrossEntropy => "binary_cross_entropy",
             Loss::Hinge => "hinge",
+            Loss::Poisson => "poisson",
         }
     }
 
@@ -56,6 +59,7 @@ impl Loss {
             (Loss::Hinge, Targets::Labels(y)) => hinge(z, cols, y, weights, grad),
             (Loss::Mse, Targets::Dense(t)) => mse(z, cols, t, weights, grad),
             (Loss::BinaryCrossEntropy, Targets::Dense(t)) => binary_cross_entropy(z, cols, t, weights, grad),
+            (Loss::Poisson, Targets::Dense(t)) => poisson(z, cols, t, weights, grad),
             _ => Err(Error::type_error(
                 "y",
                 format!("must be {} for {}", if self.uses_labels() { "class labels" } else { "a target matrix" }, self.name()),
@@ -64,7 +68,7 @@ impl Loss {
     }
 
     /// How many rows the output gets right (binary cross-entropy: the fraction of correct outputs per row,
-    /// summed). Regression (mse) has no accuracy and counts 0.
+    /// summed). Regression (mse, poisson) has no accuracy and counts 0.
     pub fn count_correct<T: Real>(self, z: &[T], cols: usize, targets: Targets<'_, T>) -> f64 {
         match (self, targets) {
             (Loss::SoftmaxCrossEntropy | Loss::Hinge, Targets::Labels(y)) => {
@@ -203,6 +207,29 @@ pub fn binary_cross_entropy<T: Real>(z: &[T], cols: usize, target: &[T], weights
     Ok(loss)
 }
 
+/// Half the Poisson deviance with the log link, on `z = log(mean)`: `exp(z) − t·z + t·ln(t) − t` (with
+/// `0·ln 0 = 0`), averaged over rows and outputs; gradient `(exp(z) − t)/(n·k)`. The terms `t·ln(t) − t` do not
+/// depend on `z`: they make the loss 0 at a perfect fit, the half deviance scikit-learn reports. Targets are
+/// counts or rates, `t ≥ 0` (the caller checks; a negative `t` gives NaN).
+pub fn poisson<T: Real>(z: &[T], cols: usize, target: &[T], weights: Option<&[T]>, grad: &mut [T]) -> Result<T> {
+    let batch = Batch::new(z.len(), cols, target.len(), cols, weights, grad.len())?;
+    let inv_cols = T::one() / T::of(cols as f64);
+    let mut loss = T::zero();
+    let rows = grad.chunks_exact_mut(cols).zip(z.chunks_exact(cols)).zip(target.chunks_exact(cols));
+    for (((g_row, z_row), t_row), c) in rows.zip(batch.coefficients()) {
+        let c = c * inv_cols;
+        let mut row_loss = T::zero();
+        for ((g, &zj), &tj) in g_row.iter_mut().zip(z_row).zip(t_row) {
+            let mean = zj.exp();
+            let t_log_t = if tj > T::zero() { tj * tj.ln() } else { T::zero() };
+            row_loss += mean - tj * zj + t_log_t - tj;
+            *g = (mean - tj) * c;
+        }
+        loss += c * row_loss;
+    }
+    Ok(loss)
+}
+
 /// Multiclass hinge, `mean_i Σ_{j≠y} max(0, z_j − z_y + 1)`; subgradient +1 at each j with a positive margin
 /// and minus their count at y.
 pub fn hinge<T: Real>(z: &[T], cols: usize, labels: &[u32], weights: Option<&[T]>, grad: &mut [T]) -> Result<T> {
@@ -261,7 +288,24 @@ mod tests {
             check_gradient(Loss::Hinge, &z, 3, Targets::Labels(&labels), w);
             check_gradient(Loss::Mse, &z, 3, Targets::Dense(&dense), w);
             check_gradient(Loss::BinaryCrossEntropy, &z, 3, Targets::Dense(&dense), w);
+            check_gradient(Loss::Poisson, &z, 3, Targets::Dense(&[0.0, 3.0, 0.5, 1.0, 7.0, 0.25]), w);
         }
+    }
+
+    #[test]
+    fn poisson_is_half_the_deviance_and_zero_at_a_perfect_fit() -> Result<()> {
+        // z = ln(t) fits exactly: loss 0, gradient 0 (t = 0 needs z → −∞; leave it out).
+        let t = [2.0f64, 0.5, 7.0];
+        let z: Vec<f64> = t.iter().map(|v| v.ln()).collect();
+        let mut grad = [1.0f64; 3];
+        let loss = poisson(&z, 3, &t, None, &mut grad)?;
+        assert!(loss.abs() < 1e-15 && grad.iter().all(|g| g.abs() < 1e-15), "{loss} {grad:?}");
+        // One row, one output: mean 1 (z = 0) against t = 0 costs exp(0) = 1, against t = 1 costs 1 − 0 + 0 − 1 = 0.
+        let mut g = [0.0f64];
+        assert_eq!(poisson(&[0.0], 1, &[0.0], None, &mut g)?, 1.0);
+        assert_eq!(g, [1.0]);
+        assert_eq!(poisson(&[0.0], 1, &[1.0], None, &mut g)?, 0.0);
+        Ok(())
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The model file: a plain safetensors file (any safetensors reader opens it) whose metadata says what it
 //! holds. Metadata (strings): `format` = "ferronet.model", `format_version` = "1", `ferronet_version`,
 //! `config` (the model config as JSON), `counters` (JSON) and, when the optimizer is stored, `optimizer` (JSON
-//! `{"config": ..., "engine": ...}`). Tensors: see `state.rs`.
+//! `{"config": ..., "engine": ...}`); a writer may add entries of its own under other keys (the scikit-learn
+//! estimators store their state there), which the reader hands back untouched. Tensors: see `state.rs`.
 //!
 //! Reading trusts nothing and allocates little before it has checked: the header must be a JSON object whose
 //! first entry is the metadata (as safetensors writes it); the metadata fixes which tensors may follow, so any
@@ -27,7 +28,9 @@ pub const FORMAT_VERSION: &str = "1";
 /// A header larger than this is refused before it is read (a ferronet model's is a few kB).
 pub const MAX_HEADER_BYTES: u64 = 100 << 20;
 /// Metadata entries read before a file is refused (ferronet writes five, six with the optimizer).
-const MAX_METADATA_ENTRIES: usize = 64;
+pub const MAX_METADATA_ENTRIES: usize = 64;
+/// The metadata keys the engine writes and reads; any other key is a caller's entry.
+pub const ENGINE_KEYS: [&str; 6] = ["format", "format_version", "ferronet_version", "config", "counters", "optimizer"];
 
 #[cfg(not(target_endian = "little"))]
 compile_error!("model files are little-endian; this engine reinterprets float buffers as their bytes");
@@ -39,6 +42,8 @@ pub struct LoadedFile {
     pub model: Option<AnyModel>,
     /// The optimizer as configured, for the Python side's optimizer object.
     pub optimizer: Option<OptimizerConfig>,
+    /// The metadata entries that are not the engine's (`ENGINE_KEYS`), as written.
+    pub extra: BTreeMap<String, String>,
 }
 
 // ------------------------------------------------------------------------------------------------ writing
@@ -68,7 +73,15 @@ fn json<V: Serialize>(value: &V) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::value("the model file", format!("metadata cannot be written: {e}")))
 }
 
-fn metadata(config: &ModelConfig, meta: &TrainingMeta) -> Result<HashMap<String, String>> {
+/// The metadata: the engine's entries and the caller's `extra` ones (which may not use an engine key).
+fn metadata(config: &ModelConfig, meta: &TrainingMeta, extra: &BTreeMap<String, String>) -> Result<HashMap<String, String>> {
+    if let Some(key) = extra.keys().find(|key| ENGINE_KEYS.contains(&key.as_str())) {
+        return Err(Error::value("metadata", format!("may not use the key {key:?}: the engine writes it")));
+    }
+    if extra.len() + ENGINE_KEYS.len() > MAX_METADATA_ENTRIES {
+        let most = MAX_METADATA_ENTRIES - ENGINE_KEYS.len();
+        return Err(Error::value("metadata", format!("may hold at most {most} entries; got {}", extra.len())));
+    }
     let mut entries = HashMap::from([
         ("format".to_string(), FORMAT.to_string()),
         ("format_version".to_string(), FORMAT_VERSION.to_string()),
@@ -79,6 +92,7 @@ fn metadata(config: &ModelConfig, meta: &TrainingMeta) -> Result<HashMap<String,
     if let Some(optimizer) = &meta.optimizer {
         entries.insert("optimizer".to_string(), json(optimizer)?);
     }
+    entries.extend(extra.iter().map(|(key, value)| (key.clone(), value.clone())));
     Ok(entries)
 }
 
@@ -90,19 +104,19 @@ fn serialize(tensors: Vec<(String, Tensor<'_>)>, metadata: HashMap<String, Strin
 }
 
 impl<T: Real> Model<T> {
-    /// The model as the bytes of a model file.
-    pub fn to_file_bytes(&self, include_optimizer: bool) -> Result<Vec<u8>> {
+    /// The model as the bytes of a model file, with the caller's metadata entries `extra` besides the engine's.
+    pub fn to_file_bytes(&self, include_optimizer: bool, extra: &BTreeMap<String, String>) -> Result<Vec<u8>> {
         let (tensors, meta) = self.export(include_optimizer);
         let dtype = if T::NAME == "float32" { safetensors::Dtype::F32 } else { safetensors::Dtype::F64 };
         let tensors =
             tensors.into_iter().map(|t| (t.name, Tensor { dtype, shape: t.shape, data: bytemuck::cast_slice(t.data) })).collect::<Vec<_>>();
-        serialize(tensors, metadata(&self.config, &meta)?)
+        serialize(tensors, metadata(&self.config, &meta, extra)?)
     }
 }
 
 /// A model saved before it was built: its config only.
 pub fn unbuilt_to_file_bytes(config: &ModelConfig) -> Result<Vec<u8>> {
-    serialize(Vec::new(), metadata(config, &TrainingMeta::default())?)
+    serialize(Vec::new(), metadata(config, &TrainingMeta::default(), &BTreeMap::new())?)
 }
 
 // ------------------------------------------------------------------------------------------------ reading
@@ -130,6 +144,8 @@ struct Plan<'s> {
     expected: BTreeMap<String, Vec<usize>>,
     /// Where each tensor that was found lies in the data section.
     found: HashMap<String, (usize, usize)>,
+    /// The metadata entries that are not the engine's.
+    extra: BTreeMap<String, String>,
 }
 
 fn parse_json<'a, V: Deserialize<'a>>(source: &str, text: &'a str, what: &str) -> Result<V> {
@@ -166,7 +182,8 @@ impl<'s> Plan<'s> {
             expected_tensors(&config, &meta)
         }
         .map_err(|e| corrupt(source, format!("holds an invalid model config: {e}")))?;
-        Ok(Plan { source, config, meta, dtype, expected, found: HashMap::new() })
+        let extra = entries.iter().filter(|(key, _)| !ENGINE_KEYS.contains(&key.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+        Ok(Plan { source, config, meta, dtype, expected, found: HashMap::new(), extra })
     }
 
     fn element_size(&self) -> usize {
@@ -403,21 +420,22 @@ pub fn read(bytes: &[u8], source: &str) -> Result<LoadedFile> {
     })?;
     let data = bytes.get(8 + length as usize..).unwrap_or(&[]);
     let mut deserializer = serde_json::Deserializer::from_slice(header);
-    let plan = de::Deserializer::deserialize_map(&mut deserializer, HeaderVisitor { source, data_len: data.len() })
+    let mut plan = de::Deserializer::deserialize_map(&mut deserializer, HeaderVisitor { source, data_len: data.len() })
         .map_err(|e| corrupt(source, format!("is corrupted: its header is not valid safetensors JSON ({e})")))??;
     // Header padding: safetensors pads with spaces; anything else after the object is corruption.
     deserializer.end().map_err(|e| corrupt(source, format!("is corrupted: its header is not valid safetensors JSON ({e})")))?;
     plan.finish(data.len())?;
     let optimizer = plan.meta.optimizer.and_then(|o| o.config.or(o.engine));
+    let extra = std::mem::take(&mut plan.extra);
     if plan.config.input_dim.is_none() {
-        return Ok(LoadedFile { config: plan.config, model: None, optimizer });
+        return Ok(LoadedFile { config: plan.config, model: None, optimizer, extra });
     }
     let source = FileTensors { source, data, found: &plan.found, expected: &plan.expected };
     let model = match plan.dtype {
         Dtype::F32 => AnyModel::F32(load_into::<f32>(&plan, &source)?),
         Dtype::F64 => AnyModel::F64(load_into::<f64>(&plan, &source)?),
     };
-    Ok(LoadedFile { config: plan.config, model: Some(model), optimizer })
+    Ok(LoadedFile { config: plan.config, model: Some(model), optimizer, extra })
 }
 
 fn load_into<T: Real>(plan: &Plan<'_>, tensors: &FileTensors<'_>) -> Result<Model<T>> {
@@ -451,13 +469,31 @@ mod tests {
     #[test]
     fn a_model_round_trips_through_its_file() -> Result<()> {
         let original = model()?;
-        let bytes = original.to_file_bytes(true)?;
+        let bytes = original.to_file_bytes(true, &BTreeMap::new())?;
         let loaded = read(&bytes, "test file")?;
+        assert!(loaded.extra.is_empty());
         let Some(AnyModel::F32(copy)) = loaded.model else { panic!("a float32 model") };
         assert_eq!(copy.network.layers, original.network.layers);
         assert_eq!(copy.trainer.opt, original.trainer.opt);
         assert_eq!(copy.trainer.counters, original.trainer.counters);
         assert!(loaded.optimizer.is_some());
+        Ok(())
+    }
+
+    #[test]
+    fn a_callers_metadata_round_trips_and_may_not_take_an_engine_key() -> Result<()> {
+        let original = model()?;
+        let extra = BTreeMap::from([("sklearn".to_string(), r#"{"classes": [1, 2]}"#.to_string())]);
+        let loaded = read(&original.to_file_bytes(false, &extra)?, "test file")?;
+        assert_eq!(loaded.extra, extra);
+        assert!(loaded.model.is_some());
+        for key in ENGINE_KEYS {
+            let clash = BTreeMap::from([(key.to_string(), "x".to_string())]);
+            let message = original.to_file_bytes(true, &clash).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains("may not use the key"), "{message}");
+        }
+        let many: BTreeMap<String, String> = (0..MAX_METADATA_ENTRIES).map(|i| (format!("k{i}"), String::new())).collect();
+        assert!(original.to_file_bytes(true, &many).is_err());
         Ok(())
     }
 

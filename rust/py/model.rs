@@ -2,6 +2,7 @@
 //! `python/ferronet`; this file converts them (NumPy arrays to slices, JSON to configs) and hands them to the
 //! engine, which checks its own invariants. Heavy calls release the GIL and run on the engine's thread pool.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use numpy::PyUntypedArrayMethods;
@@ -355,11 +356,19 @@ impl PyModel {
     }
 
     /// The model as the bytes of a model file.
-    fn to_file_bytes<'py>(&self, py: Python<'py>, include_optimizer: bool) -> PyResult<Bound<'py, PyBytes>> {
+    /// The model file's bytes; `metadata` adds entries of the caller's own (strings, not the engine's keys).
+    #[pyo3(signature = (include_optimizer, metadata = None))]
+    fn to_file_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        include_optimizer: bool,
+        metadata: Option<BTreeMap<String, String>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let extra = metadata.unwrap_or_default();
         let guard = self.cell.lock(py);
         let data = with_dtype!(self.dtype(), T => {
             let model = typed::<T>(&guard)?;
-            compute(py, || model.to_file_bytes(include_optimizer))?
+            compute(py, || model.to_file_bytes(include_optimizer, &extra))?
         });
         Ok(file_bytes(py, data))
     }
@@ -439,12 +448,15 @@ impl PyModel {
     }
 }
 
-/// Read a model file's bytes: (config JSON, the model or None when it was saved unbuilt, the optimizer as
-/// configured (JSON) or None). Errors name the file as `source`.
+/// What `read_model_file` returns: config JSON, the model (None when saved unbuilt), the optimizer as
+/// configured (JSON or None) and the metadata entries that are not the engine's.
+type ReadFile = (String, Option<PyModel>, Option<String>, BTreeMap<String, String>);
+
+/// Read a model file's bytes (see `ReadFile`). Errors name the file as `source`.
 #[pyfunction]
-pub fn read_model_file(py: Python<'_>, data: &[u8], source: &str) -> PyResult<(String, Option<PyModel>, Option<String>)> {
-    let LoadedFile { config, model, optimizer } = compute(py, || file::read(data, source))?;
-    Ok((config.to_json()?, model.map(PyModel::wrap), optimizer.map(|o| json_of(&o)).transpose()?))
+pub fn read_model_file(py: Python<'_>, data: &[u8], source: &str) -> PyResult<ReadFile> {
+    let LoadedFile { config, model, optimizer, extra } = compute(py, || file::read(data, source))?;
+    Ok((config.to_json()?, model.map(PyModel::wrap), optimizer.map(|o| json_of(&o)).transpose()?, extra))
 }
 
 /// The model file of a model that is not built yet (its config only).

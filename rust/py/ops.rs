@@ -223,6 +223,12 @@ fn hinge<'py>(py: Python<'py>, scores: &Any<'py>, labels: &Any<'py>, sample_weig
     loss_op(py, Loss::Hinge, scores, labels, sample_weight)
 }
 
+#[pyfunction]
+#[pyo3(signature = (z, target, sample_weight = None))]
+fn poisson<'py>(py: Python<'py>, z: &Any<'py>, target: &Any<'py>, sample_weight: Option<&Any<'py>>) -> PyResult<(f64, Any<'py>)> {
+    loss_op(py, Loss::Poisson, z, target, sample_weight)
+}
+
 // ---- penalty --------------------------------------------------------------------------------------------
 
 #[pyfunction(name = "penalty")]
@@ -535,6 +541,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         mse,
         binary_cross_entropy,
         hinge,
+        poisson,
         penalty_value,
         penalty_grad,
         batchnorm_forward_train,

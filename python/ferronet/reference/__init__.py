@@ -25,7 +25,7 @@ from .activations import (
 from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train, batchnorm_update_running
 from .dense import dense_backward, dense_forward, dense_weight_grads
 from .dropout import dropout_backward, dropout_forward, dropout_mask
-from .losses import LOSS_FUNCTIONS, binary_cross_entropy, hinge, mse, softmax_cross_entropy
+from .losses import LOSS_FUNCTIONS, binary_cross_entropy, hinge, mse, poisson, softmax_cross_entropy
 from .model import Sequential
 from .optim import adam_update, momentum_update, nesterov_update, rmsprop_update, sgd_update
 from .penalty import penalty, penalty_grad
@@ -57,6 +57,7 @@ __all__ = [
     "nesterov_update",
     "penalty",
     "penalty_grad",
+    "poisson",
     "relu_backward",
     "relu_forward",
     "rmsprop_update",

@@ -107,9 +107,27 @@ def hinge(scores: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | No
     return _reduce(row_losses, row_grads, sample_weight)
 
 
+def poisson(z: np.ndarray, target: np.ndarray, sample_weight: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """Half the Poisson deviance on ``z = log(mean)``: ``l_ij = exp(z) - t*z + t*log(t) - t`` (``0*log(0) = 0``),
+    ``l_i = mean_j l_ij``; ``d l_i / d z_i = (exp(z_i) - t_i) / k``. Unweighted: (exp(z) - t)/(n*k).
+
+    The terms ``t*log(t) - t`` do not depend on ``z``; with them the loss is 0 at a perfect fit ``exp(z) = t``.
+    """
+    k = z.shape[1]
+    target = np.asarray(target, dtype=z.dtype)
+    mean = np.exp(z)
+    positive = target > 0
+    t_log_t = np.where(positive, target * np.log(np.where(positive, target, 1)), z.dtype.type(0))
+    row_losses = (mean - target * z + t_log_t - target).mean(axis=1)
+    row_grads = mean - target
+    row_grads /= k
+    return _reduce(row_losses, row_grads, sample_weight)
+
+
 LOSS_FUNCTIONS: dict[str, Callable[..., tuple[float, np.ndarray]]] = {
     "softmax_cross_entropy": softmax_cross_entropy,
     "mse": mse,
     "binary_cross_entropy": binary_cross_entropy,
     "hinge": hinge,
+    "poisson": poisson,
 }

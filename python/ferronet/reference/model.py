@@ -32,7 +32,7 @@ from .._validation import (
     require_finite,
 )
 from ..layers import MAX_UNITS, Activation, BatchNorm, Dense, Dropout, Layer
-from ..losses import CLASSIFICATION_LOSSES, FUSED_HEADS, LABEL_LOSSES, LOSSES
+from ..losses import CLASSIFICATION_LOSSES, FUSED_HEADS, LABEL_LOSSES, LOG_LINK_LOSSES, LOSSES
 from ..optim import SGD, Optimizer, get_optimizer
 from . import activations, rng
 from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train, batchnorm_update_running
@@ -201,6 +201,8 @@ class Sequential:
         if self.loss == "binary_cross_entropy" and (targets.min() < 0 or targets.max() > 1):
             low, high = targets.min(), targets.max()
             raise ValueError(f"y must be in [0, 1] for binary_cross_entropy; got values from {low} to {high}")
+        if self.loss == "poisson" and targets.min() < 0:
+            raise ValueError(f"y must be >= 0 for poisson; got a minimum of {targets.min()}")
         return targets
 
     def _check_data(self, X: Any, y: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -347,7 +349,8 @@ class Sequential:
         return result
 
     def predict(self, X: Any) -> np.ndarray:
-        """Class indices (softmax cross-entropy, hinge); 0/1 (binary cross-entropy); values (mse).
+        """Class indices (softmax cross-entropy, hinge); 0/1 (binary cross-entropy); values (mse); exp(output)
+        (poisson).
 
         With one output, binary cross-entropy and mse predictions have shape (n,), else (n, outputs).
         """
@@ -355,6 +358,8 @@ class Sequential:
         if self.loss in LABEL_LOSSES:
             return cast(np.ndarray, logits.argmax(axis=1))
         predictions = (logits > 0).astype(np.int64) if self.loss == "binary_cross_entropy" else logits
+        if self.loss in LOG_LINK_LOSSES:
+            predictions = np.exp(logits)
         return predictions[:, 0] if self.n_outputs == 1 else predictions
 
     # ------------------------------------------------------------------------------------------- training
