@@ -1,0 +1,971 @@
+"""Data-parallel training on a Dask cluster: many machines, one model.
+
+``fit(model, X, y, client=...)`` trains a ``Sequential`` on dask arrays (or dask DataFrames) whose row chunks stay
+on the workers that hold them; ``DistributedMLPClassifier``/``DistributedMLPRegressor`` do the same behind the
+scikit-learn API. The client sends tasks and receives one averaged model per epoch, never the data.
+
+The algorithm: local SGD (periodic parameter averaging)
+-------------------------------------------------------
+Every row chunk of X (a *partition*) trains its own replica of the model with the Rust engine, exactly as
+``Sequential.fit`` would on that chunk alone: its own shuffle each epoch, the model's optimizer, the epoch's
+learning rate. Every ``sync_every`` batches (a *round*) the replicas stop and their states are averaged, each
+weighted by the rows it trained in that round; every replica starts the next round from the average. Averaged
+are all the model's tensors:
+
+* the parameters (Dense ``W`` and ``b``, BatchNorm ``gamma`` and ``beta``) and BatchNorm's running mean and
+  variance;
+* the optimizer state: SGD's ``momentum_buffer``, Adam's ``exp_avg`` and ``exp_avg_sq``, RMSProp's
+  ``square_avg``.
+
+The counters are not averaged: ``step`` and ``updates`` (dropout masks, Adam's bias correction ``t``) become the
+largest of the replicas' (each replica made the same number of updates in a round, except a partition whose epoch
+ends early), and ``epochs``/``optimizer_epochs`` grow by one when every partition has finished the epoch.
+
+The average is a tree reduction on the workers: replica states are averaged in pairs (partition 0 with 1, 2 with 3,
+then the pairs' results ...), ``ceil(log2(P))`` levels for P partitions, each pair on a worker holding one of the
+two. Only the root of the last round of an epoch goes to the client (for validation, callbacks and the history);
+the next epoch starts from the client's model, so a callback that changes it is respected.
+
+Each replica's shuffles and dropout masks use its own seed: partition 0 uses ``seed`` (the model's seed unless
+given), partition i > 0 a seed hashed from (seed, i). A fit is therefore deterministic for a given seed and
+partitioning (row chunks), whatever the number of workers and wherever the chunks are; with a single partition it
+is ``Sequential.fit`` on the same data, bit for bit. This is the "local SGD" of Stich (2019, "Local SGD converges
+fast and communicates little") and Lin et al. (2020, "Don't use large mini-batches, use local SGD"); see
+docs/distributed.md for the hyperparameters, when it matches single-machine training, and measurements.
+
+Faults
+------
+Tasks are plain Dask tasks with ``retries``: a worker lost mid-round has its tasks rerun elsewhere and lost
+results (data chunks, round states) recomputed from their lineage. If the state an epoch started from was itself
+lost, the epoch is trained again from the client's copy (same bits, the fit is deterministic). A task that keeps
+killing workers (Dask's ``KilledWorker``) or an epoch lost too often raises ``RuntimeError``; like any other
+exception it leaves the model exactly as it was before the call.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import math
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError
+from typing import Any, cast
+
+import dask.array as da
+import numpy as np
+from dask.base import is_dask_collection
+from dask.sizeof import sizeof
+from distributed import KilledWorker, futures_of, get_client
+
+from . import _core
+from ._progress import progress_bar
+from ._validation import ENGINE_LAYOUT, check_bool, check_int
+from .callbacks import Callback, CallbackList, History, Logs, check_callbacks
+from .layers import BatchNorm, Dense
+from .losses import LABEL_LOSSES
+from .model import PRECHECKED_EPOCHS, Sequential, _model_lock, _tqdm_available, check_seed
+from .optim import Optimizer
+from .schedules import learning_rate
+from .training import check_verbose, epoch_line
+
+__all__ = ["DistributedRun", "fit"]
+
+#: Dask ``retries`` of every training task (an exception inside a task; a lost worker is rescheduled by Dask).
+RETRIES = 3
+#: Times an epoch is trained again from the client's copy when the state it started from was lost.
+EPOCH_ATTEMPTS = 3
+#: Rounds submitted ahead of the one the client waits for: hides the client's round trip between rounds.
+LOOKAHEAD = 4
+#: A round trains at most ``sync_every`` batches; this time limit is only a safety net.
+_ROUND_SECONDS = 1e7
+#: The stream word of the per-partition seeds (hash_words([seed, _PARTITION_STREAM, i])): b"part" as an int.
+_PARTITION_STREAM = 0x70617274
+
+
+# ---- what travels between the client and the workers -------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Round:
+    """A model state and what produced it: a replica after a round, an average of replicas, or a start.
+
+    ``tensors``/``meta`` are ``_core.Model.state_dict(True)``; ``seen`` the rows trained in the round (the weight of
+    the state in an average); ``loss_sum`` the sum of batch objective x batch rows; ``correct`` the correct training
+    predictions; ``batches`` the epoch's batch index reached; ``divergence`` (partition, batch, loss) when a replica's
+    loss stopped being finite: then ``tensors`` are the state the round started from.
+    """
+
+    tensors: dict[str, np.ndarray]
+    meta: str
+    seen: int = 0
+    loss_sum: float = 0.0
+    correct: float = 0.0
+    batches: int = 0
+    divergence: tuple[int, int, float] | None = None
+
+    def summary(self) -> _Summary:
+        return _Summary(self.seen, self.loss_sum, self.correct, self.batches, self.divergence)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Summary:
+    """A round's totals without the state (what the client waits for between rounds)."""
+
+    seen: int
+    loss_sum: float
+    correct: float
+    batches: int
+    divergence: tuple[int, int, float] | None
+
+
+@sizeof.register(_Round)
+def _sizeof_round(state: _Round) -> int:
+    # Dask's memory accounting and placement see the tensors, not a small Python object.
+    return sum(array.nbytes for array in state.tensors.values()) + len(state.meta) + 200
+
+
+@dataclasses.dataclass(frozen=True)
+class _Task:
+    """What a worker needs, besides the state and the data, to train or prepare one partition."""
+
+    run: str  # the run's token: the worker cache's key with ``partition``
+    partition: int
+    first_row: int
+    config: str  # the model config JSON, with this partition's seed
+    optimizer: str = ""
+    lr: float = 0.0
+    batch_size: int = 1
+    shuffle: bool = True
+    first_batch: int = 0
+    max_batches: int = 1
+
+
+# ---- the worker side -----------------------------------------------------------------------------------------------
+
+
+class _Entry:
+    """A partition's engine dataset and the engine that trains it, cached on a worker between rounds."""
+
+    def __init__(self, source: Any, dataset: _core.Dataset, engine: _core.Model):
+        self.source = weakref.ref(source)  # the X chunk the dataset was copied from
+        self.dataset = dataset
+        self.engine = engine
+        self.lock = threading.Lock()  # one task at a time on the engine (a rerun may overlap a stale one)
+
+
+_cache: dict[tuple[str, int], _Entry] = {}
+_cache_lock = threading.Lock()
+
+
+def _evict(key: tuple[str, int]) -> None:
+    with _cache_lock:
+        _cache.pop(key, None)
+
+
+def _evict_run(run: str) -> int:
+    """Drop a run's cached partitions from this process (called on every worker when a fit ends)."""
+    with _cache_lock:
+        keys = [key for key in _cache if key[0] == run]
+        for key in keys:
+            del _cache[key]
+    return len(keys)
+
+
+def _cached_partitions() -> int:
+    """How many partitions this process holds in its cache (for tests)."""
+    with _cache_lock:
+        return len(_cache)
+
+
+def _build_entry(x: Any, y: Any, w: Any, task: _Task) -> _Entry:
+    """Copy a chunk into an engine dataset, with ``Sequential.fit``'s conversions and checks."""
+    config = json.loads(task.config)
+    model = Sequential.from_config(config)
+    rows = f"partition {task.partition} (rows {task.first_row}..{task.first_row + len(x) - 1})"
+    try:
+        features, targets, weights = model._batch(x, y, w, check_finite=False)
+        dataset = _core.Dataset(features, targets, model.loss in LABEL_LOSSES, weights)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{rows}: {error}") from None
+    return _Entry(x, dataset, model._require_built())
+
+
+def _entry(x: Any, y: Any, w: Any, task: _Task) -> _Entry:
+    """The partition's cached entry, built on first use or when the chunk is a new object (recomputed, moved)."""
+    key = (task.run, task.partition)
+    with _cache_lock:
+        entry = _cache.get(key)
+    if entry is not None and entry.source() is x:
+        return entry
+    entry = _build_entry(x, y, w, task)
+    with _cache_lock:
+        _cache[key] = entry
+    try:
+        weakref.finalize(x, _evict, key)  # the chunk released by Dask: the copy goes too
+    except TypeError:  # a chunk type without weak references: evicted when the run ends
+        pass
+    return entry
+
+
+def _prepare_partition(x: Any, y: Any, w: Any, task: _Task) -> tuple[int, int]:
+    """Check and cache a partition before training: returns (rows, one more than the largest label)."""
+    entry = _entry(x, y, w, task)
+    return int(entry.dataset.rows), int(entry.dataset.classes)
+
+
+def _train_partition(state: _Round, x: Any, y: Any, w: Any, task: _Task) -> _Round:
+    """One round of one partition: ``max_batches`` batches of its epoch from ``first_batch``, starting at ``state``."""
+    if state.divergence is not None:
+        return state  # a replica diverged in an earlier round of this epoch: nothing more is trained
+    entry = _entry(x, y, w, task)
+    with entry.lock:
+        engine, dataset = entry.engine, entry.dataset
+        _load(engine, state)
+        engine.begin_fit(task.optimizer, False)
+        try:
+            engine.set_lr(task.lr)
+            engine.begin_epoch(dataset, task.batch_size, task.shuffle, task.first_batch)
+            report = engine.train_chunk(dataset, _ROUND_SECONDS, task.max_batches)
+        except BaseException:
+            engine.end_fit(False)
+            raise
+        if report.divergence is not None:
+            engine.end_fit(False)
+            batch, value = report.divergence
+            return dataclasses.replace(
+                state, seen=0, loss_sum=0.0, correct=0.0, divergence=(task.partition, batch, value)
+            )
+        engine.end_fit(True)
+        tensors, meta = engine.state_dict(True)
+    first_row = task.first_batch * min(task.batch_size, int(dataset.rows))
+    return _Round(
+        dict(tensors),
+        meta,
+        seen=int(report.seen) - first_row,
+        loss_sum=float(report.loss_sum),
+        correct=float(report.correct),
+        batches=int(report.batches),
+    )
+
+
+def _average(a: _Round, b: _Round) -> _Round:
+    """The two states averaged, weighted by the rows each trained (``a + (b - a) * b.seen / (a.seen + b.seen)``,
+    in the model's dtype); counters as the module docstring says; the totals added."""
+    if a.divergence is not None:
+        return a
+    if b.divergence is not None:
+        return b
+    if set(a.tensors) != set(b.tensors):
+        raise ValueError(f"replica states differ in their tensors: {sorted(set(a.tensors) ^ set(b.tensors))}")
+    seen = a.seen + b.seen
+    share = b.seen / seen
+    tensors = {}
+    for name, first in a.tensors.items():
+        mixed = b.tensors[name] - first
+        mixed *= mixed.dtype.type(share)
+        mixed += first
+        tensors[name] = mixed
+    meta_a, meta_b = json.loads(a.meta), json.loads(b.meta)
+    counters_a, counters_b = meta_a["counters"], meta_b["counters"]
+    counters = {
+        "step": max(counters_a["step"], counters_b["step"]),
+        "updates": max(counters_a["updates"], counters_b["updates"]),
+        "epochs": min(counters_a["epochs"], counters_b["epochs"]),
+        "optimizer_epochs": min(counters_a["optimizer_epochs"], counters_b["optimizer_epochs"]),
+    }
+    meta = json.dumps({**meta_a, "counters": counters}, separators=(",", ":"))
+    return _Round(
+        tensors,
+        meta,
+        seen=seen,
+        loss_sum=a.loss_sum + b.loss_sum,
+        correct=a.correct + b.correct,
+        batches=max(a.batches, b.batches),
+    )
+
+
+def _load(engine: _core.Model, state: _Round) -> None:
+    """Load a state into an engine. Arrays that crossed the network may be unaligned: aligned copies of those."""
+    tensors = {name: np.require(array, requirements=ENGINE_LAYOUT) for name, array in state.tensors.items()}
+    engine.load_state_dict(tensors, state.meta)
+
+
+def _summarize(state: _Round) -> _Summary:
+    return state.summary()
+
+
+def _evaluate_partition(state: _Round, x: Any, y: Any, w: Any, config: str) -> tuple[float, float, float, int]:
+    """Validation on one chunk: (data loss x total weight, total weight, correct, rows)."""
+    model = Sequential.from_config(json.loads(config))
+    engine = model._require_built()
+    _load(engine, state)
+    names = ("validation_data X", "validation_data y", "validation_data sample_weight")
+    features, targets, weights = model._batch(x, y, w, names=names)
+    objective, correct = engine.evaluate(features, targets, weights)
+    total = float(features.shape[0]) if weights is None else float(weights.sum(dtype=np.float64))
+    penalty = _penalty(state, model)
+    if model.penalty_per_sample:
+        penalty = penalty / total if total > 0 else 0.0
+    data_loss = float(objective) - penalty if total > 0 else 0.0
+    return data_loss * total, total, float(correct), int(features.shape[0])
+
+
+def _penalty(state: _Round, model: Sequential) -> float:
+    """The weights' l1/l2 penalty of the state (before any division by a total weight)."""
+    if not (model.l1 or model.l2):
+        return 0.0
+    total = 0.0
+    for index, layer in enumerate(model.layers):
+        if isinstance(layer, Dense):
+            total += float(_core.penalty(state.tensors[f"layers.{index}.W"], model.l1, model.l2))
+    return total
+
+
+# ---- the client side: data ------------------------------------------------------------------------------------------
+
+
+def _is_dask_collection(value: Any) -> bool:
+    return bool(is_dask_collection(value))
+
+
+def _as_dask_array(value: Any, name: str, ndims: tuple[int, ...]) -> da.Array:
+    """A dask array (a dask DataFrame or Series converted, with its chunk lengths) of one of ``ndims``, chunked along
+    rows only; anything else raises TypeError/ValueError."""
+    if not _is_dask_collection(value):
+        raise TypeError(
+            f"{name} must be a dask array, DataFrame or Series; got {type(value).__module__}.{type(value).__name__}. "
+            "Train in-memory data with Sequential.fit, or wrap it: dask.array.from_array(data, chunks=(rows, -1))"
+        )
+    if not isinstance(value, da.Array):
+        to_array = getattr(value, "to_dask_array", None)
+        if to_array is None:
+            raise TypeError(f"{name} must be a dask array, DataFrame or Series; got {type(value).__name__}")
+        value = to_array(lengths=True)
+    if value.ndim not in ndims:
+        shapes = " or ".join(f"{n}-D" for n in ndims)
+        raise ValueError(f"{name} must be {shapes}; got a {value.ndim}-D dask array of shape {value.shape}")
+    if value.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers (bool, int or float); got dtype {value.dtype}")
+    if any(math.isnan(size) for size in value.chunks[0]):
+        raise ValueError(f"{name} has unknown chunk sizes; call {name}.compute_chunk_sizes() first")
+    if value.ndim == 2 and value.numblocks[1] > 1:
+        value = value.rechunk({1: -1})  # one chunk of columns: a partition is a block of whole rows
+    return cast(da.Array, value)
+
+
+@dataclasses.dataclass
+class _Partitions:
+    """The training data on the cluster: per non-empty row chunk, the futures of its X, y and weights blocks."""
+
+    x: list[Any]
+    y: list[Any]
+    w: list[Any]
+    rows: list[int]
+    first_rows: list[int]
+    workers: list[tuple[str, ...]]
+    persisted: list[Any]  # the persisted collections: holding them keeps the blocks on the workers
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows)
+
+
+def _check_same_chunks(reference: da.Array, other: da.Array, name: str) -> None:
+    if other.shape[0] != reference.shape[0]:
+        raise ValueError(f"{name} has {other.shape[0]} rows but X has {reference.shape[0]}")
+    if other.chunks[0] != reference.chunks[0]:
+        raise ValueError(
+            f"{name} is chunked along rows as {other.chunks[0]} but X as {reference.chunks[0]}: each partition needs "
+            f"its rows of X, y and sample_weight together; rechunk one to the other, e.g. {name}.rechunk({{0: X.chunks[0]}})"
+        )
+
+
+def _block_futures(collection: da.Array, futures: dict[Any, Any]) -> list[Any]:
+    keys = cast(list[Any], collection.__dask_keys__())
+    flat = [row[0] for row in keys] if collection.ndim == 2 else keys
+    return [futures[key] for key in flat]
+
+
+def _partitions(client: Any, X: da.Array, y: da.Array, w: da.Array | None) -> _Partitions:
+    """Persist the data on the workers (a no-op for data already there) and find each chunk's futures."""
+    collections_ = [X, y] if w is None else [X, y, w]
+    persisted = client.persist(collections_)
+    futures = {future.key: future for future in futures_of(persisted)}
+    x_blocks = _block_futures(persisted[0], futures)
+    y_blocks = _block_futures(persisted[1], futures)
+    w_blocks = _block_futures(persisted[2], futures) if w is not None else [None] * len(x_blocks)
+    sizes = [int(size) for size in X.chunks[0]]
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist() if sizes else []
+    keep = [i for i, size in enumerate(sizes) if size > 0]
+    who_has = client.who_has([x_blocks[i] for i in keep])
+    return _Partitions(
+        x=[x_blocks[i] for i in keep],
+        y=[y_blocks[i] for i in keep],
+        w=[w_blocks[i] for i in keep],
+        rows=[sizes[i] for i in keep],
+        first_rows=[starts[i] for i in keep],
+        workers=[tuple(who_has.get(x_blocks[i].key, ())) for i in keep],
+        persisted=persisted,
+    )
+
+
+def _client(client: Any) -> Any:
+    if client is not None:
+        if not hasattr(client, "submit") or not hasattr(client, "persist"):
+            raise TypeError(f"client must be a distributed.Client; got {type(client).__name__}")
+        return client
+    try:
+        return get_client()
+    except ValueError:
+        raise ValueError(
+            "no Dask client: pass client=distributed.Client(...) or create one before calling fit"
+        ) from None
+
+
+def _partition_seed(seed: int, partition: int) -> int:
+    if partition == 0:
+        return seed
+    return int(_core.hash_words([seed, _PARTITION_STREAM, partition]))
+
+
+# ---- the client side: a run ----------------------------------------------------------------------------------------
+
+
+class DistributedRun:
+    """One distributed training run over data on a Dask cluster, with ``TrainingRun``'s protocol (a context
+    manager with ``next_epoch`` and ``run_epoch``), so that ``fit`` and the scikit-learn wrappers drive it alike.
+
+    Entering the run installs the optimizer on the model; leaving it by an exception puts the model, its optimizer
+    and their state back exactly as before. Use ``fit`` (or the wrappers) rather than this class.
+    """
+
+    def __init__(
+        self,
+        model: Sequential,
+        client: Any,
+        X: da.Array,
+        y: da.Array,
+        sample_weight: da.Array | None,
+        *,
+        optimizer: Optimizer,
+        reset_optimizer: bool,
+        batch_size: int,
+        shuffle: bool,
+        sync_every: int,
+        seed: int,
+        validation: tuple[Any, ...] | _DaskValidation | None = None,
+        schedule: Any = None,
+        callbacks: list[Callback] | None = None,
+        verbose: int = 0,
+    ):
+        self.model = model
+        self.client = client
+        self.engine = model._require_built()
+        self.optimizer = optimizer
+        self.reset_optimizer = reset_optimizer
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.sync_every = sync_every
+        self.seed = seed
+        self.schedule = schedule
+        self.verbose = verbose
+        self.show_progress = verbose == 1 and _tqdm_available()
+        self.token = uuid.uuid4().hex
+        self.data = _partitions(client, X, y, sample_weight)
+        self.rows = self.data.total
+        if self.rows == 0:
+            raise ValueError("X must have at least one row; got 0")
+        self._check_batchnorm()
+        config = json.loads(self.engine.config)
+        self._configs = [json.dumps({**config, "seed": _partition_seed(seed, i)}) for i in range(len(self.data.rows))]
+        self._model_config = self.engine.config
+        self.validation = validation
+        self.history = History()
+        metrics = ["loss", "accuracy"] if model.is_classifier else ["loss"]
+        if validation is not None:
+            metrics += ["val_" + key for key in metrics]
+        self.history.history = {key: [] for key in [*metrics, "lr", "epoch_seconds"]}
+        self.callbacks = CallbackList([self.history, *(callbacks or [])], model)
+        self._optimizer_json = ""
+        self._backup: _core.Model | None = None
+        self._previous_optimizer: Optimizer | None = None
+        self._prepare()
+
+    def _check_batchnorm(self) -> None:
+        if not any(isinstance(layer, BatchNorm) for layer in self.model.layers):
+            return
+        for index, rows in enumerate(self.data.rows):
+            batch = min(self.batch_size, rows)
+            if batch < 2 or rows % batch == 1:
+                raise ValueError(
+                    f"BatchNorm needs at least 2 rows per training batch, but batch_size={self.batch_size} over "
+                    f"partition {index}'s {rows} rows leaves a batch of 1 row; choose another batch_size or chunking"
+                )
+
+    def _task(self, partition: int, **fields: Any) -> _Task:
+        return _Task(
+            run=self.token,
+            partition=partition,
+            first_row=self.data.first_rows[partition],
+            config=self._configs[partition],
+            **fields,
+        )
+
+    def _submit(self, function: Callable[..., Any], *args: Any, key: str, workers: Any = None) -> Any:
+        return self.client.submit(
+            function,
+            *args,
+            key=key,
+            retries=RETRIES,
+            workers=list(workers) if workers else None,
+            allow_other_workers=bool(workers),
+        )
+
+    def _prepare(self) -> None:
+        """Copy every partition into an engine dataset on its worker (checked as ``Sequential.fit`` checks X and y);
+        a bad partition raises here, before the model changes."""
+        data = self.data
+        futures = [
+            self._submit(
+                _prepare_partition,
+                data.x[i],
+                data.y[i],
+                data.w[i],
+                self._task(i),
+                key=f"ferronet-prepare-{self.token}-{i}",
+                workers=data.workers[i],
+            )
+            for i in range(len(data.rows))
+        ]
+        try:
+            self.client.gather(futures)
+        except BaseException:
+            self._evict()
+            raise
+
+    def _evict(self) -> None:
+        try:
+            self.client.run(_evict_run, self.token)
+        except (OSError, RuntimeError, CancelledError):  # the cluster is gone: nothing left to free
+            pass
+
+    # ---- the transaction ----------------------------------------------------------------------------------------
+
+    def __enter__(self) -> DistributedRun:
+        self.callbacks.__enter__()
+        try:
+            self._backup = self.engine.copy()
+            self._optimizer_json = json.dumps(self.optimizer.config())
+            self.engine.begin_fit(self._optimizer_json, self.reset_optimizer)
+            self.engine.end_fit(True)
+        except BaseException:
+            self.callbacks.__exit__()
+            raise
+        self._previous_optimizer = self.model._optimizer
+        self.model._optimizer = self.optimizer
+        self.model.stop_training = False
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        try:
+            if kind is not None and self._backup is not None:
+                self.model._engine = self._backup
+                self.engine = self._backup
+                self.model._optimizer = self._previous_optimizer
+        finally:
+            self._backup = None
+            self.callbacks.__exit__()
+            self._evict()
+
+    # ---- epochs -------------------------------------------------------------------------------------------------
+
+    @property
+    def next_epoch(self) -> int:
+        """The index of the next epoch when none is given: epochs trained with this optimizer state."""
+        return int(self.engine.counters["optimizer_epochs"])
+
+    def fit(self, epochs: int) -> History:
+        """Train ``epochs`` epochs, continuing the epoch index; returns the history."""
+        first = self.next_epoch
+        last = first + epochs
+        self.callbacks.on_train_begin()
+        for epoch in range(first, last):
+            self.run_epoch(epoch, last)
+            if self.model.stop_training:
+                break
+        self.callbacks.on_train_end({key: values[-1] for key, values in self.history.history.items() if values})
+        self.model.history = self.history
+        return self.history
+
+    def run_epoch(self, epoch: int, epochs: int, lr: float | None = None) -> Logs:
+        """One epoch with index ``epoch`` (of ``epochs``, for display): returns its logs. ``lr`` overrides the
+        schedule (the scikit-learn wrappers compute their own rates)."""
+        self.callbacks.on_epoch_begin(epoch)
+        if lr is None:
+            lr = learning_rate(self.schedule, epoch, self.optimizer.lr)
+        started = time.perf_counter()
+        result = self._train_epoch(epoch, epochs, lr)
+        if result is None:  # diverged, and a callback chose to stop instead of raising
+            return {}
+        loss_sum, correct = result
+        logs: Logs = {"loss": loss_sum / self.rows}
+        if self.model.is_classifier:
+            logs["accuracy"] = correct / self.rows
+        if self.validation is not None:
+            logs.update(self._evaluate_validation())
+        logs["lr"] = lr
+        logs["epoch_seconds"] = time.perf_counter() - started
+        if self.verbose == 2 or (self.verbose == 1 and not self.show_progress):
+            print(epoch_line(epoch, epochs, logs), flush=True)
+        self.callbacks.on_epoch_end(epoch, logs)
+        return logs
+
+    def _plan(self) -> list[list[int]]:
+        """The partitions that train in each round of an epoch (a partition whose epoch is over sits out)."""
+        batches = [math.ceil(rows / min(self.batch_size, rows)) for rows in self.data.rows]
+        rounds = math.ceil(max(batches) / self.sync_every)
+        return [[i for i, n in enumerate(batches) if r * self.sync_every < n] for r in range(rounds)]
+
+    def _train_epoch(self, epoch: int, epochs: int, lr: float) -> tuple[float, float] | None:
+        """Train one epoch from the client's model and load the result into it: (Σ loss·rows, correct), or None
+        when it diverged and a callback stopped training."""
+        bar = progress_bar(self.rows, epoch, epochs) if self.show_progress else None
+        progress = {"rounds": 0, "seen": 0, "loss_sum": 0.0, "correct": 0.0}
+
+        def on_round(summary: _Summary) -> None:
+            progress["rounds"] += 1
+            progress["seen"] += summary.seen
+            progress["loss_sum"] += summary.loss_sum
+            progress["correct"] += summary.correct
+            if summary.divergence is not None:
+                return
+            seen = max(int(progress["seen"]), 1)
+            logs: Logs = {"loss": progress["loss_sum"] / seen}
+            if self.model.is_classifier:
+                logs["accuracy"] = progress["correct"] / seen
+            if bar is not None:
+                bar.update(summary.seen)
+                bar.set_postfix({key[:3]: f"{value:.4f}" for key, value in logs.items()}, refresh=False)
+            self.callbacks.on_train_batch_end(summary.batches - 1, logs)
+
+        try:
+            final = self._epoch_with_retries(epoch, lr, on_round, progress)
+        finally:
+            if bar is not None:
+                bar.close()
+        if final.divergence is not None:
+            partition, batch, value = final.divergence
+            self.callbacks.on_train_batch_end(batch, {"loss": value})
+            if not self.model.stop_training:
+                raise FloatingPointError(
+                    f"training diverged: the loss became {value} at epoch {epoch + 1}, batch {batch + 1} (1-based) of "
+                    f"partition {partition}; the model was restored to its state before this fit call. Try a smaller "
+                    "learning rate."
+                )
+            _load(self.engine, final)  # the last finite average (TerminateOnNaN)
+            return None
+        _load(self.engine, final)
+        return progress["loss_sum"], progress["correct"]
+
+    def _epoch_with_retries(
+        self, epoch: int, lr: float, on_round: Callable[[_Summary], None], progress: dict[str, Any]
+    ) -> _Round:
+        reported = 0
+        for attempt in range(EPOCH_ATTEMPTS):
+            try:
+                return self._epoch_attempt(epoch, lr, attempt, on_round, reported)
+            except KilledWorker as error:
+                raise RuntimeError(
+                    f"a training task of epoch {epoch + 1} kept losing its worker ({error}); the model was restored to "
+                    "its state before this fit call. Check the workers' memory and logs."
+                ) from error
+            except CancelledError as error:  # the epoch's starting state was lost with a worker
+                reported = int(progress["rounds"])
+                if attempt == EPOCH_ATTEMPTS - 1:
+                    raise RuntimeError(
+                        f"epoch {epoch + 1} lost its starting state with a worker {EPOCH_ATTEMPTS} times ({error}); the "
+                        "model was restored to its state before this fit call"
+                    ) from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _epoch_attempt(
+        self, epoch: int, lr: float, attempt: int, on_round: Callable[[_Summary], None], reported: int
+    ) -> _Round:
+        """Submit the epoch's rounds (``LOOKAHEAD`` ahead of the one awaited) and return its final state."""
+        tensors, meta = self.engine.state_dict(True)
+        data = self.data
+        previous = self.client.scatter(_Round(dict(tensors), meta), hash=False)
+        submitted: list[Any] = [previous]
+        pending: collections.deque[tuple[int, Any, Any]] = collections.deque()
+        prefix = f"{self.token}-{epoch}.{attempt}"
+        plan = self._plan()
+        try:
+            for index, participants in enumerate(plan):
+                leaves = []
+                for i in participants:
+                    task = self._task(
+                        i,
+                        optimizer=self._optimizer_json,
+                        lr=lr,
+                        batch_size=self.batch_size,
+                        shuffle=self.shuffle,
+                        first_batch=index * self.sync_every,
+                        max_batches=self.sync_every,
+                    )
+                    leaves.append(
+                        self._submit(
+                            _train_partition,
+                            previous,
+                            data.x[i],
+                            data.y[i],
+                            data.w[i],
+                            task,
+                            key=f"ferronet-train-{prefix}.{index}-{i}",
+                            workers=data.workers[i],
+                        )
+                    )
+                root = self._reduce(leaves, f"{prefix}.{index}")
+                summary = self._submit(_summarize, root, key=f"ferronet-summary-{prefix}.{index}")
+                submitted += [*leaves, root, summary]
+                pending.append((index, summary, root))
+                previous = root
+                while pending and (len(pending) >= LOOKAHEAD or index == len(plan) - 1):
+                    done_index, done_summary, done_root = pending.popleft()
+                    result = done_summary.result()
+                    if done_index >= reported:
+                        on_round(result)
+                    if result.divergence is not None:
+                        final: _Round = done_root.result()
+                        return final
+            last: _Round = previous.result()
+            return last
+        except BaseException:
+            self.client.cancel(submitted)
+            raise
+
+    def _reduce(self, states: list[Any], name: str) -> Any:
+        """The states averaged pairwise, level by level (a fixed tree: results do not depend on timing)."""
+        level = 0
+        while len(states) > 1:
+            paired = [
+                self._submit(_average, states[j], states[j + 1], key=f"ferronet-average-{name}-{level}.{j // 2}")
+                for j in range(0, len(states) - 1, 2)
+            ]
+            states = paired + ([states[-1]] if len(states) % 2 else [])
+            level += 1
+        return states[0]
+
+    def _evaluate_validation(self) -> Logs:
+        assert self.validation is not None
+        if isinstance(self.validation, _DaskValidation):
+            return self._evaluate_on_workers(self.validation)
+        features, targets, weights = self.validation
+        loss, correct = self.engine.evaluate(features, targets, weights)
+        logs: Logs = {"val_loss": float(loss)}
+        if self.model.is_classifier:
+            logs["val_accuracy"] = float(correct) / features.shape[0]
+        return logs
+
+    def _evaluate_on_workers(self, validation: _DaskValidation) -> Logs:
+        """Validation chunk by chunk where the chunks are: the weighted mean of the data loss plus the penalty."""
+        data = validation.data
+        tensors, meta = self.engine.state_dict(True)
+        state = self.client.scatter(_Round(dict(tensors), meta), hash=False)
+        parts = self.client.gather(
+            [
+                self.client.submit(_evaluate_partition, state, x, y, w, self._model_config, retries=RETRIES, pure=False)
+                for x, y, w in zip(data.x, data.y, data.w, strict=True)
+            ]
+        )
+        weighted = sum(part[0] for part in parts)
+        total = sum(part[1] for part in parts)
+        correct = sum(part[2] for part in parts)
+        rows = sum(part[3] for part in parts)
+        penalty = _penalty(_Round(dict(tensors), meta), self.model)
+        if self.model.penalty_per_sample:
+            penalty = penalty / total if total > 0 else 0.0
+        logs: Logs = {"val_loss": (weighted / total if total > 0 else 0.0) + penalty}
+        if self.model.is_classifier:
+            logs["val_accuracy"] = correct / rows
+        return logs
+
+
+# ---- fit ------------------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _DaskValidation:
+    """Validation data on the cluster."""
+
+    data: _Partitions
+
+
+def _validation(model: Sequential, client: Any, validation_data: Any) -> tuple[Any, ...] | _DaskValidation | None:
+    """Validation data: in memory (checked here, evaluated in the client as ``Sequential.fit`` does) or dask
+    collections (evaluated on the workers, block by block)."""
+    if validation_data is None:
+        return None
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise TypeError("validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight)")
+    X_val, y_val, *rest = validation_data
+    w_val = rest[0] if rest else None
+    names = ("validation_data X", "validation_data y", "validation_data sample_weight")
+    if not any(_is_dask_collection(part) for part in (X_val, y_val, w_val)):
+        return model._batch(X_val, y_val, w_val, names=names)
+    X_val = _as_dask_array(X_val, names[0], (2,))
+    y_val = _as_dask_array(y_val, names[1], (1, 2))
+    _check_same_chunks(X_val, y_val, names[1])
+    if w_val is not None:
+        w_val = _as_dask_array(w_val, names[2], (1,))
+        _check_same_chunks(X_val, w_val, names[2])
+    if X_val.shape[1] != model.input_dim:
+        raise ValueError(f"validation_data X has {X_val.shape[1]} features, the model expects {model.input_dim}")
+    data = _partitions(client, X_val, y_val, w_val)
+    if data.total == 0:
+        raise ValueError("validation_data X must have at least one row; got 0")
+    return _DaskValidation(data)
+
+
+def fit(
+    model: Sequential,
+    X: Any,
+    y: Any,
+    *,
+    client: Any = None,
+    epochs: int = 1,
+    batch_size: int = 32,
+    optimizer: Any = None,
+    sync_every: int = 50,
+    validation_data: tuple[Any, ...] | None = None,
+    callbacks: Sequence[Callback] | None = None,
+    seed: int | None = None,
+    sample_weight: Any = None,
+    shuffle: bool = True,
+    schedule: Any = None,
+    verbose: bool | int | str = 0,
+) -> History:
+    """Train ``model`` in place on a Dask cluster, each worker on the row chunks it holds (local SGD).
+
+    Every row chunk of X trains a replica of the model for ``sync_every`` batches, then the replicas' parameters
+    and optimizer state are averaged (weighted by the rows each trained) through a tree reduction on the workers;
+    see the module docstring for exactly what is averaged. An epoch is one pass of every chunk over its rows.
+
+    Parameters
+    ----------
+    model : Sequential
+        Trained in place (built from X's width if it is not built yet).
+    X : dask array or dask DataFrame
+        Samples (n, features), chunked along rows (column chunks are merged). Each row chunk is a partition: it
+        trains where Dask keeps it. For speed, give it at least as many chunks as workers, of similar sizes.
+    y : dask array, DataFrame or Series
+        Targets as ``Sequential.fit`` takes them, chunked along rows exactly as X.
+    client : distributed.Client, optional
+        The cluster to train on (default: the current client, ``distributed.get_client()``).
+    epochs : int
+        Epochs to train; the epoch index continues from the epochs already trained with this optimizer.
+    batch_size : int
+        Rows per batch within each partition (a partition smaller than it trains in one batch).
+    optimizer : Optimizer or "sgd"/"adam"/"rmsprop", optional
+        As in ``Sequential.fit``: defaults to the model's last optimizer (or ``SGD()``); a new object starts fresh
+        optimizer state.
+    sync_every : int
+        Batches each partition trains between two averages (a round).
+    validation_data : (X_val, y_val) or (X_val, y_val, sample_weight), optional
+        In-memory arrays (evaluated in this process, as ``Sequential.fit`` does) or dask collections (evaluated
+        on the workers, block by block).
+    callbacks : list of Callback, optional
+        Keras-style callbacks: ``on_epoch_begin``/``on_epoch_end`` per epoch, ``on_train_batch_end`` per round;
+        ``model.stop_training = True`` ends the fit after the epoch.
+    seed : int, optional
+        Seed of the shuffles and dropout masks (default: the model's seed). Partition 0 uses it as is, partition
+        i > 0 a seed derived from (seed, i).
+    sample_weight : dask array, optional
+        Per-row weights (n,), chunked as X.
+    shuffle : bool
+        Shuffle each partition's rows every epoch (by the partition's seed and the epoch).
+    schedule : Schedule or callable (epoch, lr0) -> lr, optional
+        The learning rate of each epoch from the optimizer's ``lr``.
+    verbose : 0, 1, 2, bool or "auto"
+        0 silent, 1 a progress bar (a line per epoch without tqdm), 2 a line per epoch.
+
+    Returns
+    -------
+    History
+        As ``Sequential.fit``'s: "loss" (and "accuracy", "val_*"), "lr" and "epoch_seconds" per epoch.
+
+    Raises
+    ------
+    TypeError
+        For arguments of the wrong type, e.g. X a NumPy array instead of a dask collection.
+    ValueError
+        For bad values (mismatched row chunks, NaN or infinity in X, labels out of range, no Dask client ...).
+    FloatingPointError
+        When the loss stops being finite in a replica (unless a TerminateOnNaN callback stops training instead).
+    RuntimeError
+        When a task keeps killing workers, or an epoch's starting state is lost too often.
+
+    Every exception leaves the model (weights, optimizer and its state, counters) exactly as it was before the
+    call. With one partition the result equals ``Sequential.fit(X, y, ...)`` with the same arguments bit for bit.
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model must be a ferronet.Sequential; got {type(model).__name__}")
+    with _model_lock(model):
+        epochs = check_int(epochs, "epochs", minimum=0)
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
+        sync_every = check_int(sync_every, "sync_every", minimum=1)
+        shuffle = check_bool(shuffle, "shuffle")
+        verbosity = check_verbose(verbose)
+        callback_list = check_callbacks(callbacks)
+        if schedule is not None and not callable(schedule):
+            raise TypeError("schedule must be a ferronet.schedules.Schedule or a callable (epoch, lr0) -> lr")
+        seed = model.seed if seed is None else check_seed(seed)
+        chosen, reset = model._choose_optimizer(optimizer)
+        X = _as_dask_array(X, "X", (2,))
+        y = _as_dask_array(y, "y", (1, 2))
+        _check_same_chunks(X, y, "y")
+        if sample_weight is not None:
+            sample_weight = _as_dask_array(sample_weight, "sample_weight", (1,))
+            _check_same_chunks(X, sample_weight, "sample_weight")
+        dask_client = _client(client)
+        with model._unbuilt_on_error():  # a first fit that raises leaves the model unbuilt
+            if model.built and X.shape[1] != model.input_dim:
+                raise ValueError(f"X has {X.shape[1]} features, the model expects {model.input_dim}")
+            model.build(int(X.shape[1]))
+            validation = _validation(model, dask_client, validation_data)
+            for callback in callback_list:
+                for monitor in callback.required_metrics():
+                    if monitor.startswith("val_") and validation is None:
+                        raise ValueError(f"{type(callback).__name__} monitors {monitor!r}, which needs validation_data")
+                    if monitor.endswith("accuracy") and not model.is_classifier:
+                        raise ValueError(
+                            f"{type(callback).__name__} monitors {monitor!r}, which needs a classification loss; "
+                            f"this model uses {model.loss}"
+                        )
+            if schedule is not None:
+                first = 0 if reset else int(model._require_built().counters["optimizer_epochs"])
+                for epoch in range(first, first + min(epochs, PRECHECKED_EPOCHS)):
+                    learning_rate(schedule, epoch, chosen.lr)
+            run = DistributedRun(
+                model,
+                dask_client,
+                X,
+                y,
+                sample_weight,
+                optimizer=chosen,
+                reset_optimizer=reset,
+                batch_size=batch_size,
+                shuffle=shuffle,
+                sync_every=sync_every,
+                seed=seed,
+                validation=validation,
+                schedule=schedule,
+                callbacks=callback_list,
+                verbose=verbosity,
+            )
+        with run:
+            return run.fit(epochs)
