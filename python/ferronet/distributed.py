@@ -45,9 +45,12 @@ exception it leaves the model exactly as it was before the call.
 from __future__ import annotations
 
 import collections
+import ctypes
 import dataclasses
 import json
 import math
+import os
+import sys
 import threading
 import time
 import uuid
@@ -60,18 +63,18 @@ import dask.array as da
 import numpy as np
 from dask.base import is_dask_collection
 from dask.sizeof import sizeof
-from distributed import KilledWorker, futures_of, get_client
+from distributed import KilledWorker, futures_of, get_client, wait
 
 from . import _core
 from ._progress import progress_bar
 from ._validation import ENGINE_LAYOUT, check_bool, check_int
-from .callbacks import Callback, CallbackList, History, Logs, check_callbacks
+from .callbacks import Callback, CallbackList, History, Logs, TerminateOnNaN, check_callbacks
 from .layers import BatchNorm, Dense
 from .losses import LABEL_LOSSES
 from .model import PRECHECKED_EPOCHS, Sequential, _model_lock, _tqdm_available, check_seed
 from .optim import Optimizer
 from .schedules import learning_rate
-from .training import check_verbose, epoch_line
+from .training import _SHORT, check_verbose, epoch_line
 
 __all__ = ["DistributedRun", "fit"]
 
@@ -85,40 +88,57 @@ LOOKAHEAD = 4
 _ROUND_SECONDS = 1e7
 #: The stream word of the per-partition seeds (hash_words([seed, _PARTITION_STREAM, i])): b"part" as an int.
 _PARTITION_STREAM = 0x70617274
+#: glibc's mallopt parameter numbers.
+_M_TOP_PAD, _M_MMAP_THRESHOLD = -2, -3
 
 
 # ---- what travels between the client and the workers -------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
-class _Round:
-    """A model state and what produced it: a replica after a round, an average of replicas, or a start.
+class _Totals:
+    """Rows trained, Σ batch objective x batch rows, and correct training predictions."""
 
-    ``tensors``/``meta`` are ``_core.Model.state_dict(True)``; ``seen`` the rows trained in the round (the weight of
-    the state in an average); ``loss_sum`` the sum of batch objective x batch rows; ``correct`` the correct training
-    predictions; ``batches`` the epoch's batch index reached; ``divergence`` (partition, batch, loss) when a replica's
-    loss stopped being finite: then ``tensors`` are the state the round started from.
+    seen: int = 0
+    loss_sum: float = 0.0
+    correct: float = 0.0
+
+    def __add__(self, other: _Totals) -> _Totals:
+        return _Totals(self.seen + other.seen, self.loss_sum + other.loss_sum, self.correct + other.correct)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Round:
+    """A model state and what produced it: a replica after a round, an average of replicas, or an epoch's start.
+
+    ``tensors``/``meta`` are ``_core.Model.state_dict(True)``. ``round`` holds this round's totals (``seen`` is the
+    state's weight in an average), ``before`` those of the epoch's earlier rounds, ``batches`` the epoch's batch
+    index reached. ``divergence`` is (partition, batch, loss) when a replica's loss stopped being finite: then
+    ``tensors`` are the state the round started from, and later rounds pass it on untouched.
     """
 
     tensors: dict[str, np.ndarray]
     meta: str
-    seen: int = 0
-    loss_sum: float = 0.0
-    correct: float = 0.0
+    round: _Totals = _Totals()
+    before: _Totals = _Totals()
     batches: int = 0
     divergence: tuple[int, int, float] | None = None
 
+    @property
+    def epoch(self) -> _Totals:
+        """The totals of the epoch up to and including this round."""
+        return self.before + self.round
+
     def summary(self) -> _Summary:
-        return _Summary(self.seen, self.loss_sum, self.correct, self.batches, self.divergence)
+        return _Summary(self.epoch, self.round.seen, self.batches, self.divergence)
 
 
 @dataclasses.dataclass(frozen=True)
 class _Summary:
-    """A round's totals without the state (what the client waits for between rounds)."""
+    """A round's progress without the state (what the client fetches between rounds when it reports them)."""
 
+    epoch: _Totals
     seen: int
-    loss_sum: float
-    correct: float
     batches: int
     divergence: tuple[int, int, float] | None
 
@@ -182,8 +202,40 @@ def _cached_partitions() -> int:
         return len(_cache)
 
 
+_malloc_tuned = False
+
+
+def _tune_malloc() -> None:
+    """Keep glibc from returning the engine's working memory to the OS after every use, in this worker process.
+
+    Dask starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``. That also freezes glibc's mmap threshold at 128 KiB,
+    so the GEMM packing buffers (about 1 MiB, allocated by the GEMM crate on every call) are mapped and unmapped at
+    every matrix product, and the trim returns every freed block at the top of the heap: a training batch then
+    spends as long in page faults as in arithmetic (measured: 50 batches of 784-256-128-10 at batch size 32 take
+    34 ms instead of 17). Allocations below 32 MiB are served from the heap instead, and 16 MiB stay at its top
+    after a trim (``M_MMAP_THRESHOLD``, ``M_TOP_PAD``). Done once per process, only on glibc Linux with Dask's
+    setting in place, and never when the user set either parameter (``MALLOC_MMAP_THRESHOLD_``,
+    ``MALLOC_TOP_PAD_``).
+    """
+    global _malloc_tuned
+    if _malloc_tuned:
+        return
+    _malloc_tuned = True
+    if not sys.platform.startswith("linux") or "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        return  # without Dask's setting glibc adapts its thresholds by itself
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TOP_PAD_" in os.environ:
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (musl ...)
+        return
+    mallopt(_M_MMAP_THRESHOLD, 32 * 2**20)  # glibc's largest allowed value on 64-bit systems
+    mallopt(_M_TOP_PAD, 16 * 2**20)
+
+
 def _build_entry(x: Any, y: Any, w: Any, task: _Task) -> _Entry:
     """Copy a chunk into an engine dataset, with ``Sequential.fit``'s conversions and checks."""
+    _tune_malloc()
     config = json.loads(task.config)
     model = Sequential.from_config(config)
     rows = f"partition {task.partition} (rows {task.first_row}..{task.first_row + len(x) - 1})"
@@ -218,8 +270,10 @@ def _prepare_partition(x: Any, y: Any, w: Any, task: _Task) -> tuple[int, int]:
     return int(entry.dataset.rows), int(entry.dataset.classes)
 
 
-def _train_partition(state: _Round, x: Any, y: Any, w: Any, task: _Task) -> _Round:
-    """One round of one partition: ``max_batches`` batches of its epoch from ``first_batch``, starting at ``state``."""
+def _train_partition(x: Any, y: Any, w: Any, task: _Task, *tops: _Round) -> _Round:
+    """One round of one partition: ``max_batches`` batches of its epoch from ``first_batch``, starting at the
+    average of ``tops`` (the previous round's last two states of its tree, or the epoch's start)."""
+    state = _merge(*tops)
     if state.divergence is not None:
         return state  # a replica diverged in an earlier round of this epoch: nothing more is trained
     entry = _entry(x, y, w, task)
@@ -237,20 +291,12 @@ def _train_partition(state: _Round, x: Any, y: Any, w: Any, task: _Task) -> _Rou
         if report.divergence is not None:
             engine.end_fit(False)
             batch, value = report.divergence
-            return dataclasses.replace(
-                state, seen=0, loss_sum=0.0, correct=0.0, divergence=(task.partition, batch, value)
-            )
+            return _Round(state.tensors, state.meta, before=state.epoch, divergence=(task.partition, batch, value))
         engine.end_fit(True)
         tensors, meta = engine.state_dict(True)
     first_row = task.first_batch * min(task.batch_size, int(dataset.rows))
-    return _Round(
-        dict(tensors),
-        meta,
-        seen=int(report.seen) - first_row,
-        loss_sum=float(report.loss_sum),
-        correct=float(report.correct),
-        batches=int(report.batches),
-    )
+    trained = _Totals(int(report.seen) - first_row, float(report.loss_sum), float(report.correct))
+    return _Round(dict(tensors), meta, round=trained, before=state.epoch, batches=int(report.batches))
 
 
 def _average(a: _Round, b: _Round) -> _Round:
@@ -262,8 +308,7 @@ def _average(a: _Round, b: _Round) -> _Round:
         return b
     if set(a.tensors) != set(b.tensors):
         raise ValueError(f"replica states differ in their tensors: {sorted(set(a.tensors) ^ set(b.tensors))}")
-    seen = a.seen + b.seen
-    share = b.seen / seen
+    share = b.round.seen / (a.round.seen + b.round.seen)
     tensors = {}
     for name, first in a.tensors.items():
         mixed = b.tensors[name] - first
@@ -279,14 +324,7 @@ def _average(a: _Round, b: _Round) -> _Round:
         "optimizer_epochs": min(counters_a["optimizer_epochs"], counters_b["optimizer_epochs"]),
     }
     meta = json.dumps({**meta_a, "counters": counters}, separators=(",", ":"))
-    return _Round(
-        tensors,
-        meta,
-        seen=seen,
-        loss_sum=a.loss_sum + b.loss_sum,
-        correct=a.correct + b.correct,
-        batches=max(a.batches, b.batches),
-    )
+    return _Round(tensors, meta, round=a.round + b.round, before=a.before, batches=max(a.batches, b.batches))
 
 
 def _load(engine: _core.Model, state: _Round) -> None:
@@ -295,8 +333,22 @@ def _load(engine: _core.Model, state: _Round) -> None:
     engine.load_state_dict(tensors, state.meta)
 
 
-def _summarize(state: _Round) -> _Summary:
-    return state.summary()
+def _merge(*tops: _Round) -> _Round:
+    """The root of a round's tree from its last two states (every task that needs the root computes it: the same
+    inputs in the same order give the same bits everywhere, one scheduling hop and one transfer fewer per round)."""
+    if len(tops) == 1:
+        return tops[0]
+    first, second = tops
+    return _average(first, second)
+
+
+def _summarize(*tops: _Round) -> _Summary:
+    """A round's summary from its last two states (or the one), without averaging the tensors."""
+    diverged = [top for top in tops if top.divergence is not None]
+    if diverged or len(tops) == 1:
+        return (diverged or list(tops))[0].summary()
+    first, second = tops
+    return _Round({}, "", first.round + second.round, first.before, max(first.batches, second.batches)).summary()
 
 
 def _evaluate_partition(state: _Round, x: Any, y: Any, w: Any, config: str) -> tuple[float, float, float, int]:
@@ -609,13 +661,12 @@ class DistributedRun:
         if lr is None:
             lr = learning_rate(self.schedule, epoch, self.optimizer.lr)
         started = time.perf_counter()
-        result = self._train_epoch(epoch, epochs, lr)
-        if result is None:  # diverged, and a callback chose to stop instead of raising
+        totals = self._train_epoch(epoch, epochs, lr)
+        if totals is None:  # diverged, and a callback chose to stop instead of raising
             return {}
-        loss_sum, correct = result
-        logs: Logs = {"loss": loss_sum / self.rows}
+        logs: Logs = {"loss": totals.loss_sum / self.rows}
         if self.model.is_classifier:
-            logs["accuracy"] = correct / self.rows
+            logs["accuracy"] = totals.correct / self.rows
         if self.validation is not None:
             logs.update(self._evaluate_validation())
         logs["lr"] = lr
@@ -631,30 +682,34 @@ class DistributedRun:
         rounds = math.ceil(max(batches) / self.sync_every)
         return [[i for i, n in enumerate(batches) if r * self.sync_every < n] for r in range(rounds)]
 
-    def _train_epoch(self, epoch: int, epochs: int, lr: float) -> tuple[float, float] | None:
-        """Train one epoch from the client's model and load the result into it: (Σ loss·rows, correct), or None
-        when it diverged and a callback stopped training."""
+    def _reports_rounds(self) -> bool:
+        """Whether the client follows the rounds as they finish (a progress bar, or a callback that wants
+        ``on_train_batch_end``); otherwise it only paces them, and the cluster runs without waiting on it."""
+        quiet = (History, TerminateOnNaN)  # TerminateOnNaN hears of a divergence at the end of the epoch
+        return self.show_progress or any(
+            type(callback).on_train_batch_end is not Callback.on_train_batch_end and not isinstance(callback, quiet)
+            for callback in self.callbacks.callbacks
+        )
+
+    def _train_epoch(self, epoch: int, epochs: int, lr: float) -> _Totals | None:
+        """Train one epoch from the client's model and load the result into it: its totals, or None when it
+        diverged and a callback stopped training."""
         bar = progress_bar(self.rows, epoch, epochs) if self.show_progress else None
-        progress = {"rounds": 0, "seen": 0, "loss_sum": 0.0, "correct": 0.0}
 
         def on_round(summary: _Summary) -> None:
-            progress["rounds"] += 1
-            progress["seen"] += summary.seen
-            progress["loss_sum"] += summary.loss_sum
-            progress["correct"] += summary.correct
             if summary.divergence is not None:
                 return
-            seen = max(int(progress["seen"]), 1)
-            logs: Logs = {"loss": progress["loss_sum"] / seen}
+            seen = max(summary.epoch.seen, 1)
+            logs: Logs = {"loss": summary.epoch.loss_sum / seen}
             if self.model.is_classifier:
-                logs["accuracy"] = progress["correct"] / seen
+                logs["accuracy"] = summary.epoch.correct / seen
             if bar is not None:
                 bar.update(summary.seen)
-                bar.set_postfix({key[:3]: f"{value:.4f}" for key, value in logs.items()}, refresh=False)
+                bar.set_postfix({_SHORT.get(key, key): f"{value:.4f}" for key, value in logs.items()}, refresh=False)
             self.callbacks.on_train_batch_end(summary.batches - 1, logs)
 
         try:
-            final = self._epoch_with_retries(epoch, lr, on_round, progress)
+            final = self._epoch_with_retries(epoch, lr, on_round if self._reports_rounds() else None)
         finally:
             if bar is not None:
                 bar.close()
@@ -670,22 +725,25 @@ class DistributedRun:
             _load(self.engine, final)  # the last finite average (TerminateOnNaN)
             return None
         _load(self.engine, final)
-        return progress["loss_sum"], progress["correct"]
+        return final.epoch
 
-    def _epoch_with_retries(
-        self, epoch: int, lr: float, on_round: Callable[[_Summary], None], progress: dict[str, Any]
-    ) -> _Round:
-        reported = 0
+    def _epoch_with_retries(self, epoch: int, lr: float, on_round: Callable[[_Summary], None] | None) -> _Round:
+        reported = [0]  # rounds already reported (an epoch trained again reports only the rounds after them)
+
+        def report(index: int, summary: _Summary) -> None:
+            if on_round is not None and index >= reported[0]:
+                on_round(summary)
+                reported[0] = index + 1
+
         for attempt in range(EPOCH_ATTEMPTS):
             try:
-                return self._epoch_attempt(epoch, lr, attempt, on_round, reported)
+                return self._epoch_attempt(epoch, lr, attempt, report if on_round is not None else None)
             except KilledWorker as error:
                 raise RuntimeError(
                     f"a training task of epoch {epoch + 1} kept losing its worker ({error}); the model was restored to "
                     "its state before this fit call. Check the workers' memory and logs."
                 ) from error
             except CancelledError as error:  # the epoch's starting state was lost with a worker
-                reported = int(progress["rounds"])
                 if attempt == EPOCH_ATTEMPTS - 1:
                     raise RuntimeError(
                         f"epoch {epoch + 1} lost its starting state with a worker {EPOCH_ATTEMPTS} times ({error}); the "
@@ -694,71 +752,80 @@ class DistributedRun:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _epoch_attempt(
-        self, epoch: int, lr: float, attempt: int, on_round: Callable[[_Summary], None], reported: int
+        self, epoch: int, lr: float, attempt: int, report: Callable[[int, _Summary], None] | None
     ) -> _Round:
-        """Submit the epoch's rounds (``LOOKAHEAD`` ahead of the one awaited) and return its final state."""
+        """Submit the epoch's rounds, at most ``LOOKAHEAD`` ahead of the last finished one, and return the final
+        state. With ``report``, each round's summary is fetched and reported in order."""
         tensors, meta = self.engine.state_dict(True)
         data = self.data
-        previous = self.client.scatter(_Round(dict(tensors), meta), hash=False)
-        submitted: list[Any] = [previous]
-        pending: collections.deque[tuple[int, Any, Any]] = collections.deque()
+        tops = [self.client.scatter(_Round(dict(tensors), meta), hash=False)]
+        submitted: list[Any] = list(tops)
+        rounds: list[list[Any]] = []
+        summaries: collections.deque[tuple[int, Any]] = collections.deque()
         prefix = f"{self.token}-{epoch}.{attempt}"
         plan = self._plan()
         try:
             for index, participants in enumerate(plan):
-                leaves = []
-                for i in participants:
-                    task = self._task(
-                        i,
-                        optimizer=self._optimizer_json,
-                        lr=lr,
-                        batch_size=self.batch_size,
-                        shuffle=self.shuffle,
-                        first_batch=index * self.sync_every,
-                        max_batches=self.sync_every,
+                leaves = [
+                    self._submit(
+                        _train_partition,
+                        data.x[i],
+                        data.y[i],
+                        data.w[i],
+                        self._task(
+                            i,
+                            optimizer=self._optimizer_json,
+                            lr=lr,
+                            batch_size=self.batch_size,
+                            shuffle=self.shuffle,
+                            first_batch=index * self.sync_every,
+                            max_batches=self.sync_every,
+                        ),
+                        *tops,
+                        key=f"ferronet-train-{prefix}.{index}-{i}",
+                        workers=data.workers[i],
                     )
-                    leaves.append(
-                        self._submit(
-                            _train_partition,
-                            previous,
-                            data.x[i],
-                            data.y[i],
-                            data.w[i],
-                            task,
-                            key=f"ferronet-train-{prefix}.{index}-{i}",
-                            workers=data.workers[i],
-                        )
-                    )
-                root = self._reduce(leaves, f"{prefix}.{index}")
-                summary = self._submit(_summarize, root, key=f"ferronet-summary-{prefix}.{index}")
-                submitted += [*leaves, root, summary]
-                pending.append((index, summary, root))
-                previous = root
-                while pending and (len(pending) >= LOOKAHEAD or index == len(plan) - 1):
-                    done_index, done_summary, done_root = pending.popleft()
-                    result = done_summary.result()
-                    if done_index >= reported:
-                        on_round(result)
-                    if result.divergence is not None:
-                        final: _Round = done_root.result()
-                        return final
-            last: _Round = previous.result()
-            return last
+                    for i in participants
+                ]
+                tops = self._reduce(leaves, f"{prefix}.{index}")
+                submitted += [*leaves, *tops]
+                rounds.append(tops)
+                if report is not None:
+                    summary = self._submit(_summarize, *tops, key=f"ferronet-summary-{prefix}.{index}")
+                    submitted.append(summary)
+                    summaries.append((index, summary))
+                    diverged = None
+                    while diverged is None and (len(summaries) >= LOOKAHEAD or (summaries and index == len(plan) - 1)):
+                        done, future = summaries.popleft()
+                        result = future.result()
+                        report(done, result)
+                        if result.divergence is not None:  # later rounds would only pass it on
+                            diverged = done
+                    if diverged is not None:
+                        tops = rounds[diverged]
+                        break
+                elif index >= LOOKAHEAD:
+                    wait(rounds[index - LOOKAHEAD])  # pacing only: nothing is fetched
+            root = self._submit(_merge, *tops, key=f"ferronet-root-{prefix}")
+            submitted.append(root)
+            final: _Round = root.result()
+            return final
         except BaseException:
             self.client.cancel(submitted)
             raise
 
-    def _reduce(self, states: list[Any], name: str) -> Any:
-        """The states averaged pairwise, level by level (a fixed tree: results do not depend on timing)."""
+    def _reduce(self, states: list[Any], name: str) -> list[Any]:
+        """The states averaged pairwise, level by level (a fixed tree: results do not depend on timing), down to the
+        root's two children (or the one state): the tasks that need the root average those themselves."""
         level = 0
-        while len(states) > 1:
+        while len(states) > 2:
             paired = [
                 self._submit(_average, states[j], states[j + 1], key=f"ferronet-average-{name}-{level}.{j // 2}")
                 for j in range(0, len(states) - 1, 2)
             ]
             states = paired + ([states[-1]] if len(states) % 2 else [])
             level += 1
-        return states[0]
+        return states
 
     def _evaluate_validation(self) -> Logs:
         assert self.validation is not None
