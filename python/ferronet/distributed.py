@@ -57,26 +57,35 @@ import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import dask.array as da
 import numpy as np
 from dask.base import is_dask_collection
+from dask.delayed import delayed
 from dask.sizeof import sizeof
 from distributed import KilledWorker, futures_of, get_client, wait
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.validation import check_is_fitted
 
 from . import _core
 from ._progress import progress_bar
-from ._validation import ENGINE_LAYOUT, check_bool, check_int
+from ._validation import ENGINE_LAYOUT, check_bool, check_choice, check_int
 from .callbacks import Callback, CallbackList, History, Logs, TerminateOnNaN, check_callbacks
 from .layers import BatchNorm, Dense
 from .losses import LABEL_LOSSES
 from .model import PRECHECKED_EPOCHS, Sequential, _model_lock, _tqdm_available, check_seed
 from .optim import Optimizer
 from .schedules import learning_rate
+from .sklearn import MLPClassifier, MLPRegressor, _BaseMLP
 from .training import _SHORT, check_verbose, epoch_line
 
-__all__ = ["DistributedRun", "fit"]
+if TYPE_CHECKING:  # typing.Self is Python 3.11+; annotations are not evaluated at runtime
+    from typing_extensions import Self
+
+__all__ = ["DistributedMLPClassifier", "DistributedMLPRegressor", "DistributedRun", "fit"]
 
 #: Dask ``retries`` of every training task (an exception inside a task; a lost worker is rescheduled by Dask).
 RETRIES = 3
@@ -1036,3 +1045,437 @@ def fit(
             )
         with run:
             return run.fit(epochs)
+
+
+# ---- scikit-learn ---------------------------------------------------------------------------------------------------
+
+
+def _is_dask_input(*values: Any) -> bool:
+    return any(_is_dask_collection(value) for value in values if value is not None)
+
+
+def _encode_labels(block: np.ndarray, binarizer: Any, softmax: bool) -> np.ndarray:
+    """``MLPClassifier._encode`` of one chunk of labels."""
+    indicator = np.asarray(binarizer.transform(block))
+    if softmax:
+        return np.asarray(indicator.argmax(axis=1), dtype=np.int64)
+    return indicator.astype(np.float64)
+
+
+def _lookup_weights(block: np.ndarray, classes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each label's class weight."""
+    return np.asarray(weights[np.searchsorted(classes, block)], dtype=np.float64)
+
+
+def _predict_block(block: np.ndarray, estimator: Any, method: str) -> np.ndarray:
+    return np.asarray(getattr(estimator, method)(block))
+
+
+def _fit_on_dask(estimator: Any, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Any:
+    """``_BaseMLP._fit`` for dask input: the same checks, initialization and training loop (scikit-learn's stopping
+    rules and rate changes between epochs), with each epoch trained by ``DistributedRun`` on the cluster."""
+    sizes = estimator._check_params()
+    sync_every = check_int(estimator.sync_every, "sync_every", minimum=1)
+    if estimator.early_stopping:
+        raise ValueError(
+            "early_stopping=True is not supported with dask input (it would hold out rows on the client); use "
+            "ferronet.distributed.fit with validation_data and an EarlyStopping callback, or in-memory data"
+        )
+    client = _client(None)
+    names = list(getattr(X, "columns", [])) if hasattr(X, "columns") else None
+    X = _as_dask_array(X, "X", (2,))
+    y = _as_dask_array(y, "y", (1, 2))
+    _check_same_chunks(X, y, "y")
+    weights = None
+    if sample_weight is not None:
+        weights = _as_dask_array(sample_weight, "sample_weight", (1,)).astype(np.float64)
+        _check_same_chunks(X, weights, "sample_weight")
+    first_pass = not hasattr(estimator, "_model") or (not estimator.warm_start and not incremental)
+    if not first_pass and X.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting {estimator.n_features_in_} "
+            "features as input."
+        )
+    y = estimator._dask_targets(client, y, incremental, first_pass)
+    if weights is not None and not client.compute((weights != 0).any()).result():
+        raise ValueError("sample_weight must contain at least one non-zero weight; got all zeros")
+    class_weights = estimator._dask_class_weights(client, y, incremental)
+    if class_weights is not None:
+        weights = class_weights if weights is None else weights * class_weights
+    targets = estimator._dask_encode(y)
+    random_state = check_random_state(estimator.random_state)
+    if first_pass:
+        estimator.n_features_in_ = int(X.shape[1])
+        if names and all(isinstance(name, str) for name in names):
+            estimator.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+        estimator._initialize(X, targets, sizes, random_state)
+    elif targets.ndim == 2 and targets.shape[1] != estimator.n_outputs_:
+        raise ValueError(f"y has {targets.shape[1]} outputs; the fitted model has {estimator.n_outputs_}")
+    model = estimator._model
+
+    def training_run(
+        features: da.Array,
+        train_targets: da.Array,
+        train_weights: Any,
+        *,
+        optimizer: Any,
+        batch_size: int,
+        shuffle: bool,
+    ) -> DistributedRun:
+        chosen, reset = model._choose_optimizer(optimizer)
+        return DistributedRun(
+            model,
+            client,
+            features,
+            train_targets,
+            train_weights,
+            optimizer=chosen,
+            reset_optimizer=reset,
+            batch_size=check_int(batch_size, "batch_size", minimum=1),
+            shuffle=check_bool(shuffle, "shuffle"),
+            sync_every=sync_every,
+            seed=model.seed,
+        )
+
+    # The estimators' loop asks the model for its training run: for the length of this fit, the model answers
+    # with a distributed one (an instance attribute, removed afterwards; the class and other models are untouched).
+    model.__dict__["_training_run"] = training_run
+    try:
+        _BaseMLP._fit_stochastic(estimator, X, y, targets, weights, incremental, random_state)
+    finally:
+        del model.__dict__["_training_run"]
+    return estimator
+
+
+def _dask_predict(estimator: Any, X: Any, method: str, columns: int | None) -> da.Array:
+    """``method`` applied chunk by chunk on the workers: a lazy dask array of the results."""
+    X = _as_dask_array(X, "X", (2,))
+    fitted = delayed(estimator, pure=True)
+    dtype = np.float64 if method == "predict_proba" else estimator._prediction_dtype()
+    if columns is None:
+        result = da.map_blocks(
+            _predict_block, X, fitted, method, drop_axis=1, dtype=dtype, meta=np.empty((0,), dtype=dtype)
+        )
+    else:
+        result = da.map_blocks(
+            _predict_block,
+            X,
+            fitted,
+            method,
+            chunks=(X.chunks[0], (columns,)),
+            dtype=dtype,
+            meta=np.empty((0, 0), dtype=dtype),
+        )
+    return cast(da.Array, result)
+
+
+class DistributedMLPClassifier(MLPClassifier):
+    """``ferronet.sklearn.MLPClassifier`` that also fits dask arrays and DataFrames on a Dask cluster.
+
+    With dask input (X, y and ``sample_weight`` chunked alike along rows), ``fit``/``partial_fit`` train through
+    ``DistributedRun`` on the current Dask client (``distributed.get_client()``): every row chunk trains a replica,
+    averaged every ``sync_every`` batches (see ``ferronet.distributed``); scikit-learn's rate schedules and stopping
+    rules run between epochs as for in-memory data. Classes come from ``dask.array.unique(y)``; ``class_weight``
+    (a dict or "balanced") is computed from the class counts. Not with dask input: ``early_stopping=True`` and
+    multilabel targets (both raise ValueError). ``predict``/``predict_proba`` of a dask X return lazy dask arrays
+    computed chunk by chunk on the workers, and ``score`` computes on the cluster. In-memory input behaves exactly
+    as ``MLPClassifier``. With a single chunk, a fit equals ``MLPClassifier``'s on the same data bit for bit.
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: Any = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: Any = 10,
+        max_fun: int = 15000,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        dtype: str | None = None,
+        class_weight: Any = None,
+        sync_every: int = 50,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            dtype=dtype,
+            class_weight=class_weight,
+        )
+        self.sync_every = sync_every
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Self:
+        if not _is_dask_input(X, y, sample_weight):
+            return super()._fit(X, y, sample_weight, incremental)
+        return cast("Self", _fit_on_dask(self, X, y, sample_weight, incremental))
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None) -> Self:
+        """One epoch over (X, y), on the cluster for dask input. ``classes`` is required on the first call."""
+        if not _is_dask_input(X, y, sample_weight):
+            return super().partial_fit(X, y, sample_weight=sample_weight, classes=classes)
+        if not hasattr(self, "classes_"):
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            self._label_binarizer = LabelBinarizer().fit(classes)
+            self.classes_ = self._label_binarizer.classes_
+        elif classes is not None and not np.array_equal(np.sort(unique_labels(classes)), np.sort(self.classes_)):
+            raise ValueError(
+                f"`classes={classes!r}` is not the same as on last call to partial_fit, was: {self.classes_!r}"
+            )
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _dask_targets(self, client: Any, y: da.Array, incremental: bool, reset: bool) -> da.Array:
+        """``_validate_targets`` for a dask y: the classes from ``dask.array.unique`` (computed on the cluster)."""
+        if y.ndim == 2:
+            if y.shape[1] != 1:
+                raise ValueError("multilabel targets (a 2-D y) are not supported with dask input; pass 1-D labels")
+            y = y[:, 0]
+        classes = np.asarray(client.compute(da.unique(y)).result())
+        check_classification_targets(classes)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer().fit(classes)
+            self.classes_ = self._label_binarizer.classes_
+        elif self.warm_start and not incremental:
+            if set(classes) != set(self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as in the previous call to fit. "
+                    f"Previously got {self.classes_}, `y` has {classes}"
+                )
+        elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+            raise ValueError(
+                f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. 'y' has {classes}."
+            )
+        self.out_activation_ = "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+        return y
+
+    def _dask_class_weights(self, client: Any, y: da.Array, incremental: bool) -> da.Array | None:
+        """``class_weight`` as per-row weights: a dict, or "balanced" from the class counts of y."""
+        if self.class_weight is None:
+            return None
+        if isinstance(self.class_weight, str):
+            check_choice(self.class_weight, "class_weight", ("balanced",))
+            if incremental:
+                raise ValueError(
+                    "class_weight='balanced' is not supported for partial_fit (each call sees only part of the "
+                    "data); pass class_weight as a dict {class: weight}"
+                )
+            present, counts = client.gather(client.compute(list(da.unique(y, return_counts=True))))
+            table = len(y) / (len(present) * np.asarray(counts, dtype=np.float64))
+        elif isinstance(self.class_weight, dict):
+            present = np.asarray(self.classes_)
+            table = np.asarray([float(self.class_weight.get(label, 1.0)) for label in present.tolist()])
+        else:
+            raise TypeError(
+                f"class_weight must be None, 'balanced' or a dict {{class: weight}}; got {self.class_weight!r}"
+            )
+        return cast(da.Array, da.map_blocks(_lookup_weights, y, np.asarray(present), table, dtype=np.float64))
+
+    def _dask_encode(self, y: da.Array) -> da.Array:
+        softmax = self.out_activation_ == "softmax"
+        if softmax:
+            return cast(da.Array, da.map_blocks(_encode_labels, y, self._label_binarizer, True, dtype=np.int64))
+        return cast(
+            da.Array,
+            da.map_blocks(
+                _encode_labels,
+                y,
+                self._label_binarizer,
+                False,
+                dtype=np.float64,
+                chunks=(y.chunks[0], (1,)),
+                new_axis=1,
+            ),
+        )
+
+    def _prediction_dtype(self) -> Any:
+        return np.asarray(self.classes_).dtype
+
+    def predict(self, X: Any) -> Any:
+        """Predicted class labels; for a dask X, a lazy dask array computed chunk by chunk on the workers."""
+        if _is_dask_input(X):
+            check_is_fitted(self)
+            return _dask_predict(self, X, "predict", None)
+        return super().predict(X)
+
+    def predict_proba(self, X: Any) -> Any:
+        """Class probabilities in the order of ``classes_``; for a dask X, a lazy dask array."""
+        if _is_dask_input(X):
+            check_is_fitted(self)
+            return _dask_predict(self, X, "predict_proba", max(len(self.classes_), 2))
+        return super().predict_proba(X)
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean accuracy; computed on the cluster for dask input."""
+        if not _is_dask_input(X, y, sample_weight):
+            return float(super().score(X, y, sample_weight))
+        predicted = self.predict(X)
+        labels = _as_dask_array(y, "y", (1, 2))
+        correct = (predicted == (labels[:, 0] if labels.ndim == 2 else labels)).astype(np.float64)
+        if sample_weight is None:
+            return float(_client(None).compute(correct.mean()).result())
+        weights = _as_dask_array(sample_weight, "sample_weight", (1,)).astype(np.float64)
+        total, hits = _client(None).compute([weights.sum(), (correct * weights).sum()])
+        return float(hits.result() / total.result())
+
+
+class DistributedMLPRegressor(MLPRegressor):
+    """``ferronet.sklearn.MLPRegressor`` that also fits dask arrays and DataFrames on a Dask cluster.
+
+    As ``DistributedMLPClassifier``: with dask input ``fit``/``partial_fit`` train on the current Dask client, one
+    replica per row chunk averaged every ``sync_every`` batches; ``predict`` of a dask X returns a lazy dask array and
+    ``score`` (R², uniform average over outputs) computes on the cluster. ``early_stopping=True`` is not supported
+    with dask input. In-memory input behaves exactly as ``MLPRegressor``.
+    """
+
+    def __init__(
+        self,
+        loss: str = "squared_error",
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: Any = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: Any = 10,
+        max_fun: int = 15000,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        dtype: str | None = None,
+        sync_every: int = 50,
+    ):
+        super().__init__(
+            loss=loss,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            dtype=dtype,
+        )
+        self.sync_every = sync_every
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Self:
+        if not _is_dask_input(X, y, sample_weight):
+            return super()._fit(X, y, sample_weight, incremental)
+        return cast("Self", _fit_on_dask(self, X, y, sample_weight, incremental))
+
+    def _dask_targets(self, client: Any, y: da.Array, incremental: bool, reset: bool) -> da.Array:
+        self.out_activation_ = "identity"
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        return y
+
+    def _dask_class_weights(self, client: Any, y: da.Array, incremental: bool) -> None:
+        return None
+
+    def _dask_encode(self, y: da.Array) -> da.Array:
+        values = y.astype(np.float64)
+        return cast(da.Array, values[:, None] if values.ndim == 1 else values)
+
+    def _prediction_dtype(self) -> Any:
+        return np.dtype(self._model.dtype)
+
+    def predict(self, X: Any) -> Any:
+        """Predicted values; for a dask X, a lazy dask array computed chunk by chunk on the workers."""
+        if _is_dask_input(X):
+            check_is_fitted(self)
+            return _dask_predict(self, X, "predict", None if self.n_outputs_ == 1 else self.n_outputs_)
+        return super().predict(X)
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """R² (uniform average over outputs); computed on the cluster for dask input."""
+        if not _is_dask_input(X, y, sample_weight):
+            return float(super().score(X, y, sample_weight))
+        predicted = self.predict(X)
+        target = _as_dask_array(y, "y", (1, 2)).astype(np.float64)
+        if predicted.ndim == 1 and target.ndim == 2:
+            target = target[:, 0]
+        weights = None if sample_weight is None else _as_dask_array(sample_weight, "sample_weight", (1,))
+        w = da.ones(target.shape[0], chunks=target.chunks[0]) if weights is None else weights.astype(np.float64)
+        column = w[:, None] if target.ndim == 2 else w
+        mean = (target * column).sum(axis=0) / w.sum()
+        residual = (((target - predicted) ** 2) * column).sum(axis=0)
+        total = (((target - mean) ** 2) * column).sum(axis=0)
+        residual_value, total_value = _client(None).compute([residual, total])
+        res, tot = np.atleast_1d(residual_value.result()), np.atleast_1d(total_value.result())
+        scores = np.where(tot > 0, 1.0 - res / np.where(tot > 0, tot, 1.0), np.where(res > 0, 0.0, 1.0))
+        return float(scores.mean())
