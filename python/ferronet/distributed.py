@@ -189,6 +189,9 @@ class _Entry:
 
 _cache: dict[tuple[str, int], _Entry] = {}
 _cache_lock = threading.Lock()
+#: Runs that ended in this process, oldest first (an ordered set): their partitions are not cached again.
+_ended_runs: dict[str, None] = {}
+_ENDED_RUNS_KEPT = 1000
 
 
 def _evict(key: tuple[str, int]) -> None:
@@ -197,8 +200,12 @@ def _evict(key: tuple[str, int]) -> None:
 
 
 def _evict_run(run: str) -> int:
-    """Drop a run's cached partitions from this process (called on every worker when a fit ends)."""
+    """Drop a run's cached partitions from this process (called on every worker when a fit ends); a task of the run
+    still running here (cancelled, but Dask cannot stop a running task) then works uncached."""
     with _cache_lock:
+        _ended_runs[run] = None
+        while len(_ended_runs) > _ENDED_RUNS_KEPT:
+            del _ended_runs[next(iter(_ended_runs))]
         keys = [key for key in _cache if key[0] == run]
         for key in keys:
             del _cache[key]
@@ -265,6 +272,8 @@ def _entry(x: Any, y: Any, w: Any, task: _Task) -> _Entry:
         return entry
     entry = _build_entry(x, y, w, task)
     with _cache_lock:
+        if task.run in _ended_runs:
+            return entry
         _cache[key] = entry
     try:
         weakref.finalize(x, _evict, key)  # the chunk released by Dask: the copy goes too
@@ -435,6 +444,10 @@ class _Partitions:
     def total(self) -> int:
         return sum(self.rows)
 
+    def release(self) -> None:
+        """Drop the references to the blocks (a finished run's futures must not outlive it in a traceback)."""
+        self.x, self.y, self.w, self.persisted = [], [], [], []
+
 
 def _check_same_chunks(reference: da.Array, other: da.Array, name: str) -> None:
     if other.shape[0] != reference.shape[0]:
@@ -463,6 +476,7 @@ def _partitions(client: Any, X: da.Array, y: da.Array, w: da.Array | None) -> _P
     sizes = [int(size) for size in X.chunks[0]]
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist() if sizes else []
     keep = [i for i, size in enumerate(sizes) if size > 0]
+    wait([x_blocks[i] for i in keep])  # computed, so that each training task can be sent where its chunk is
     who_has = client.who_has([x_blocks[i] for i in keep])
     return _Partitions(
         x=[x_blocks[i] for i in keep],
@@ -642,6 +656,9 @@ class DistributedRun:
             self._backup = None
             self.callbacks.__exit__()
             self._evict()
+            self.data.release()  # the chunks persisted for this run leave the workers (unless the caller holds them)
+            if isinstance(self.validation, _DaskValidation):
+                self.validation.data.release()
 
     # ---- epochs -------------------------------------------------------------------------------------------------
 
