@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         cluster.close()
     throughput = args.epochs * len(X_train) / sum(history.history["epoch_seconds"])
     accuracy = model.evaluate(X_test, y_test)["accuracy"]
-    print(f"distributed ({workers} workers, {partitions} chunks): test accuracy {accuracy:.4f}, {seconds:.1f} s, ")
+    print(f"distributed ({workers} workers, {partitions} chunks): test accuracy {accuracy:.4f}, {seconds:.1f} s in all")
     print(f"  {throughput:,.0f} training rows/s over the epochs")
 
     if args.compare:
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         single = reference.evaluate(X_test, y_test)["accuracy"]
         print(f"one machine (Sequential.fit, 1 thread): test accuracy {single:.4f}, {seconds:.1f} s")
         print(f"difference: {100 * (accuracy - single):+.2f} percentage points")
-    print(f"labels: {np.bincount(y_test).max() / len(y_test):.2f} of the test set is its most frequent class")
+    print(f"chance: {np.bincount(y_test).max() / len(y_test):.2f} (the test set's most frequent class)")
 
 
 if __name__ == "__main__":
