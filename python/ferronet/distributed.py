@@ -85,7 +85,7 @@ from .training import _SHORT, check_verbose, epoch_line
 if TYPE_CHECKING:  # typing.Self is Python 3.11+; annotations are not evaluated at runtime
     from typing_extensions import Self
 
-__all__ = ["DistributedMLPClassifier", "DistributedMLPRegressor", "DistributedRun", "fit"]
+__all__ = ["DistributedMLPClassifier", "DistributedMLPRegressor", "fit"]
 
 #: Dask ``retries`` of every training task (an exception inside a task; a lost worker is rescheduled by Dask).
 RETRIES = 3
@@ -591,12 +591,14 @@ class DistributedRun:
             **fields,
         )
 
-    def _submit(self, function: Callable[..., Any], *args: Any, key: str, workers: Any = None) -> Any:
+    def _submit(
+        self, function: Callable[..., Any], *args: Any, key: str, workers: Any = None, retries: int = RETRIES
+    ) -> Any:
         return self.client.submit(
             function,
             *args,
             key=key,
-            retries=RETRIES,
+            retries=retries,
             workers=list(workers) if workers else None,
             allow_other_workers=bool(workers),
         )
@@ -614,6 +616,7 @@ class DistributedRun:
                 self._task(i),
                 key=f"ferronet-prepare-{self.token}-{i}",
                 workers=data.workers[i],
+                retries=0,  # bad data raises at once (a lost worker is Dask's to reschedule, not a retry)
             )
             for i in range(len(data.rows))
         ]
@@ -621,6 +624,9 @@ class DistributedRun:
             self.client.gather(futures)
         except BaseException:
             self._evict()
+            self.data.release()
+            if isinstance(self.validation, _DaskValidation):
+                self.validation.data.release()
             raise
 
     def _evict(self) -> None:
