@@ -23,8 +23,15 @@ ends early), and ``epochs``/``optimizer_epochs`` grow by one when every partitio
 
 The average is a tree reduction on the workers: replica states are averaged in pairs (partition 0 with 1, 2 with 3,
 then the pairs' results ...), ``ceil(log2(P))`` levels for P partitions, each pair on a worker holding one of the
-two. Only the root of the last round of an epoch goes to the client (for validation, callbacks and the history);
-the next epoch starts from the client's model, so a callback that changes it is respected.
+two. The last level is not a task of its own: every task of the next round averages the root's two children itself
+(the same inputs in the same order give the same bits everywhere), one scheduling hop and one transfer fewer per
+round. Only the root of an epoch's last round goes to the client (for validation, callbacks and the history); the
+next epoch starts from the client's model, so a callback that changes it is respected.
+
+On a worker, each partition's rows are copied into an engine dataset once per fit and kept between rounds (with
+the engine that trains them), so a worker holds about twice its chunks; the copies go when the fit ends. The first
+training task of a worker process also keeps glibc from unmapping the engine's working memory after every matrix
+product (see ``_tune_malloc``), which Dask's worker settings otherwise cause.
 
 Each replica's shuffles and dropout masks use its own seed: partition 0 uses ``seed`` (the model's seed unless
 given), partition i > 0 a seed hashed from (seed, i). A fit is therefore deterministic for a given seed and
@@ -1276,7 +1283,25 @@ class DistributedMLPClassifier(MLPClassifier):
         return cast("Self", _fit_on_dask(self, X, y, sample_weight, incremental))
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None) -> Self:
-        """One epoch over (X, y), on the cluster for dask input. ``classes`` is required on the first call."""
+        """One epoch over (X, y), on the cluster for dask input.
+
+        Parameters
+        ----------
+        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
+        y : array-like, dask array or dask Series of shape (n_samples,)
+        sample_weight : array-like or dask array of shape (n_samples,), optional
+        classes : array-like, optional
+            All the classes that will ever be seen; required on the first call.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError, TypeError
+            For bad input (see ``ferronet.distributed.fit``), before the model changes.
+        """
         if not _is_dask_input(X, y, sample_weight):
             return super().partial_fit(X, y, sample_weight=sample_weight, classes=classes)
         if not hasattr(self, "classes_"):
@@ -1357,21 +1382,53 @@ class DistributedMLPClassifier(MLPClassifier):
         return np.asarray(self.classes_).dtype
 
     def predict(self, X: Any) -> Any:
-        """Predicted class labels; for a dask X, a lazy dask array computed chunk by chunk on the workers."""
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray or dask.array.Array
+            For a dask X, a lazy dask array computed chunk by chunk on the workers.
+        """
         if _is_dask_input(X):
             check_is_fitted(self)
             return _dask_predict(self, X, "predict", None)
         return super().predict(X)
 
     def predict_proba(self, X: Any) -> Any:
-        """Class probabilities in the order of ``classes_``; for a dask X, a lazy dask array."""
+        """Class probabilities in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray or dask.array.Array of shape (n_samples, n_classes)
+            For a dask X, a lazy dask array computed chunk by chunk on the workers.
+        """
         if _is_dask_input(X):
             check_is_fitted(self)
             return _dask_predict(self, X, "predict_proba", max(len(self.classes_), 2))
         return super().predict_proba(X)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """Mean accuracy; computed on the cluster for dask input."""
+        """Mean accuracy (weighted by ``sample_weight``).
+
+        Parameters
+        ----------
+        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
+        y : array-like, dask array or dask Series of shape (n_samples,)
+        sample_weight : array-like or dask array of shape (n_samples,), optional
+
+        Returns
+        -------
+        float
+            Computed on the cluster when any argument is a dask collection.
+        """
         if not _is_dask_input(X, y, sample_weight):
             return float(super().score(X, y, sample_weight))
         predicted = self.predict(X)
@@ -1478,14 +1535,37 @@ class DistributedMLPRegressor(MLPRegressor):
         return np.dtype(self._model.dtype)
 
     def predict(self, X: Any) -> Any:
-        """Predicted values; for a dask X, a lazy dask array computed chunk by chunk on the workers."""
+        """Predicted values.
+
+        Parameters
+        ----------
+        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        numpy.ndarray or dask.array.Array
+            Shape (n_samples,) for one output, else (n_samples, n_outputs); for a dask X, a lazy dask array
+            computed chunk by chunk on the workers.
+        """
         if _is_dask_input(X):
             check_is_fitted(self)
             return _dask_predict(self, X, "predict", None if self.n_outputs_ == 1 else self.n_outputs_)
         return super().predict(X)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """R² (uniform average over outputs); computed on the cluster for dask input."""
+        """R² (uniform average over outputs, weighted by ``sample_weight``).
+
+        Parameters
+        ----------
+        X : array-like, dask array or dask DataFrame of shape (n_samples, n_features)
+        y : array-like, dask array or dask DataFrame of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like or dask array of shape (n_samples,), optional
+
+        Returns
+        -------
+        float
+            Computed on the cluster when any argument is a dask collection.
+        """
         if not _is_dask_input(X, y, sample_weight):
             return float(super().score(X, y, sample_weight))
         predicted = self.predict(X)
