@@ -124,6 +124,23 @@ def test_one_partition_equals_sequential_fit_bit_for_bit(client, make_optimizer)
     assert isinstance(distributed.optimizer, type(optimizer))
 
 
+def test_one_partition_with_sample_weights_equals_sequential_fit(client):
+    X, y = _data()
+    weights = np.random.default_rng(2).uniform(0.0, 2.0, size=len(X))
+    reference, distributed = _model(), _model()
+    reference.fit(X, y, epochs=2, batch_size=16, optimizer=Adam(), sample_weight=weights)
+    fd.fit(
+        distributed,
+        *_dask(X, y, len(X)),
+        client=client,
+        epochs=2,
+        batch_size=16,
+        optimizer=Adam(),
+        sample_weight=da.from_array(weights, chunks=len(X)),
+    )
+    _assert_same_state(reference, distributed)
+
+
 # ---- several partitions ---------------------------------------------------------------------------------------------
 
 
@@ -233,6 +250,23 @@ def test_history_callbacks_and_stop_training(client):
     expected = model.evaluate(X_val, y_val)
     assert history.history["val_accuracy"][-1] == pytest.approx(expected["accuracy"], abs=1e-12)
     assert history.history["val_loss"][-1] == pytest.approx(expected["loss"], rel=1e-6)
+
+
+def test_validation_on_the_workers_weights_rows_and_adds_the_penalty_once(client, capsys):
+    X, y = _data(n=200)
+    X_val, y_val = _data(n=90, seed=4)
+    w_val = np.random.default_rng(3).uniform(0.0, 3.0, size=len(X_val))
+    for per_sample in (False, True):
+        layers = [fnet.Dense(16, activation="relu"), fnet.Dense(3)]
+        model = fnet.Sequential(layers, input_dim=5, l2=0.05, l1=0.01, seed=1, penalty_per_sample=per_sample)
+        validation = (*_dask(X_val, y_val, 40), da.from_array(w_val, chunks=40))  # chunks of 40, 40 and 10 rows
+        history = fd.fit(model, *_dask(X, y, 100), client=client, epochs=1, validation_data=validation, verbose=2)
+        expected = model.evaluate(X_val, y_val, sample_weight=w_val)
+        assert history.history["val_loss"][0] == pytest.approx(expected["loss"], rel=1e-6)
+        assert history.history["val_accuracy"][0] == pytest.approx(expected["accuracy"], abs=1e-12)
+    assert re.search(
+        r"epoch 1/1  loss \S+  accuracy \S+  val_loss \S+  val_accuracy \S+  lr 0.01", capsys.readouterr().out
+    )
 
 
 def test_early_stopping_restores_the_best_epoch(client):
