@@ -407,7 +407,10 @@ def _bad_inputs() -> list[tuple[str, object]]:
         ("label out of range", (*_dask(X, y + 5, 50), ValueError, "label")),
         ("features", (*_dask(X[:, :4].copy(), y, 50), ValueError, "4 features, the model expects 5")),
         ("3-D X", (da.zeros((100, 5, 2), chunks=50), da.from_array(y, chunks=50), ValueError, "2-D")),
-        ("unknown chunks", (da.from_array(X, chunks=(50, 5))[da.from_array(y) >= 0], y, ValueError, "unknown chunk")),
+        (
+            "unknown chunks",
+            (da.from_array(X, chunks=(50, 5))[da.from_array(y) >= 0], da.from_array(y), ValueError, "unknown chunk"),
+        ),
     ]
 
 

@@ -188,7 +188,11 @@ class _Entry:
     """A partition's engine dataset and the engine that trains it, cached on a worker between rounds."""
 
     def __init__(self, source: Any, dataset: _core.Dataset, engine: _core.Model):
-        self.source = weakref.ref(source)  # the X chunk the dataset was copied from
+        # The X chunk the dataset was copied from; a chunk type without weak references is held until the run ends.
+        try:
+            self.source: Callable[[], Any] = weakref.ref(source)
+        except TypeError:
+            self.source = lambda: source
         self.dataset = dataset
         self.engine = engine
         self.lock = threading.Lock()  # one task at a time on the engine (a rerun may overlap a stale one)
@@ -202,8 +206,11 @@ _ENDED_RUNS_KEPT = 1000
 
 
 def _evict(key: tuple[str, int]) -> None:
+    """A chunk was released: drop its copy, unless the entry now holds a newer chunk (a recomputed one)."""
     with _cache_lock:
-        _cache.pop(key, None)
+        entry = _cache.get(key)
+        if entry is not None and entry.source() is None:
+            del _cache[key]
 
 
 def _evict_run(run: str) -> int:
@@ -399,7 +406,8 @@ def _penalty(state: _Round, model: Sequential) -> float:
     total = 0.0
     for index, layer in enumerate(model.layers):
         if isinstance(layer, Dense):
-            total += float(_core.penalty(state.tensors[f"layers.{index}.W"], model.l1, model.l2))
+            weights = np.require(state.tensors[f"layers.{index}.W"], requirements=ENGINE_LAYOUT)
+            total += float(_core.penalty(weights, model.l1, model.l2))
     return total
 
 
@@ -410,19 +418,24 @@ def _is_dask_collection(value: Any) -> bool:
     return bool(is_dask_collection(value))
 
 
-def _as_dask_array(value: Any, name: str, ndims: tuple[int, ...]) -> da.Array:
-    """A dask array (a dask DataFrame or Series converted, with its chunk lengths) of one of ``ndims``, chunked along
-    rows only; anything else raises TypeError/ValueError."""
+def _require_dask(value: Any, name: str) -> None:
     if not _is_dask_collection(value):
         raise TypeError(
             f"{name} must be a dask array, DataFrame or Series; got {type(value).__module__}.{type(value).__name__}. "
             "Train in-memory data with Sequential.fit, or wrap it: dask.array.from_array(data, chunks=(rows, -1))"
         )
+
+
+def _as_dask_array(value: Any, name: str, ndims: tuple[int, ...], client: Any = None) -> da.Array:
+    """A dask array (a dask DataFrame or Series converted, with its chunk lengths counted on ``client``'s cluster) of
+    one of ``ndims``, chunked along rows only; anything else raises TypeError/ValueError."""
+    _require_dask(value, name)
     if not isinstance(value, da.Array):
         to_array = getattr(value, "to_dask_array", None)
         if to_array is None:
             raise TypeError(f"{name} must be a dask array, DataFrame or Series; got {type(value).__name__}")
-        value = to_array(lengths=True)
+        lengths = True if client is None else tuple(client.compute(value.map_partitions(len)).result())
+        value = to_array(lengths=lengths)
     if value.ndim not in ndims:
         shapes = " or ".join(f"{n}-D" for n in ndims)
         raise ValueError(f"{name} must be {shapes}; got a {value.ndim}-D dask array of shape {value.shape}")
@@ -923,11 +936,11 @@ def _validation(model: Sequential, client: Any, validation_data: Any) -> tuple[A
     names = ("validation_data X", "validation_data y", "validation_data sample_weight")
     if not any(_is_dask_collection(part) for part in (X_val, y_val, w_val)):
         return model._batch(X_val, y_val, w_val, names=names)
-    X_val = _as_dask_array(X_val, names[0], (2,))
-    y_val = _as_dask_array(y_val, names[1], (1, 2))
+    X_val = _as_dask_array(X_val, names[0], (2,), client)
+    y_val = _as_dask_array(y_val, names[1], (1, 2), client)
     _check_same_chunks(X_val, y_val, names[1])
     if w_val is not None:
-        w_val = _as_dask_array(w_val, names[2], (1,))
+        w_val = _as_dask_array(w_val, names[2], (1,), client)
         _check_same_chunks(X_val, w_val, names[2])
     if X_val.shape[1] != model.input_dim:
         raise ValueError(f"validation_data X has {X_val.shape[1]} features, the model expects {model.input_dim}")
@@ -1031,13 +1044,15 @@ def fit(
             raise TypeError("schedule must be a ferronet.schedules.Schedule or a callable (epoch, lr0) -> lr")
         seed = model.seed if seed is None else check_seed(seed)
         chosen, reset = model._choose_optimizer(optimizer)
-        X = _as_dask_array(X, "X", (2,))
-        y = _as_dask_array(y, "y", (1, 2))
+        _require_dask(X, "X")
+        _require_dask(y, "y")
+        dask_client = _client(client)
+        X = _as_dask_array(X, "X", (2,), dask_client)
+        y = _as_dask_array(y, "y", (1, 2), dask_client)
         _check_same_chunks(X, y, "y")
         if sample_weight is not None:
-            sample_weight = _as_dask_array(sample_weight, "sample_weight", (1,))
+            sample_weight = _as_dask_array(sample_weight, "sample_weight", (1,), dask_client)
             _check_same_chunks(X, sample_weight, "sample_weight")
-        dask_client = _client(client)
         with model._unbuilt_on_error():  # a first fit that raises leaves the model unbuilt
             if model.built and X.shape[1] != model.input_dim:
                 raise ValueError(f"X has {X.shape[1]} features, the model expects {model.input_dim}")
@@ -1113,12 +1128,12 @@ def _fit_on_dask(estimator: Any, X: Any, y: Any, sample_weight: Any, incremental
         )
     client = _client(None)
     names = list(getattr(X, "columns", [])) if hasattr(X, "columns") else None
-    X = _as_dask_array(X, "X", (2,))
-    y = _as_dask_array(y, "y", (1, 2))
+    X = _as_dask_array(X, "X", (2,), client)
+    y = _as_dask_array(y, "y", (1, 2), client)
     _check_same_chunks(X, y, "y")
     weights = None
     if sample_weight is not None:
-        weights = _as_dask_array(sample_weight, "sample_weight", (1,)).astype(np.float64)
+        weights = _as_dask_array(sample_weight, "sample_weight", (1,), client).astype(np.float64)
         _check_same_chunks(X, weights, "sample_weight")
     first_pass = not hasattr(estimator, "_model") or (not estimator.warm_start and not incremental)
     if not first_pass and X.shape[1] != estimator.n_features_in_:
