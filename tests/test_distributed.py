@@ -370,6 +370,51 @@ def test_a_worker_killed_mid_fit_costs_a_recomputation_not_the_fit(cluster, clie
     assert seconds < 45
 
 
+class _KillStartHolder(SchedulerPlugin):
+    """When the first training task of epoch 1 is sent to a worker, kill (SIGKILL) the workers holding the state the
+    epoch started from (scattered by the client: Dask cannot recompute it); record the tasks of later attempts."""
+
+    def __init__(self, scheduler, pids: dict[str, int]):
+        self.scheduler = scheduler
+        self.pids = pids
+        self.killed: list[str] = []
+        self.retried = False
+
+    def transition(self, key, start, finish, *args, **kwargs):
+        if not isinstance(key, str) or not key.startswith("ferronet-train-"):
+            return
+        if re.fullmatch(r"ferronet-train-[0-9a-f]+-1\.[1-9]\.\d+-\d+", key):
+            self.retried = True
+        if self.killed or finish != "processing" or not re.fullmatch(r"ferronet-train-[0-9a-f]+-1\.0\.0-\d+", key):
+            return
+        # the scattered start (named after its type, _Round), not a chunk of X or y
+        starts = [dep for dep in self.scheduler.tasks[key].dependencies if str(dep.key).startswith("_Round-")]
+        for worker in sorted({holder.address for dep in starts for holder in dep.who_has}):
+            self.killed.append(worker)
+            os.kill(self.pids[worker], signal.SIGKILL)
+
+
+def test_an_epoch_whose_starting_state_is_lost_is_trained_again(cluster, client):
+    X, y = _data(n=600)
+    X_dask, y_dask = (part.persist() for part in _dask(X, y, 200))
+
+    def train() -> fnet.Sequential:
+        model = _model()
+        fd.fit(model, X_dask, y_dask, client=client, epochs=2, batch_size=10, optimizer=Adam(3e-3), sync_every=5)
+        return model
+
+    uninterrupted = train()
+    plugin = _KillStartHolder(cluster.scheduler, client.run(os.getpid))
+    cluster.scheduler.add_plugin(plugin, name="ferronet-test-kill")
+    try:
+        survived = train()
+    finally:
+        _restore_workers(cluster, client)
+    assert plugin.killed
+    assert plugin.retried  # epoch 1 ran again (attempt 1) from the client's copy
+    _assert_same_state(uninterrupted, survived)
+
+
 def test_a_task_that_keeps_killing_workers_raises_and_leaves_the_model(cluster, client):
     X, y = _data(n=400)
     model = _model()
