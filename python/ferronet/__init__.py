@@ -24,8 +24,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0"
 
 
-# Modules with optional dependencies (matplotlib, scikit-learn, onnx, torch) load on first use.
-_LAZY_MODULES = frozenset({"diagnostics", "io", "onnx", "plot", "sklearn", "torch_interop"})
+# Modules with optional dependencies (matplotlib, scikit-learn, onnx, torch, dask) load on first use.
+_LAZY_MODULES = frozenset({"diagnostics", "distributed", "io", "onnx", "plot", "sklearn", "torch_interop"})
 
 
 def __getattr__(name: str) -> Any:
