@@ -165,7 +165,7 @@ def test_class_weight_list_and_huge_alpha_raise_clear_errors():
         with pytest.raises(ValueError, match="alpha must be finite"):
             estimator.fit(X, y)
         assert not hasattr(estimator, "classes_")
-    with pytest.raises(ValueError, match="learning_rate_init must be a finite number"):
+    with pytest.raises(ValueError, match="learning_rate_init must be finite"):
         MLPClassifier(learning_rate_init=10**400).fit(X, y)
 
 
