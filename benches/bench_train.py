@@ -64,3 +64,30 @@ def test_predict_1024(benchmark, rows, backend):
     predictor = model if backend == "ferronet" else ref
     labels = benchmark(predictor.predict, X[:1024])
     assert labels.shape == (1024,)
+
+
+@pytest.mark.parametrize("batch_size", BATCH_SIZES)
+def test_numpy_loop_fit_epoch(benchmark, rows, batch_size):
+    bench.check_agreement("float32", batch_size, rows=64)  # includes the NumPy loop
+    X, y = rows
+    n = epoch_rows(batch_size, python=True)
+    loop = bench.numpy_loop(bench.ferronet_model("float32").get_weights(), "float32", batch_size)
+    order = np.arange(n)
+    benchmark.extra_info["rows"] = n
+    benchmark.pedantic(lambda: loop.fit(X[:n], y[:n], batch_size, order), rounds=3)
+    assert all(np.isfinite(layer["W"]).all() for layer in loop.weights())
+
+
+@pytest.mark.parametrize("backend", ["ferronet", "numpy"])
+def test_tabular_fit_epoch(benchmark, backend):
+    spec = bench.WORKLOADS["tabular"]
+    bench.check_agreement("float32", 128, rows=256, spec=spec)
+    X, y, _ = spec.data(8192, "float32")
+    model = spec.model("float32")
+    if backend == "ferronet":
+        optimizer = spec.optimizer()
+        benchmark.pedantic(lambda: model.fit(X, y, batch_size=128, optimizer=optimizer), rounds=3)
+    else:
+        loop = bench.numpy_loop(model.get_weights(), "float32", 128, spec)
+        order = np.arange(len(X))
+        benchmark.pedantic(lambda: loop.fit(X, y, 128, order), rounds=3)

@@ -401,6 +401,7 @@ def test_help(args):
         assert "fashion-mnist" in result.stdout and "ferronet.load" in result.stdout
     elif args[0] == "bench":
         assert "--batch-sizes" in result.stdout and "(default: 1,32,128,512)" in result.stdout
+        assert "--workload" in result.stdout
     else:
         assert "train" in result.stdout and "bench" in result.stdout
 
@@ -414,8 +415,9 @@ def test_bench_runs_a_tiny_benchmark_and_writes_json(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     rows = [line.split() for line in result.stdout.splitlines()]
-    (row,) = [row for row in rows if row and row[0] == "32"]
-    assert float(row[1].replace(",", "")) > 0 and float(row[2].replace(",", "")) > 0  # ferronet and reference /s
+    (row,) = [row for row in rows if row[:3] == ["mnist", "batch", "32"]]
+    assert all(float(cell.replace(",", "")) > 0 for cell in row[3:6])  # ferronet (1 thread too), numpy /s
+    assert [row[:2] for row in rows if row[:1] == ["tabular"]] == [["tabular", "batch"], ["tabular", "predict"]]
     assert f"wrote {out}" in result.stdout
     assert isinstance(json.loads(out.read_text()), dict)
 
