@@ -642,7 +642,7 @@ def _add_bench_parser(commands: Any, prog: str) -> None:
         type=_positive_ints,
         default=None,
         metavar="N,N",
-        help="the mnist workload's batch sizes (default: 1,32,128,512)",
+        help="mnist batch sizes (default: 1,32,128,512)",
     )
     b.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="(default: float32)")
     b.add_argument(
