@@ -21,6 +21,9 @@ pub enum Error {
     /// on the one batch of a custom step, whose update was then not applied.
     #[error("the loss became {value}{}", match batch { Some(b) => format!(" at batch {} of the epoch", b + 1), None => "; the update was not applied".into() })]
     NonFinite { value: f64, batch: Option<usize> },
+    /// Ctrl-C stopped the call (maps to KeyboardInterrupt).
+    #[error("interrupted")]
+    Interrupted,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

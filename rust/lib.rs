@@ -4,6 +4,7 @@
 //! `py/` is the thin binding layer that the `ferronet` Python package loads as `ferronet._core`.
 
 pub mod buffer;
+pub mod cancel;
 pub mod cpu;
 pub mod denormals;
 pub mod error;

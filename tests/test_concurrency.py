@@ -351,3 +351,43 @@ def test_a_child_forked_while_another_thread_fits_the_same_model_can_use_it():
         assert queue.get(timeout=5) == before
     model.stop_training = True
     thread.join(60)
+
+
+@pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork.*:DeprecationWarning")  # the point of the test
+def test_a_child_forked_while_threads_busy_with_the_engine_pools_can_compute():
+    """Children forked at random instants while another thread keeps resizing the engine's pools and calling the
+    engine: whatever engine-wide lock that thread held at the fork, the child computes (it gets pools of its own)."""
+    X, y = data(n=64)
+    model = make_model(seed=5)
+    model.fit(X, y, epochs=1, batch_size=16)
+    expected = model.predict(X[:2]).tolist()
+    other = make_model(seed=6)
+    other.fit(X, y, epochs=1)
+    stop = threading.Event()
+
+    def churn():
+        while not stop.is_set():
+            fnet.set_num_threads(1)
+            other.predict(X)
+            fnet.set_num_threads(2)
+            other.predict(X)
+
+    previous = fnet.get_num_threads()
+    thread = threading.Thread(target=churn, daemon=True)
+    thread.start()
+    context = multiprocessing.get_context("fork")
+    try:
+        for _ in range(20):
+            queue = context.Queue()
+            child = context.Process(target=_predict_in_child, args=(model, X, queue), daemon=True)
+            child.start()
+            child.join(20)
+            alive = child.is_alive()
+            if alive:
+                child.kill()
+            assert not alive, "the child hung on the engine"
+            assert queue.get(timeout=5) == expected
+    finally:
+        stop.set()
+        thread.join(30)
+        fnet.set_num_threads(previous)

@@ -37,7 +37,10 @@ def __getattr__(name: str) -> Any:
 
 
 def set_num_threads(n: int) -> None:
-    """Set the number of threads the engine computes with (results do not depend on it, only speed)."""
+    """Set the number of threads the engine computes with (results do not depend on it, only speed).
+
+    Counts above ``max(4, os.cpu_count())`` use that cap: more threads than cores only wait for each other.
+    """
     _core.set_num_threads(check_int(n, "n", minimum=1, maximum=1024))
 
 

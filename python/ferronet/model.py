@@ -65,7 +65,9 @@ def _model_lock(model: Any) -> Any:
 def _after_fork_in_child() -> None:
     """A thread of the parent may have held a model's lock (a fit running beside the fork): it does not exist in
     the child, so every model gets a fresh lock, and its engine takes over its state, rolling back a fit that was
-    in progress (the child sees the model as it was before that fit)."""
+    in progress (the child sees the model as it was before that fit). The engine's process-wide state (its pools'
+    lock, the Ctrl-C flag) is reset first."""
+    _core.after_fork()
     for model in list(_LIVE_MODELS):
         model.__dict__["_lock"] = threading.RLock()
         engine = model.__dict__.get("_engine")

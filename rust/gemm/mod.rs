@@ -287,6 +287,7 @@ fn execute<T: Real>(entries: &'static Entries<T>, job: &Job<T>) -> Result<()> {
                 (0..panels).for_each(pack);
             }
             let run = |t| {
+                crate::cancel::check()?; // Ctrl-C: a long product stops between tasks (C is then garbage)
                 scratch::with(&scratch::PACKED_A, task_len, |scratch: *mut T| {
                     // SAFETY: as above, with the block fully packed (the loops above have returned); each task
                     // runs exactly once, on its own rectangle of C, with its own scratch of `task_len` values;

@@ -48,6 +48,7 @@ impl<T: Real> Network<T> {
             .collect::<Result<Vec<LayerCache<T>>>>()?;
         let mut start = 0;
         while start < rows {
+            crate::cancel::check()?;
             let n = block.min(rows - start);
             let input = x.get(start * self.input_dim..(start + n) * self.input_dim).ok_or_else(|| Error::value("X", "is too short"))?;
             for (index, (layer, cache)) in self.layers.iter().zip(caches.iter_mut()).enumerate() {

@@ -39,6 +39,7 @@ impl<T: Real> Network<T> {
     pub fn forward_workspace(&self, ws: &mut Workspace<T>, rows: usize, step: u64) -> Result<()> {
         self.check_training_rows(rows)?;
         for (index, layer) in self.layers.iter().enumerate() {
+            crate::cancel::check()?;
             let ctx = self.context(index, true, step);
             let Workspace { acts, caches, .. } = &mut *ws;
             let (inputs, outputs) = acts.split_at_mut(index + 1);

@@ -39,7 +39,7 @@ fn build<T: Float>(
         }
         (None, None) => return Err(PyValueError::new_err("y is missing")),
     };
-    Ok(py.detach(|| crate::threads::install(|| Dataset::copy_from(x_data, rows, cols, targets, weights)))??)
+    crate::py::run::interruptible(py, crate::threads::Work::Compute, || Dataset::copy_from(x_data, rows, cols, targets, weights))
 }
 
 use numpy::PyUntypedArrayMethods;

@@ -1,7 +1,7 @@
 //! The one mapping from engine errors to Python exceptions.
 
 use pyo3::PyErr;
-use pyo3::exceptions::{PyFloatingPointError, PyMemoryError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyFloatingPointError, PyKeyboardInterrupt, PyMemoryError, PyTypeError, PyValueError};
 
 use crate::error::Error;
 
@@ -13,6 +13,7 @@ impl From<Error> for PyErr {
             Error::Type { .. } => PyTypeError::new_err(message),
             Error::NonFinite { .. } => PyFloatingPointError::new_err(message),
             Error::Memory { .. } => PyMemoryError::new_err(message),
+            Error::Interrupted => PyKeyboardInterrupt::new_err(()),
         }
     }
 }

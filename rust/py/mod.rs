@@ -9,6 +9,7 @@ mod errors;
 mod model;
 mod ops;
 mod report;
+mod run;
 
 use pyo3::prelude::*;
 
@@ -26,6 +27,13 @@ fn set_num_threads(n: usize) -> PyResult<()> {
     Ok(threads::set_num_threads(n)?)
 }
 
+/// In a child after `fork`: release the engine's process-wide state that a vanished parent thread may hold.
+#[pyfunction]
+fn after_fork() {
+    threads::after_fork();
+    crate::cancel::after_fork();
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::PyModel>()?;
@@ -35,6 +43,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model::unbuilt_model_file, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(after_fork, m)?)?;
     ops::register(m)?;
     Ok(())
 }

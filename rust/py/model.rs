@@ -20,7 +20,8 @@ use crate::py::convert::{self, OwnedTargets};
 use crate::py::dataset::PyDataset;
 use crate::py::dtype::{self, Float, with_dtype};
 use crate::py::report::PyChunkReport;
-use crate::threads;
+use crate::py::run;
+use crate::threads::Work;
 
 #[pyclass(name = "Model", module = "ferronet._core", frozen)]
 pub struct PyModel {
@@ -35,9 +36,9 @@ impl PyModel {
     }
 }
 
-/// Run engine work without the GIL, on the engine's pool.
+/// Run engine work without the GIL, on the compute pool; Ctrl-C stops it.
 fn compute<R: Send>(py: Python<'_>, work: impl FnOnce() -> crate::error::Result<R> + Send) -> PyResult<R> {
-    Ok(py.detach(|| threads::install(work))??)
+    run::interruptible(py, Work::Compute, work)
 }
 
 fn typed<T: Float>(model: &AnyModel) -> PyResult<&Model<T>> {
@@ -56,9 +57,18 @@ fn json_of<V: serde::Serialize>(value: &V) -> PyResult<String> {
     serde_json::to_string(value).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
+/// How a call on a batch runs: interruptible on the compute pool (evaluate, gradients), or to its end on the
+/// training pool (a training step updates the parameters in place).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BatchCall {
+    Inspect,
+    Update,
+}
+
 /// A batch handed in from Python, borrowed for the call.
 fn with_batch<'py, T: Float, R: Send>(
     py: Python<'py>,
+    call: BatchCall,
     model: &mut Model<T>,
     x: &Bound<'py, PyAny>,
     y: &Bound<'py, PyAny>,
@@ -75,7 +85,10 @@ fn with_batch<'py, T: Float, R: Send>(
         targets: targets.view()?,
         weights: weights.as_ref().map(|w| convert::slice(w, "sample_weight")).transpose()?,
     };
-    compute(py, || work(model, &batch))
+    match call {
+        BatchCall::Inspect => compute(py, || work(model, &batch)),
+        BatchCall::Update => run::uninterruptible(py, Work::Training, || work(model, &batch)),
+    }
 }
 
 /// Per layer, a dict of its tensors (copies), from named tensors `layers.{i}.{name}` or `optimizer...`.
@@ -245,7 +258,7 @@ impl PyModel {
         sample_weight: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(f64, f64)> {
         let mut guard = self.cell.lock(py);
-        with_dtype!(self.dtype(), T => with_batch(py, typed_mut::<T>(&mut guard)?, x, y, sample_weight, |m, batch| m.network.evaluate(batch)))
+        with_dtype!(self.dtype(), T => with_batch(py, BatchCall::Inspect, typed_mut::<T>(&mut guard)?, x, y, sample_weight, |m, batch| m.network.evaluate(batch)))
     }
 
     /// (objective, gradients per layer as dicts) in training mode, without updating anything.
@@ -260,7 +273,7 @@ impl PyModel {
         let mut guard = self.cell.lock(py);
         with_dtype!(self.dtype(), T => {
             let model = typed_mut::<T>(&mut guard)?;
-            let (objective, grads) = with_batch(py, model, x, y, sample_weight, |m, batch| m.trainer.gradients(&mut m.network, batch))?;
+            let (objective, grads) = with_batch(py, BatchCall::Inspect, model, x, y, sample_weight, |m, batch| m.trainer.gradients(&mut m.network, batch))?;
             let list = layer_dicts(py, model, |index, name| {
                 let position = layer_tensors(model.network.layers.get(index)?).0.iter().position(|(n, _)| *n == name)?;
                 grads.get(index)?.get(position).cloned()
@@ -282,7 +295,7 @@ impl PyModel {
         with_dtype!(self.dtype(), T => {
             let model = typed_mut::<T>(&mut guard)?;
             let rows = convert::array::<T>(x, "X")?.shape().first().copied().unwrap_or(0);
-            let trace = with_batch(py, model, x, y, sample_weight, |m, batch| m.trainer.trace(&mut m.network, batch))?;
+            let trace = with_batch(py, BatchCall::Inspect, model, x, y, sample_weight, |m, batch| m.trainer.trace(&mut m.network, batch))?;
             let (outputs, output_grads) = (PyList::empty(py), PyList::empty(py));
             for ((layer, out), grad) in model.network.layers.iter().zip(trace.outputs).zip(trace.output_grads) {
                 outputs.append(convert::to_numpy_matrix(py, out, rows, layer.out_dim())?)?;
@@ -394,7 +407,7 @@ impl PyModel {
     ) -> PyResult<(f64, f64)> {
         let mut guard = self.cell.lock(py);
         let optimizer = optimizer.map(optimizer_of).transpose()?.map(|o| (o, reset));
-        let result = with_dtype!(self.dtype(), T => with_batch(py, typed_mut::<T>(&mut guard)?, x, y, sample_weight, |m, batch| {
+        let result = with_dtype!(self.dtype(), T => with_batch(py, BatchCall::Update, typed_mut::<T>(&mut guard)?, x, y, sample_weight, |m, batch| {
             m.trainer.train_step(&mut m.network, batch, optimizer)
         }))?;
         Ok((result.objective, result.correct))
@@ -442,7 +455,7 @@ impl PyModel {
         let report = with_dtype!(self.dtype(), T => {
             let m = typed_mut::<T>(&mut guard)?;
             let data = T::dataset(&dataset.data).ok_or_else(|| PyTypeError::new_err("the dataset's dtype differs from the model's"))?;
-            compute(py, || m.trainer.train_chunk(&mut m.network, data, budget, max_batches))?
+            run::interruptible(py, Work::Training, || m.trainer.train_chunk(&mut m.network, data, budget, max_batches))?
         });
         Ok(report.into())
     }

@@ -14,8 +14,10 @@ use crate::network::layer::view;
 use crate::optim::{adam, rmsprop, sgd};
 use crate::py::convert;
 use crate::py::dtype::{self, with_dtype};
+use crate::py::run;
 use crate::scalar::Real;
-use crate::{buffer, rng, threads};
+use crate::threads::Work;
+use crate::{buffer, rng};
 
 type Any<'py> = Bound<'py, PyAny>;
 
@@ -77,7 +79,7 @@ fn dense_forward<'py>(py: Python<'py>, x: &Any<'py>, w: &Any<'py>, b: &Any<'py>)
         let b = vector::<T>(b, "b", w.cols)?;
         let mut out = zeros_matrix::<T>(x.rows, w.cols, "the output")?;
         let (xv, wv) = (view(x.data(), x.rows, x.cols)?, view(w.data(), w.rows, w.cols)?);
-        py.detach(|| threads::install(|| dense::dense_forward(xv, wv, &b, Activation::Linear, out.view_mut())))??;
+        run::interruptible(py, Work::Compute, || dense::dense_forward(xv, wv, &b, Activation::Linear, out.view_mut()))?;
         Ok(out.into_pyarray(py).into_any())
     })
 }
@@ -90,7 +92,7 @@ fn dense_backward<'py>(py: Python<'py>, x: &Any<'py>, w: &Any<'py>, dz: &Any<'py
         let mut dw = zeros_matrix::<T>(w.rows, w.cols, "dW")?;
         let mut db = buffer::zeros::<T>(w.cols, "db")?;
         let (xv, wv, dzv) = (view(x.data(), x.rows, x.cols)?, view(w.data(), w.rows, w.cols)?, view(dz.data(), dz.rows, dz.cols)?);
-        py.detach(|| threads::install(|| dense::dense_backward(xv, wv, dzv, dx.view_mut(), dw.view_mut(), &mut db)))??;
+        run::interruptible(py, Work::Compute, || dense::dense_backward(xv, wv, dzv, dx.view_mut(), dw.view_mut(), &mut db))?;
         Ok((dx.into_pyarray(py).into_any(), dw.into_pyarray(py).into_any(), convert::to_numpy_vector(py, db)))
     })
 }

@@ -261,7 +261,6 @@ impl<T: Real> Trainer<T> {
             return Err(Error::value("dataset", format!("is not the one the epoch was started with ({} rows)", state.order.len())));
         }
         let budget = Budget::new(time, max_batches, &state);
-        let _flush = crate::denormals::FlushGuard::on_pool();
         let mut parts = self.parts(net);
         // Batch-1 SGD runs the whole chunk on a team of threads (see online_team.rs).
         let outcome = if state.batch_size == 1 && parts.team_eligible() {
@@ -298,6 +297,7 @@ impl<T: Real> Trainer<T> {
 fn run_batches<T: Real>(parts: &mut Parts<'_, T>, data: &Dataset<T>, state: &mut EpochState, budget: &Budget) -> Result<()> {
     let weighted = data.weights.is_some();
     while state.next < data.rows {
+        crate::cancel::check()?;
         let end = (state.next + state.batch_size).min(data.rows);
         let n = end - state.next;
         let indices = state.order.get(state.next..end).ok_or_else(|| Error::value("epoch", "batch out of range"))?;

@@ -1,0 +1,151 @@
+"""The reliability issue's engine cases: floating-point modes never leak between calls, Ctrl-C stops long predict,
+evaluate and single huge batches within half a second, oversized thread counts are capped, and the private
+engine refuses nonsense with ValueError."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import ferronet as fnet
+import numpy as np
+import pytest
+from ferronet import _core, ops
+
+
+def test_a_call_beside_a_fit_sees_ieee_semantics():
+    """Training flushes denormals on its own threads only: the same call gives the same bits alone and beside a fit
+    (the issue's reproducer: 1e-20 × 1e-20 = 1e-40 is subnormal in float32)."""
+    x = np.full((1, 1), 1e-20, np.float32)
+    alone = ops.dense_forward(x, x, np.zeros(1, np.float32))
+    assert alone[0, 0] > 0
+    X = np.random.default_rng(0).normal(size=(20_000, 32)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    model = fnet.Sequential([fnet.Dense(64, activation="relu"), fnet.Dense(2)], input_dim=32)
+    probe = fnet.Sequential([fnet.Dense(1, activation="linear")], input_dim=1, dtype="float32")
+    probe.set_weights([{"W": x, "b": np.zeros(1, np.float32)}])
+    probe_alone = probe.forward(x)
+    assert probe_alone[0, 0] > 0
+    stop = threading.Event()
+
+    def train():
+        while not stop.is_set():
+            model.fit(X, y, epochs=1, batch_size=64)
+
+    thread = threading.Thread(target=train, daemon=True)
+    thread.start()
+    try:
+        results = [ops.dense_forward(x, x, np.zeros(1, np.float32))[0, 0] for _ in range(2000)]
+        predictions = [probe.forward(x)[0, 0] for _ in range(200)]
+    finally:
+        stop.set()
+        thread.join(60)
+    assert all(value == alone[0, 0] for value in results)
+    assert all(value == probe_alone[0, 0] for value in predictions)
+
+
+def test_a_model_trained_beside_another_equals_one_trained_alone():
+    X = np.random.default_rng(1).normal(size=(3000, 16)).astype(np.float32) * 1e-19  # products near subnormal
+    y = (X[:, 0] > 0).astype(int)
+
+    def make():
+        return fnet.Sequential([fnet.Dense(8, activation="tanh"), fnet.Dense(2)], input_dim=16, seed=3)
+
+    alone = make()
+    alone.fit(X, y, epochs=2, batch_size=32)
+    other, beside = make(), make()
+    thread = threading.Thread(target=lambda: other.fit(X, y, epochs=6, batch_size=16))
+    thread.start()
+    beside.fit(X, y, epochs=2, batch_size=32)
+    thread.join(60)
+    for a, b in zip(alone.get_weights(), beside.get_weights(), strict=True):
+        for key in a:
+            assert a[key].tobytes() == b[key].tobytes(), key  # -0.0 and +0.0 differ here
+
+
+def test_thread_counts_beyond_the_machine_are_capped(restore_threads):
+    fnet.set_num_threads(1024)
+    cap = max(4, os.cpu_count() or 1)
+    assert fnet.get_num_threads() <= cap
+    X = np.random.default_rng(0).normal(size=(64, 4))
+    y = (X[:, 0] > 0).astype(int)
+    model = fnet.Sequential([fnet.Dense(8), fnet.Dense(2)], input_dim=4)
+    started = time.perf_counter()
+    for _ in range(20):
+        model.fit(X, y, epochs=1, batch_size=8)
+    assert time.perf_counter() - started < 10  # 1024 threads waking for each tiny batch took minutes
+
+
+def test_the_private_engine_refuses_a_nan_time_budget():
+    model = _core.Model(json.dumps(fnet.Sequential([fnet.Dense(2)], input_dim=2).config() | {"input_dim": 2}))
+    data = _core.Dataset(np.ones((4, 2), np.float32), np.zeros(4, np.int64), True)
+    with pytest.raises(ValueError, match="seconds must be a finite number"):
+        model.train_chunk(data, float("nan"))
+
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys, time
+    import numpy as np
+    import ferronet as fnet
+
+    what = sys.argv[1]
+    generator = np.random.default_rng(0)
+    if what == "huge_batch":
+        X = generator.normal(size=(40_000, 2048)).astype(np.float32)
+        model = fnet.Sequential([fnet.Dense(2048, activation="relu"), fnet.Dense(2048, activation="relu"),
+                                 fnet.Dense(10)], input_dim=2048)
+    else:
+        X = generator.normal(size=(200_000, 1024)).astype(np.float32)
+        model = fnet.Sequential([fnet.Dense(2048, activation="relu"), fnet.Dense(2048, activation="relu"),
+                                 fnet.Dense(10)], input_dim=1024)
+    y = generator.integers(0, 10, len(X))
+    before = model.get_weights()
+    print("READY", flush=True)
+    try:
+        if what == "huge_batch":
+            model.fit(X, y, epochs=1, batch_size=len(X))  # one batch of many seconds
+        elif what == "predict":
+            model.predict(X)
+        elif what == "predict_proba":
+            model.predict_proba(X)
+        else:
+            model.evaluate(X, y)
+        outcome = "finished"
+    except KeyboardInterrupt:
+        outcome = "KeyboardInterrupt"
+    caught = time.monotonic()
+    unchanged = all(np.array_equal(a, before[i][k]) for i, layer in enumerate(model.get_weights()) for k, a in layer.items())
+    usable = model.predict(X[:3]).shape == (3,)
+    print(json.dumps({"outcome": outcome, "caught": caught, "unchanged": unchanged, "usable": usable}), flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("what", ["huge_batch", "predict", "predict_proba", "evaluate"])
+def test_ctrl_c_stops_long_calls_within_half_a_second(what):
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, what], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout.readline().strip() == "READY"
+        time.sleep(1.5)
+        assert child.poll() is None, "the call ended before it was interrupted"
+        sent = time.monotonic()
+        os.kill(child.pid, signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0, err
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["outcome"] == "KeyboardInterrupt"
+    assert report["caught"] - sent < 0.5, report["caught"] - sent
+    assert report["unchanged"] and report["usable"]
