@@ -6,8 +6,10 @@ pub mod layer;
 #[allow(clippy::module_inception)]
 pub mod network;
 pub mod passes;
+pub mod sparse;
 pub mod workspace;
 
 pub use layer::{Layer, LayerSpec};
 pub use network::{Batch, BatchResult, Network, NetworkSpec};
+pub use sparse::Features;
 pub use workspace::Workspace;

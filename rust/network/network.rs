@@ -7,6 +7,7 @@ use crate::kernels::activation::Activation;
 use crate::kernels::loss::{Loss, Targets};
 use crate::kernels::penalty;
 use crate::network::layer::{Layer, LayerSpec, MAX_WIDTH, PassContext};
+use crate::network::sparse::Features;
 use crate::scalar::Real;
 
 /// The validated description a network is built from.
@@ -25,8 +26,8 @@ pub struct NetworkSpec {
 /// One batch handed in from outside (train_step, gradients, evaluate).
 #[derive(Clone, Copy, Debug)]
 pub struct Batch<'a, T> {
-    /// (rows × input_dim), row-major.
-    pub x: &'a [T],
+    /// (rows × input_dim): dense row-major, or CSR (`network/sparse.rs`).
+    pub x: Features<'a, T>,
     pub rows: usize,
     pub targets: Targets<'a, T>,
     pub weights: Option<&'a [T]>,
@@ -161,9 +162,7 @@ impl<T: Real> Network<T> {
     /// Shapes, label ranges and weights of a batch, checked before anything is touched.
     pub fn check_batch(&self, batch: &Batch<'_, T>) -> Result<()> {
         let (rows, outputs) = (batch.rows, self.output_dim());
-        if batch.x.len() != rows * self.input_dim {
-            return Err(Error::shape("X", format!("({rows}, {})", self.input_dim), format!("{} values", batch.x.len())));
-        }
+        self.check_features(&batch.x, rows)?;
         match batch.targets {
             Targets::Labels(labels) => {
                 if !self.loss.uses_labels() {
