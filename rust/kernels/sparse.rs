@@ -141,11 +141,6 @@ impl<T: Real> Csr<T> {
     pub fn max_batch_nnz(&self, rows: usize) -> usize {
         rows.saturating_mul(self.max_row_nnz).min(self.indices.len())
     }
-
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        self.indptr.len() * size_of::<usize>() + self.indices.len() * size_of::<u32>() + self.values.len() * size_of::<T>()
-    }
 }
 
 /// An index array as it comes from outside (SciPy uses int32 or int64).
@@ -398,11 +393,6 @@ impl<T: Real> Transpose<T> {
             self.values = buffer::zeros(nnz, "the sparse transpose")?;
         }
         Ok(())
-    }
-
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        self.col_end.len() * size_of::<usize>() + self.rows.len() * size_of::<u32>() + self.values.len() * size_of::<T>()
     }
 
     /// A stable counting sort of `x`'s entries by column.

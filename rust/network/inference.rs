@@ -4,9 +4,9 @@
 use crate::buffer;
 use crate::error::{Error, Result};
 use crate::kernels::loss::Targets;
+use crate::network::input::Features;
 use crate::network::layer::{Layer, LayerCache};
 use crate::network::network::{Batch, Network};
-use crate::network::sparse::Features;
 use crate::scalar::Real;
 
 /// Rows processed at once by inference.

@@ -6,8 +6,8 @@ use crate::error::{Error, Result};
 use crate::kernels::activation::Activation;
 use crate::kernels::loss::{Loss, Targets};
 use crate::kernels::penalty;
+use crate::network::input::Features;
 use crate::network::layer::{Layer, LayerSpec, MAX_WIDTH, PassContext};
-use crate::network::sparse::Features;
 use crate::scalar::Real;
 
 /// The validated description a network is built from.
@@ -200,5 +200,39 @@ impl<T: Real> Network<T> {
     /// The head activation applied after the logits when the loss fuses it (softmax or sigmoid).
     pub(crate) fn fused_activation(&self) -> Option<Activation> {
         if self.fused_head { self.layers.last().and_then(Layer::activation) } else { None }
+    }
+}
+
+/// The checks of a network's input (dense or sparse: `network/input.rs`, passes in `network/sparse.rs`).
+impl<T: Real> Network<T> {
+    /// The one check of a sparse input: `cols` columns for the network's input, and a Dense first layer.
+    pub fn check_sparse_input(&self, cols: usize) -> Result<()> {
+        if cols != self.input_dim {
+            return Err(Error::value("X", format!("has {cols} features, the model expects {}", self.input_dim)));
+        }
+        match self.layers.first() {
+            Some(Layer::Dense(_)) => Ok(()),
+            other => Err(Error::value(
+                "X",
+                format!(
+                    "is sparse: the first layer must be a Dense layer, which multiplies the sparse rows; this model starts with a {} layer",
+                    other.map_or("missing", Layer::kind)
+                ),
+            )),
+        }
+    }
+
+    /// Features of `rows` rows for this network: their shape (and, sparse, a Dense first layer).
+    pub fn check_features(&self, x: &Features<'_, T>, rows: usize) -> Result<()> {
+        match x {
+            Features::Dense(x) if x.len() != rows * self.input_dim => {
+                Err(Error::shape("X", format!("({rows}, {})", self.input_dim), format!("{} values", x.len())))
+            }
+            Features::Dense(_) => Ok(()),
+            Features::Sparse(x) if x.rows() != rows => {
+                Err(Error::shape("X", format!("({rows}, {})", self.input_dim), format!("({}, {})", x.rows(), x.cols())))
+            }
+            Features::Sparse(x) => self.check_sparse_input(x.cols()),
+        }
     }
 }

@@ -7,9 +7,9 @@
 use crate::error::{Error, Result};
 use crate::kernels::loss::Targets;
 use crate::kernels::penalty;
+use crate::network::input::Features;
 use crate::network::layer::Layer;
 use crate::network::network::{Batch, Network};
-use crate::network::sparse::Features;
 use crate::network::workspace::Workspace;
 use crate::scalar::Real;
 

@@ -6,8 +6,8 @@
 
 use crate::buffer;
 use crate::error::Result;
+use crate::network::input::SparseInput;
 use crate::network::layer::{Layer, LayerCache};
-use crate::network::sparse::SparseInput;
 use crate::scalar::Real;
 
 #[derive(Clone, Debug, Default)]
