@@ -266,22 +266,6 @@ impl<'a, T: Real> CsrParts<'a, T> {
         Ok(CsrIndex { rows, cols, indptr, indices, start, max_row_nnz })
     }
 
-    /// The values of the entries checked finite (in parallel on large matrices), for an index from
-    /// `checked_index`.
-    pub fn check_values(&self, index: &CsrIndex, what: &str) -> Result<()> {
-        let values = index.view(self.values)?.values;
-        let first_bad = |offset: usize, chunk: &[T]| chunk.iter().position(|v| !v.is_finite()).map(|k| offset + k);
-        let bad = if values.len() >= 2 * CHECK_CHUNK && rayon::current_num_threads() > 1 {
-            values.par_chunks(CHECK_CHUNK).enumerate().filter_map(|(chunk, v)| first_bad(chunk * CHECK_CHUNK, v)).min()
-        } else {
-            first_bad(0, values)
-        };
-        match bad {
-            Some(k) => Err(non_finite(index, values, k, what)),
-            None => Ok(()),
-        }
-    }
-
     /// An engine copy of the matrix, checked (structure, column indices in range, finite values), in the
     /// engine's index types.
     pub fn to_csr(&self, what: &str) -> Result<Csr<T>> {

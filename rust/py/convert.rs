@@ -189,15 +189,12 @@ impl<'py, T: Real + Element> FeaturesArg<'py, T> {
 }
 
 impl<T: Real> FeatureSlices<'_, T> {
-    /// For sparse features, their index converted and checked with their values (finite); None for dense ones.
+    /// For sparse features, their index arrays converted and checked (structure, column indices in range); None
+    /// for dense ones. The values are Python's to check, as a dense X's are (`fit`'s dataset checks its copy).
     pub fn checked_index(&self, what: &str) -> crate::error::Result<Option<CsrIndex>> {
         match self {
             FeatureSlices::Dense(_) => Ok(None),
-            FeatureSlices::Sparse(parts) => {
-                let index = parts.checked_index(what)?;
-                parts.check_values(&index, what)?;
-                Ok(Some(index))
-            }
+            FeatureSlices::Sparse(parts) => parts.checked_index(what).map(Some),
         }
     }
 
