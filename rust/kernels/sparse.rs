@@ -15,8 +15,9 @@
 //!
 //! The matrices: `Csr` owns a checked copy (the engine dataset's), `CsrView` borrows one (a batch, a block of
 //! rows), `CsrParts` is what arrives from outside (int32 or int64 index arrays, values of the model's dtype) and is
-//! checked once when converted: indptr starts anywhere and never decreases, every column index is in range,
-//! every value finite. Column indices need not be sorted within a row, and repeated ones add up (as in SciPy).
+//! checked once when converted: indptr starts anywhere and never decreases, every column index is in range, and
+//! (`to_csr`, the engine dataset's copy) every value is finite. Column indices need not be sorted within a row,
+//! and repeated ones add up (as in SciPy).
 
 use rayon::prelude::*;
 
@@ -201,7 +202,7 @@ pub struct CsrIndex {
 }
 
 impl CsrIndex {
-    /// The matrix with its values (the original array, or a copy of its entries when `start` is 0).
+    /// The matrix over `values`, the values array the index was made from (its entries start at `start`).
     pub fn view<'a, T: Real>(&'a self, values: &'a [T]) -> Result<CsrView<'a, T>> {
         let end = self.start + self.indices.len();
         let values = values.get(self.start..end).ok_or_else(|| malformed("sparse matrix", "fewer values than entries"))?;
