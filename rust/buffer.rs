@@ -22,6 +22,7 @@ unsafe impl ZeroBits for f64 {}
 unsafe impl ZeroBits for u32 {}
 unsafe impl ZeroBits for u8 {}
 unsafe impl ZeroBits for i64 {}
+unsafe impl ZeroBits for usize {}
 
 fn reserve<T>(len: usize, what: &str) -> Result<Vec<T>> {
     let mut buffer = Vec::new();

@@ -134,6 +134,33 @@ def like(shape, finite=None):
     return mostly(arrays(shape, NUMERIC_DTYPES, finite), st.one_of(arrays(), junk))
 
 
+@st.composite
+def sparse_matrices(draw, shape):
+    """A SciPy sparse matrix of ``shape``: CSR, CSC, a sparse array, another format, non-finite or integer values,
+    unsorted or out-of-range column indices (SciPy's constructor does not check them)."""
+    import scipy.sparse as sparse
+
+    dense = np.asarray(draw(arrays(shape, ["float32", "float64", "int32", "int8", "bool"])))
+    form = draw(st.sampled_from(["csr", "csc", "csr_array", "coo", "lil", "unsorted", "bad_index"]))
+    matrix = sparse.csr_matrix(dense)
+    if form == "csc":
+        return matrix.tocsc()
+    if form == "csr_array":
+        return sparse.csr_array(matrix)
+    if form in ("coo", "lil"):
+        return matrix.asformat(form)
+    indices = matrix.indices[::-1].copy() if form == "unsorted" else matrix.indices.copy()
+    if form == "bad_index" and indices.size:
+        indices[draw(st.integers(0, indices.size - 1))] = draw(st.sampled_from([shape[1], shape[1] + 7, -1]))
+    data = matrix.data[::-1].copy() if form == "unsorted" else matrix.data
+    return sparse.csr_matrix((data, indices, matrix.indptr), shape=matrix.shape)
+
+
+def sparse_like(shape):
+    """Mostly a sparse matrix of ``shape``; sometimes anything at all (a dense array included)."""
+    return mostly(sparse_matrices(shape), st.one_of(like(shape), junk))
+
+
 def _snapshot(args):
     return [np.array(a, copy=True) if isinstance(a, np.ndarray) else None for a in args]
 
@@ -278,7 +305,8 @@ def model_calls(draw):
     built = draw(st.integers(0, 4)) > 0
     n = draw(st.sampled_from([0, 1, 2, 3, 5, 8]))
     cols = draw(mostly(st.just(N_FEATURES), st.sampled_from([0, 1, 5])))
-    X = draw(mostly(like((n, cols), finite=True), st.one_of(like((n, cols)), arrays())))
+    dense_X = mostly(like((n, cols), finite=True), st.one_of(like((n, cols)), arrays()))
+    X = draw(mostly(dense_X, sparse_matrices((n, cols)), 0.8))
     y_shape = draw(st.sampled_from([(n,), (n, 3), (n, 1), (n + 1,), ()]))
     if loss in ("softmax_cross_entropy", "hinge"):
         y = draw(mostly(arrays((n,), ["int64", "int32", "uint8", "float64", "bool"], True), like(y_shape)))
@@ -344,7 +372,7 @@ def test_model_methods(case):
         else:
             assert not model.built
         return
-    rows = np.asarray(X).shape[0] if method != "set_weights" else None
+    rows = (X.shape[0] if hasattr(X, "tocsr") else np.asarray(X).shape[0]) if method != "set_weights" else None
     if method == "predict":
         assert isinstance(result, np.ndarray) and result.shape[0] == rows
     elif method in ("predict_proba", "forward"):
@@ -370,6 +398,8 @@ OPS = {
     "dense_forward": [("array", "nk"), ("array", "km"), ("array", "m")],
     "dense_backward": [("array", "nk"), ("array", "km"), ("array", "nm")],
     "dense_weight_grads": [("array", "nk"), ("array", "nm")],
+    "sparse_dense_forward": [("sparse", "nk"), ("array", "km"), ("array", "m")],
+    "sparse_dense_weight_grads": [("sparse", "nk"), ("array", "nm")],
     "softmax_cross_entropy": [("array", "nk"), ("labels",), ("weights?",)],
     "mse": [("array", "nk"), ("array", "nk"), ("weights?",)],
     "binary_cross_entropy": [("array", "nk"), ("array", "nk"), ("weights?",)],
@@ -425,6 +455,8 @@ def op_calls(draw):
         if kind == "array":
             shape = tuple(sizes[key] for key in spec[1])
             args.append(draw(st.one_of(like(shape), like(shape, finite=True))))
+        elif kind == "sparse":
+            args.append(draw(sparse_like(tuple(sizes[key] for key in spec[1]))))
         elif kind == "weights":
             args.append(draw(st.one_of(st.none(), like((sizes["n"],)), like((sizes["n"],), finite=True))))
         elif kind == "labels":

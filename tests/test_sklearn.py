@@ -528,9 +528,5 @@ def test_bad_inputs():
         MLPClassifier().fit(X, rng.randn(40))
     with pytest.raises(ValueError, match="NaN"):
         MLPClassifier().fit(np.where(X > 2, np.nan, X), rng.randint(0, 2, 40))
-    with pytest.raises(TypeError, match=r"[Ss]parse"):
-        from scipy import sparse
-
-        MLPRegressor().fit(sparse.csr_matrix(X), X[:, 0])
     with pytest.raises(NotFittedError):
         MLPRegressor().predict(X)

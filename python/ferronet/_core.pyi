@@ -1,12 +1,13 @@
 """Type stubs for ``ferronet._core``, the compiled engine (``rust/py/*.rs``).
 
 Float arrays are float32 or float64 and C-contiguous (``ferronet.ops`` and ``Sequential`` convert before calling);
-kernels return arrays of their first float argument's dtype. ``tests/test_typing.py`` checks that every name the
+kernels return arrays of their first float argument's dtype. A sparse X is a CSR matrix by its parts (``_Csr``:
+``data`` in the model's dtype, int32 or int64 ``indices`` and ``indptr``, ``shape``), read without densifying it. ``tests/test_typing.py`` checks that every name the
 compiled module exports is declared here.
 """
 
 from collections.abc import Sequence
-from typing import Any, Literal, TypeVar, final
+from typing import Any, Literal, Protocol, TypeVar, final, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,6 +19,20 @@ _FloatArray = NDArray[np.floating[Any]]
 _Labels = NDArray[np.int64]
 _Mask = NDArray[np.bool_]
 _DtypeName = Literal["float32", "float64"]
+
+class _Csr(Protocol):
+    """A CSR matrix by its parts: SciPy's CSR matrices and arrays, ``ferronet._validation.SparseRows``."""
+
+    @property
+    def data(self) -> _FloatArray: ...
+    @property
+    def indices(self) -> NDArray[np.integer[Any]]: ...
+    @property
+    def indptr(self) -> NDArray[np.integer[Any]]: ...
+    @property
+    def shape(self) -> tuple[int, int]: ...
+
+_X = _FloatArray | _Csr
 
 __all__ = [
     "ChunkReport",
@@ -59,6 +74,8 @@ __all__ = [
     "softmax_backward",
     "softmax_cross_entropy",
     "softmax_forward",
+    "sparse_dense_forward",
+    "sparse_dense_weight_grads",
     "splitmix64",
     "tanh_backward",
     "tanh_forward",
@@ -75,11 +92,12 @@ def after_fork() -> None: ...
 
 @final
 class Dataset:
-    """A training set copied once into engine memory in X's dtype (labels' range recorded)."""
+    """A training set copied once into engine memory in X's dtype (labels' range recorded); a sparse X is kept as
+    CSR."""
 
     def __new__(
         cls,
-        x: _FloatArray,
+        x: _X,
         y: _Labels | _FloatArray,
         use_labels: bool,
         sample_weight: _FloatArray | None = None,
@@ -135,16 +153,17 @@ class Model:
     def optimizer(self) -> str | None: ...
     @property
     def lr(self) -> float | None: ...
+    @overload
     def forward(self, x: NDArray[_F], training: bool, logits_only: bool) -> NDArray[_F]: ...
+    @overload
+    def forward(self, x: _Csr, training: bool, logits_only: bool) -> _FloatArray: ...
     def evaluate(
-        self, x: _FloatArray, y: _Labels | _FloatArray, sample_weight: _FloatArray | None = None
+        self, x: _X, y: _Labels | _FloatArray, sample_weight: _FloatArray | None = None
     ) -> tuple[float, float]: ...
     def gradients(
-        self, x: _FloatArray, y: _Labels | _FloatArray, sample_weight: _FloatArray | None = None
+        self, x: _X, y: _Labels | _FloatArray, sample_weight: _FloatArray | None = None
     ) -> tuple[float, list[dict[str, _FloatArray]]]: ...
-    def trace(
-        self, x: _FloatArray, y: _Labels | _FloatArray, sample_weight: _FloatArray | None = None
-    ) -> dict[str, Any]: ...
+    def trace(self, x: _X, y: _Labels | _FloatArray, sample_weight: _FloatArray | None = None) -> dict[str, Any]: ...
     def get_weights(self) -> list[dict[str, _FloatArray]]: ...
     def set_weights(self, weights: Sequence[dict[str, _FloatArray]]) -> None: ...
     def state_dict(self, include_optimizer: bool) -> tuple[dict[str, _FloatArray], str]: ...
@@ -153,7 +172,7 @@ class Model:
     def set_lr(self, lr: float) -> None: ...
     def train_step(
         self,
-        x: _FloatArray,
+        x: _X,
         y: _Labels | _FloatArray,
         sample_weight: _FloatArray | None = None,
         optimizer: str | None = None,
@@ -171,6 +190,8 @@ def unbuilt_model_file(config: str) -> bytes: ...
 
 def dense_forward(x: NDArray[_F], w: NDArray[_F], b: NDArray[_F]) -> NDArray[_F]: ...
 def dense_backward(x: NDArray[_F], w: NDArray[_F], dz: NDArray[_F]) -> tuple[NDArray[_F], NDArray[_F], NDArray[_F]]: ...
+def sparse_dense_forward(x: _Csr, w: NDArray[_F], b: NDArray[_F]) -> NDArray[_F]: ...
+def sparse_dense_weight_grads(x: _Csr, dz: NDArray[_F]) -> tuple[NDArray[_F], NDArray[_F]]: ...
 def relu_forward(z: NDArray[_F]) -> NDArray[_F]: ...
 def relu_backward(grad: NDArray[_F], output: NDArray[_F]) -> NDArray[_F]: ...
 

@@ -12,6 +12,10 @@ never ``OverflowError``.
 
 Arrays: anything NumPy can turn into an array of numbers. A masked array gives its data and its mask is ignored,
 as scikit-learn's ``check_array`` does (``np.asarray``): masked NaN entries are still NaN and are refused.
+
+Sparse features: SciPy CSR and CSC matrices and arrays (``check_sparse_features``), never densified: they become a
+``SparseRows`` (CSR parts in the engine's types) that ``_core`` copies or reads as they are. Other sparse formats
+are refused with the conversion to use (``X.tocsr()``).
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from __future__ import annotations
 import decimal
 import math
 import numbers
+import sys
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, TypeAlias
 
 import numpy as np
 
@@ -247,3 +252,161 @@ def check_sample_weight(value: Any, n_samples: int, dtype: np.dtype, name: str =
     if weights.size and weights.min() < 0:
         raise ValueError(f"{name} must be >= 0; got {weights.min()}")
     return weights
+
+
+# ---- sparse features ------------------------------------------------------------------------------------------
+
+#: The index dtypes the engine reads (SciPy's).
+INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+
+
+class SparseRows(NamedTuple):
+    """A CSR matrix ready for the engine: ``data`` in the model's dtype, ``indices`` and ``indptr`` int32 or int64,
+    all C-contiguous; ``shape`` is (rows, cols). Row i's entries are ``indptr[i]:indptr[i + 1]`` of ``indices``
+    (column numbers, in any order, repeats adding up) and ``data``; ``indptr`` may start past 0 (``row_block``).
+    ``_core`` reads it through its attributes, as it would read a SciPy CSR matrix."""
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    shape: tuple[int, int]
+
+    @property
+    def nnz(self) -> int:
+        """Stored entries."""
+        return int(self.indptr[-1] - self.indptr[0])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the stored entries and of ``indptr``."""
+        return self.nnz * (self.data.itemsize + self.indices.itemsize) + self.indptr.nbytes
+
+    def row_block(self, start: int, stop: int) -> SparseRows:
+        """Rows ``start:stop`` (no copy: a shorter ``indptr`` over the same entries)."""
+        return SparseRows(self.data, self.indices, self.indptr[start : stop + 1], (stop - start, self.shape[1]))
+
+    def take(self, rows: np.ndarray) -> SparseRows:
+        """The rows ``rows`` in that order (a copy)."""
+        starts, ends = self.indptr[:-1][rows], self.indptr[1:][rows]
+        counts = ends - starts
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        # the position of each entry of the result in the original arrays
+        positions = np.repeat(starts - indptr[:-1], counts) + np.arange(indptr[-1])
+        return SparseRows(self.data[positions], self.indices[positions], indptr, (len(rows), self.shape[1]))
+
+
+#: Features as the engine takes them: a C-contiguous matrix or CSR parts.
+FeatureMatrix: TypeAlias = "np.ndarray | SparseRows"
+
+
+def is_sparse(value: Any) -> bool:
+    """Whether ``value`` is a SciPy sparse matrix or array, or already ``SparseRows`` (SciPy is not imported: a
+    caller that holds a sparse matrix has imported it)."""
+    if isinstance(value, SparseRows):
+        return True
+    module = sys.modules.get("scipy.sparse")
+    return module is not None and bool(module.issparse(value))
+
+
+def check_sparse_features(
+    value: Any,
+    name: str,
+    dtype: np.dtype,
+    *,
+    n_features: int | None = None,
+    allow_empty: bool = False,
+    check_finite: bool = True,
+) -> SparseRows:
+    """A SciPy CSR or CSC matrix (or array) of samples × features as ``SparseRows`` in ``dtype``, without densifying
+    it. CSC is converted to CSR (a copy); the values are copied only when their dtype is not ``dtype``; the index
+    arrays are kept (int32 or int64; other integer types become int64). Other formats (COO, LIL, DOK, BSR, DIA)
+    are a TypeError that names the conversion, ``.tocsr()``.
+
+    Parameters
+    ----------
+    value : scipy.sparse matrix or array, or SparseRows
+        The features.
+    name : str
+        The argument's name, for the messages.
+    dtype : numpy.dtype
+        float32 or float64: the values' dtype in the result.
+    n_features : int, optional
+        The number of columns required.
+    allow_empty : bool
+        Whether zero rows are accepted.
+    check_finite : bool
+        Whether NaN/inf values are refused here (the engine checks them again when it copies X for ``fit``).
+
+    Returns
+    -------
+    SparseRows
+        The CSR parts, ready for the engine.
+    """
+    if isinstance(value, SparseRows):
+        rows = value
+    else:
+        form = str(getattr(value, "format", "?"))
+        if form not in ("csr", "csc"):
+            raise TypeError(
+                f"{name} is a scipy.sparse {type(value).__name__} in {form.upper()} format; ferronet takes sparse "
+                f"input in CSR or CSC format: convert it with {name}.tocsr()"
+            )
+        if value.ndim != 2:
+            raise ValueError(
+                f"{name} must be 2-D of shape (n_samples, n_features); got {value.ndim}-D shape {value.shape}"
+            )
+        if form == "csc":
+            value = value.tocsr()
+        if value.data.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold numbers (bool, int or float); got dtype {value.data.dtype}")
+        index = [
+            array if array.dtype in INDEX_DTYPES else np.asarray(array, dtype=np.int64)
+            for array in (value.indices, value.indptr)
+        ]
+        index = [np.require(array, requirements=ENGINE_LAYOUT) for array in index]
+        rows = SparseRows(value.data, index[0], index[1], (int(value.shape[0]), int(value.shape[1])))
+    n_rows, n_cols = rows.shape
+    if n_rows == 0 and not allow_empty:
+        raise ValueError(f"{name} must have at least one row; got shape {rows.shape}")
+    if n_features is not None and n_cols != n_features:
+        raise ValueError(f"{name} has {n_cols} features, the model expects {n_features}")
+    if n_cols == 0:
+        raise ValueError(f"{name} must have at least one feature; got shape {rows.shape}")
+    rows = rows._replace(data=cast(rows.data, dtype))
+    if check_finite:
+        require_finite_sparse(rows, name)
+    return rows
+
+
+def require_finite_sparse(rows: SparseRows, name: str) -> None:
+    """Raise ValueError naming the first NaN/inf stored entry as (row, column)."""
+    start, end = int(rows.indptr[0]), int(rows.indptr[-1])
+    values = rows.data[start:end]
+    if values.dtype.kind == "f" and values.size and not np.isfinite(values).all():
+        k = int(np.flatnonzero(~np.isfinite(values))[0])
+        row = int(np.searchsorted(rows.indptr, start + k, side="right")) - 1
+        col = int(rows.indices[start + k])
+        raise ValueError(f"{name} contains NaN or infinity (first at index ({row}, {col}): {values[k]})")
+
+
+def check_any_features(
+    value: Any,
+    name: str,
+    dtype: np.dtype,
+    *,
+    n_features: int | None = None,
+    allow_empty: bool = False,
+    check_finite: bool = True,
+) -> np.ndarray | SparseRows:
+    """``check_sparse_features`` for a sparse ``value``, else ``check_features``."""
+    check = check_sparse_features if is_sparse(value) else check_features
+    return check(value, name, dtype, n_features=n_features, allow_empty=allow_empty, check_finite=check_finite)
+
+
+def require_finite_features(features: np.ndarray | SparseRows, name: str) -> None:
+    """``require_finite`` for either kind of features."""
+    if isinstance(features, SparseRows):
+        require_finite_sparse(features, name)
+    else:
+        require_finite(features, name)

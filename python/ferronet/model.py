@@ -24,16 +24,18 @@ import numpy as np
 from . import _core, _files, _memory
 from ._progress import resolve_progress
 from ._validation import (
+    SparseRows,
     as_array,
+    check_any_features,
     check_bool,
     check_choice,
     check_dtype,
-    check_features,
     check_float,
     check_int,
     check_labels,
     check_sample_weight,
     require_finite,
+    require_finite_features,
 )
 from ._validation import (
     cast as engine_array,
@@ -106,6 +108,12 @@ def check_seed(seed: Any) -> int:
 
 class Sequential:
     """A dense network: layers applied in order, trained with every hot loop in Rust.
+
+    X may be a SciPy CSR or CSC sparse matrix (or array) wherever it is taken (``fit``, ``predict``,
+    ``predict_proba``, ``evaluate``, ``train_step``, ``forward``, ``gradients``): it is never densified. The engine
+    keeps it in CSR and the first layer, which must then be a Dense layer, multiplies the sparse rows by its dense
+    weights; other sparse formats are refused (convert them with ``X.tocsr()``). Results equal the dense path's up
+    to rounding (another order of summation).
 
     ``loss`` is one of "softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge", "poisson" (half the Poisson
     deviance with the log link: the last layer is linear and outputs log(mean), ``predict`` returns the mean
@@ -239,20 +247,28 @@ class Sequential:
         return total
 
     def _require_fit_memory(
-        self, rows: int, cols: int, targets: np.ndarray, batch_size: int, optimizer: Optimizer
+        self, features: np.ndarray | SparseRows, targets: np.ndarray, batch_size: int, optimizer: Optimizer
     ) -> None:
         """Refuse a fit the machine cannot hold, before anything is allocated (see ``_memory``)."""
         itemsize = np.dtype(self.dtype).itemsize
+        rows, cols = features.shape
         values = self._value_count(cols)
         slots = {"sgd": 1 if getattr(optimizer, "momentum", 0.0) else 0, "adam": 2, "rmsprop": 1}.get(optimizer.kind, 2)
         widths = [cols] + [getattr(layer, "units", 0) or 0 for layer in self.layers]
         batch = min(batch_size, rows)
+        if isinstance(features, SparseRows):
+            # the engine's CSR copy (u32 column indices); the batch in CSR and its transpose, no dense rows of X
+            data_bytes = features.nnz * (itemsize + 4) + (rows + 1) * 8
+            widths[0] = 0
+            batch_extra = 2 * features.nnz * (itemsize + 4) // max(rows // batch, 1) + (cols + 1) * 16
+        else:
+            data_bytes, batch_extra = rows * cols * itemsize, 0
         _memory.require(
             [
-                ("the engine's copy of the data", rows * cols * itemsize + targets.nbytes + rows * 8),
+                ("the engine's copy of the data", data_bytes + targets.nbytes + rows * 8),
                 ("optimizer state", slots * values * itemsize),
                 ("the copy a failed fit returns to", (1 + slots) * values * itemsize),
-                ("per-batch buffers", (4 * batch * sum(widths) + values) * itemsize),
+                ("per-batch buffers", (4 * batch * sum(widths) + values) * itemsize + batch_extra),
             ],
             "this fit",
         )
@@ -544,17 +560,24 @@ class Sequential:
     # ---- inputs --------------------------------------------------------------------------------------------
 
     def _features(
-        self, X: Any, *, allow_empty: bool = False, build: bool = False, check_finite: bool = True
-    ) -> np.ndarray:
+        self, X: Any, *, allow_empty: bool = False, build: bool = False, check_finite: bool = True, name: str = "X"
+    ) -> np.ndarray | SparseRows:
+        """X checked and converted for the engine: a C-contiguous matrix, or ``SparseRows`` for a SciPy CSR/CSC X
+        (never densified; the first layer must then be Dense)."""
         dtype = np.dtype(self.dtype)
-        if build and self._engine is None:
-            array = check_features(X, "X", dtype, allow_empty=allow_empty, check_finite=check_finite)
-            self.build(array.shape[1])
-            return array
-        engine = self._require_built()
-        return check_features(
-            X, "X", dtype, n_features=engine.input_dim, allow_empty=allow_empty, check_finite=check_finite
+        n_features = None if build and self._engine is None else self._require_built().input_dim
+        features = check_any_features(
+            X, name, dtype, n_features=n_features, allow_empty=allow_empty, check_finite=check_finite
         )
+        if isinstance(features, SparseRows) and not isinstance(self.layers[0], Dense):
+            raise ValueError(
+                f"{name} is sparse, so the first layer must be a Dense layer (it multiplies the sparse rows without "
+                f"densifying them); this model starts with {self.layers[0]!r}. Put it after a first Dense layer, use "
+                f"Dense(..., dropconnect=p) for dropout on the inputs, or pass {name}.toarray()"
+            )
+        if n_features is None:
+            self.build(features.shape[1])
+        return features
 
     def _targets(self, y: Any, n_rows: int, name: str = "y") -> np.ndarray:
         """Targets in the form the loss needs: int64 labels, or a float matrix of the model's dtype."""
@@ -602,12 +625,12 @@ class Sequential:
         build: bool = False,
         check_finite: bool = True,
         names: tuple[str, str, str] = ("X", "y", "sample_weight"),
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    ) -> tuple[np.ndarray | SparseRows, np.ndarray, np.ndarray | None]:
         x_name, y_name, w_name = names
         if x_name == "X":
             features = self._features(X, build=build, check_finite=check_finite)
         else:
-            features = check_features(X, x_name, np.dtype(self.dtype), n_features=self._require_built().input_dim)
+            features = self._features(X, name=x_name)
         targets = self._targets(y, features.shape[0], y_name)
         weights = check_sample_weight(sample_weight, features.shape[0], np.dtype(self.dtype), w_name)
         return features, targets, weights
@@ -737,7 +760,7 @@ class Sequential:
 
         Parameters
         ----------
-        X, y : array-like
+        X, y : array-like (X also a SciPy CSR or CSC sparse matrix or array)
             Samples (n, features) and targets: class labels of shape (n,) or (n, 1), or one-hot (n, classes),
             for classification losses; (n,) or (n, outputs) values for mse/binary cross-entropy.
         epochs : int
@@ -823,9 +846,10 @@ class Sequential:
                         f"validation_split={validation_split} of {features.shape[0]} rows leaves no validation or no training rows"
                     )
                 cut = features.shape[0] - n_val
-                require_finite(features[cut:], "X")  # the held-out rows are not copied into the engine
-                validation = (features[cut:], targets[cut:], None if weights is None else weights[cut:])
-                features, targets = features[:cut], targets[:cut]
+                held_out = _rows(features, cut, features.shape[0])
+                require_finite_features(held_out, "X")  # the held-out rows are not copied into the engine
+                validation = (held_out, targets[cut:], None if weights is None else weights[cut:])
+                features, targets = _rows(features, 0, cut), targets[:cut]
                 weights = None if weights is None else weights[:cut]
             for callback in callback_list:
                 for monitor in callback.required_metrics():
@@ -857,7 +881,7 @@ class Sequential:
                     first = 0 if reset else int(self._require_built().counters["optimizer_epochs"])
                 for epoch in range(first, first + min(epochs, PRECHECKED_EPOCHS)):
                     learning_rate(schedule, epoch, chosen.lr)
-            self._require_fit_memory(features.shape[0], features.shape[1], targets, batch_size, chosen)
+            self._require_fit_memory(features, targets, batch_size, chosen)
             run = TrainingRun(
                 self,
                 features,
@@ -902,6 +926,11 @@ class Sequential:
                 batch_size=check_int(batch_size, "batch_size", minimum=1),
                 shuffle=check_bool(shuffle, "shuffle"),
             )
+
+
+def _rows(features: np.ndarray | SparseRows, start: int, stop: int) -> np.ndarray | SparseRows:
+    """Rows ``start:stop`` of either kind of features (no copy)."""
+    return features.row_block(start, stop) if isinstance(features, SparseRows) else features[start:stop]
 
 
 def _from_pickle(data: bytes) -> Sequential:

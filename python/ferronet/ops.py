@@ -24,6 +24,7 @@ import numpy as np
 
 from . import _core
 from ._validation import (
+    SparseRows,
     as_array,
     check_choice,
     check_float,
@@ -31,6 +32,8 @@ from ._validation import (
     check_labels,
     check_probability,
     check_sample_weight,
+    check_sparse_features,
+    is_sparse,
     require_finite,
 )
 from .activations import ACTIVATIONS, LEAKY_RELU_SLOPE
@@ -72,6 +75,8 @@ __all__ = [
     "softmax_backward",
     "softmax_cross_entropy",
     "softmax_forward",
+    "sparse_dense_forward",
+    "sparse_dense_weight_grads",
     "tanh_backward",
     "tanh_forward",
 ]
@@ -235,6 +240,63 @@ def dense_weight_grads(x: Any, dz: Any) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"dz has {dz.shape[0]} rows but x has {x.shape[0]} rows")
     W = np.zeros((x.shape[1], dz.shape[1]), dtype=x.dtype)
     _, dW, db = _core.dense_backward(x, W, dz)
+    return dW, db
+
+
+# ---- sparse × dense ---------------------------------------------------------------------------------------------
+
+
+def _sparse_x(x: Any) -> SparseRows:
+    """A SciPy CSR or CSC x as CSR parts of the dtype its values select (see the module doc), finite."""
+    if not is_sparse(x):
+        raise TypeError(f"x must be a scipy.sparse CSR or CSC matrix (or array); got {type(x).__name__}")
+    data = np.asarray(x.data)
+    dtype = _float_dtype(data) if data.dtype.kind in "biuf" else np.dtype(np.float64)
+    return check_sparse_features(x, "x", dtype, allow_empty=True)
+
+
+def sparse_dense_forward(x: Any, W: Any, b: Any) -> np.ndarray:
+    """``z = x @ W + b`` for a sparse x (SciPy CSR or CSC, never densified): row i of z sums ``v * W[c]`` over row
+    i's stored entries (column c, value v), then adds b.
+
+    Parameters
+    ----------
+    x : scipy.sparse CSR or CSC matrix or array of shape (n_samples, fan_in)
+    W : array-like of shape (fan_in, fan_out)
+    b : array-like of shape (fan_out,)
+
+    Returns
+    -------
+    numpy.ndarray
+        z, of shape (n_samples, fan_out) and the dtype of x's values.
+    """
+    x = _sparse_x(x)
+    W = _matrix(W, "W", x.data.dtype, layout=" of shape (fan_in, fan_out)")
+    if W.shape[0] != x.shape[1]:
+        raise ValueError(f"W has {W.shape[0]} rows but x has {x.shape[1]} columns")
+    b = _vector(b, "b", x.data.dtype, W.shape[1], "W")
+    return _core.sparse_dense_forward(x, W, b)
+
+
+def sparse_dense_weight_grads(x: Any, dz: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``dW = x.T @ dz``, ``db = dz.sum(axis=0)`` for a sparse x (SciPy CSR or CSC, never densified): the
+    gradients of a first Dense layer, whose input gradient is never needed.
+
+    Parameters
+    ----------
+    x : scipy.sparse CSR or CSC matrix or array of shape (n_samples, fan_in)
+    dz : array-like of shape (n_samples, fan_out)
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        dW of shape (fan_in, fan_out) and db of shape (fan_out,), in the dtype of x's values.
+    """
+    x = _sparse_x(x)
+    dz = _matrix(dz, "dz", x.data.dtype, layout=" of shape (n_samples, fan_out)")
+    if dz.shape[0] != x.shape[0]:
+        raise ValueError(f"dz has {dz.shape[0]} rows but x has {x.shape[0]} rows")
+    dW, db = _core.sparse_dense_weight_grads(x, dz)
     return dW, db
 
 

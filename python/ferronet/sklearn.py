@@ -41,7 +41,11 @@ How scikit-learn's numbers map onto ours (so a ``learning_rate_init`` tuned for 
 * ``MLPRegressor(loss="poisson")``: the output activation is ``exp`` (``out_activation_ == "exp"``), the loss half
   the Poisson deviance (ferronet's loss ``"poisson"`` on the log of the mean), as scikit-learn.
 
-Differences from scikit-learn, on purpose: sparse X is not accepted (densify it); negative sample weights are
+Sparse X (SciPy CSR or CSC matrices and arrays; other formats are converted to CSR, as scikit-learn does) is
+trained on without densifying it, by every solver: the engine keeps X in CSR and the first layer multiplies the
+sparse rows (see ``ferronet.Sequential.fit``).
+
+Differences from scikit-learn, on purpose: negative sample weights are
 rejected, and so are negative targets with ``loss="poisson"``; ``momentum`` must be < 1; a fit that raises leaves
 the estimator exactly as it was (a first fit leaves it unfitted); a diverging fit without early stopping raises
 ``ValueError`` at the first non-finite loss; with ``early_stopping=True`` it stops there with a
@@ -103,6 +107,9 @@ ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "rel
 SOLVERS = ("lbfgs", "sgd", "adam")
 #: The solvers that train epoch by epoch on batches (and have ``partial_fit``).
 STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+#: The sparse formats taken as they are (scikit-learn converts any other sparse X to the first).
+SPARSE_FORMATS = ["csr", "csc"]
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 #: Output activation (scikit-learn's name) → (our last activation, our loss).
 HEADS = {
@@ -158,6 +165,11 @@ def _lbfgs_options(max_iter: int, max_fun: int, tol: float, verbose: Any) -> dic
 
 class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
     """What the classifier and the regressor share: parameters, the training loop and the weights' views."""
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR/CSC X, never densified
+        return tags
 
     # Fitted attributes whose type depends on early_stopping (declared only: fit creates them).
     best_loss_: Any
@@ -287,8 +299,8 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            The input data (dense).
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data (a sparse X is kept sparse: CSR or CSC, other formats converted to CSR).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels (classifier) or values (regressor).
         sample_weight : array-like of shape (n_samples,), optional
@@ -651,9 +663,10 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "_model")
 
-    def _check_X(self, X: Any) -> np.ndarray:
+    def _check_X(self, X: Any) -> Any:
+        """X checked by scikit-learn: a float array, or a CSR/CSC sparse matrix (kept sparse)."""
         check_is_fitted(self)
-        return np.asarray(validate_data(self, X, reset=False, dtype=(np.float64, np.float32)))
+        return validate_data(self, X, accept_sparse=SPARSE_FORMATS, reset=False, dtype=(np.float64, np.float32))
 
     @property
     def coefs_(self) -> list[np.ndarray]:
@@ -853,7 +866,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return tags
 
     def _validate_targets(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32), reset=reset)
+        X, y = validate_data(
+            self, X, y, accept_sparse=SPARSE_FORMATS, multi_output=True, dtype=(np.float64, np.float32), reset=reset
+        )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -919,7 +934,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_classes)
             Labels (a subset of ``classes`` is fine), or a multilabel indicator matrix.
         sample_weight : array-like of shape (n_samples,), optional
@@ -1057,7 +1072,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return super()._check_params()
 
     def _validate_targets(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=SPARSE_FORMATS,
+            multi_output=True,
+            y_numeric=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if self.loss == "poisson" and y.size and np.min(y) < 0:
@@ -1074,7 +1098,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), optional
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _core
 from ._progress import progress_bar
-from ._validation import check_int
+from ._validation import SparseRows, check_int
 from .callbacks import Callback, CallbackList, History, Logs
 from .losses import LABEL_LOSSES
 from .optim import Optimizer
@@ -35,7 +35,7 @@ CHUNK_SECONDS = 0.1
 #: Progress-bar names of the metrics (the bar is narrow).
 _SHORT = {"accuracy": "acc"}
 
-Arrays = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
+Arrays = tuple["np.ndarray | SparseRows", np.ndarray, "np.ndarray | None"]
 
 
 class TrainingRun:
@@ -44,14 +44,14 @@ class TrainingRun:
         with TrainingRun(model, features, targets, weights, optimizer=opt, batch_size=32) as run:
             history = run.fit(epochs=10)
 
-    ``features``/``targets``/``weights`` are already checked and converted by the model (``Sequential._batch``);
-    ``validation`` likewise. ``reset_optimizer`` starts fresh optimizer state (a new optimizer object).
+    ``features``/``targets``/``weights`` are already checked and converted by the model (``Sequential._batch``):
+    features are a C-contiguous matrix or ``SparseRows`` (CSR, copied as CSR); ``validation`` likewise. ``reset_optimizer`` starts fresh optimizer state (a new optimizer object).
     """
 
     def __init__(
         self,
         model: Sequential,
-        features: np.ndarray,
+        features: np.ndarray | SparseRows,
         targets: np.ndarray,
         weights: np.ndarray | None,
         *,

@@ -9,3 +9,4 @@ pub mod dense;
 pub mod dropout;
 pub mod loss;
 pub mod penalty;
+pub mod sparse;

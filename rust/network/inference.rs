@@ -4,6 +4,7 @@
 use crate::buffer;
 use crate::error::{Error, Result};
 use crate::kernels::loss::Targets;
+use crate::network::input::Features;
 use crate::network::layer::{Layer, LayerCache};
 use crate::network::network::{Batch, Network};
 use crate::scalar::Real;
@@ -17,15 +18,13 @@ impl<T: Real> Network<T> {
     /// the masks of update `step` and batch statistics are used (and nothing is updated).
     fn run_blocks(
         &self,
-        x: &[T],
+        x: Features<'_, T>,
         rows: usize,
         training: bool,
         step: u64,
         mut sink: impl FnMut(usize, usize, &[T]) -> Result<()>,
     ) -> Result<()> {
-        if x.len() != rows * self.input_dim {
-            return Err(Error::shape("X", format!("({rows}, {})", self.input_dim), format!("{} values", x.len())));
-        }
+        self.check_features(&x, rows)?;
         if training {
             self.check_training_rows(rows)?;
         }
@@ -50,11 +49,11 @@ impl<T: Real> Network<T> {
         while start < rows {
             crate::cancel::check()?;
             let n = block.min(rows - start);
-            let input = x.get(start * self.input_dim..(start + n) * self.input_dim).ok_or_else(|| Error::value("X", "is too short"))?;
+            let input = x.block(start, n, self.input_dim)?;
             for (index, (layer, cache)) in self.layers.iter().zip(caches.iter_mut()).enumerate() {
                 let ctx = self.context(index, training, step);
                 match index {
-                    0 => layer.forward(input, &mut a, n, cache, ctx)?,
+                    0 => layer.forward_features(input, &mut a, n, cache, ctx)?,
                     i if i % 2 == 1 => layer.forward(&a, &mut b, n, cache, ctx)?,
                     _ => layer.forward(&b, &mut a, n, cache, ctx)?,
                 }
@@ -67,10 +66,10 @@ impl<T: Real> Network<T> {
         Ok(())
     }
 
-    /// The last layer's output for `x` (rows × input_dim): probabilities for a fused head (softmax or sigmoid
+    /// The last layer's output for `x` (rows × input_dim, dense or sparse): probabilities for a fused head (softmax or sigmoid
     /// computed by the loss), otherwise whatever the last layer computes. `logits_only` skips the fused head.
     /// `training` uses the masks of update `step` and batch statistics.
-    pub fn forward(&self, x: &[T], rows: usize, training: bool, step: u64, logits_only: bool) -> Result<Vec<T>> {
+    pub fn forward(&self, x: Features<'_, T>, rows: usize, training: bool, step: u64, logits_only: bool) -> Result<Vec<T>> {
         let cols = self.output_dim();
         let mut out = buffer::zeros(buffer::area(rows, cols, "the output")?, "the output")?;
         let head = if logits_only { None } else { self.fused_activation() };

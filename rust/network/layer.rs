@@ -54,6 +54,21 @@ pub struct Dense<T> {
     pub dropconnect: f64,
 }
 
+impl<T: Real> Dense<T> {
+    /// The weights a forward pass multiplies by: in training mode with DropConnect, W masked by the mask of
+    /// `ctx` (mask and masked copy kept in `cache` for the backward pass); otherwise W.
+    pub(crate) fn pass_weight<'c>(&'c self, cache: &'c mut LayerCache<T>, ctx: PassContext) -> Result<&'c [T]> {
+        if ctx.training && self.dropconnect > 0.0 {
+            dropout::dropout_mask(&mut cache.mask, self.fan_out, self.dropconnect, ctx.seed, rng::DROPCONNECT, ctx.step, ctx.index)?;
+            cache.masked_weight.copy_from_slice(&self.weight.value);
+            dropout::dropout_forward(&mut cache.masked_weight, &cache.mask)?;
+            Ok(&cache.masked_weight)
+        } else {
+            Ok(&self.weight.value)
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchNorm<T> {
     pub dim: usize,
@@ -266,14 +281,7 @@ impl<T: Real> Layer<T> {
         match self {
             Layer::Dense(d) => {
                 let activation = if ctx.skip_activation { Activation::Linear } else { d.activation };
-                let weight = if ctx.training && d.dropconnect > 0.0 {
-                    dropout::dropout_mask(&mut cache.mask, d.fan_out, d.dropconnect, ctx.seed, rng::DROPCONNECT, ctx.step, ctx.index)?;
-                    cache.masked_weight.copy_from_slice(&d.weight.value);
-                    dropout::dropout_forward(&mut cache.masked_weight, &cache.mask)?;
-                    &cache.masked_weight
-                } else {
-                    &d.weight.value
-                };
+                let weight = d.pass_weight(cache, ctx)?;
                 dense::dense_forward(
                     view(x, rows, in_dim)?,
                     view(weight, d.fan_in, d.fan_out)?,

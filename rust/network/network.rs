@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::kernels::activation::Activation;
 use crate::kernels::loss::{Loss, Targets};
 use crate::kernels::penalty;
+use crate::network::input::Features;
 use crate::network::layer::{Layer, LayerSpec, MAX_WIDTH, PassContext};
 use crate::scalar::Real;
 
@@ -25,8 +26,8 @@ pub struct NetworkSpec {
 /// One batch handed in from outside (train_step, gradients, evaluate).
 #[derive(Clone, Copy, Debug)]
 pub struct Batch<'a, T> {
-    /// (rows × input_dim), row-major.
-    pub x: &'a [T],
+    /// (rows × input_dim): dense row-major, or CSR (`network/sparse.rs`).
+    pub x: Features<'a, T>,
     pub rows: usize,
     pub targets: Targets<'a, T>,
     pub weights: Option<&'a [T]>,
@@ -161,9 +162,7 @@ impl<T: Real> Network<T> {
     /// Shapes, label ranges and weights of a batch, checked before anything is touched.
     pub fn check_batch(&self, batch: &Batch<'_, T>) -> Result<()> {
         let (rows, outputs) = (batch.rows, self.output_dim());
-        if batch.x.len() != rows * self.input_dim {
-            return Err(Error::shape("X", format!("({rows}, {})", self.input_dim), format!("{} values", batch.x.len())));
-        }
+        self.check_features(&batch.x, rows)?;
         match batch.targets {
             Targets::Labels(labels) => {
                 if !self.loss.uses_labels() {
@@ -201,5 +200,39 @@ impl<T: Real> Network<T> {
     /// The head activation applied after the logits when the loss fuses it (softmax or sigmoid).
     pub(crate) fn fused_activation(&self) -> Option<Activation> {
         if self.fused_head { self.layers.last().and_then(Layer::activation) } else { None }
+    }
+}
+
+/// The checks of a network's input (dense or sparse: `network/input.rs`, passes in `network/sparse.rs`).
+impl<T: Real> Network<T> {
+    /// The one check of a sparse input: `cols` columns for the network's input, and a Dense first layer.
+    pub fn check_sparse_input(&self, cols: usize) -> Result<()> {
+        if cols != self.input_dim {
+            return Err(Error::value("X", format!("has {cols} features, the model expects {}", self.input_dim)));
+        }
+        match self.layers.first() {
+            Some(Layer::Dense(_)) => Ok(()),
+            other => Err(Error::value(
+                "X",
+                format!(
+                    "is sparse: the first layer must be a Dense layer, which multiplies the sparse rows; this model starts with a {} layer",
+                    other.map_or("missing", Layer::kind)
+                ),
+            )),
+        }
+    }
+
+    /// Features of `rows` rows for this network: their shape (and, sparse, a Dense first layer).
+    pub fn check_features(&self, x: &Features<'_, T>, rows: usize) -> Result<()> {
+        match x {
+            Features::Dense(x) if x.len() != rows * self.input_dim => {
+                Err(Error::shape("X", format!("({rows}, {})", self.input_dim), format!("{} values", x.len())))
+            }
+            Features::Dense(_) => Ok(()),
+            Features::Sparse(x) if x.rows() != rows => {
+                Err(Error::shape("X", format!("({rows}, {})", self.input_dim), format!("({}, {})", x.rows(), x.cols())))
+            }
+            Features::Sparse(x) => self.check_sparse_input(x.cols()),
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! Training-mode passes over a workspace: a batch is copied into `ws.acts[0]`, the forward pass fills the
+//! Training-mode passes over a workspace: a batch is copied into `ws.acts[0]` (a sparse one into `ws.sparse`,
+//! read by the first layer: `network/sparse.rs`), the forward pass fills the
 //! activations, the loss writes d loss / d output into `ws.grad[0]`, and the backward pass walks the layers in
 //! reverse, handing each layer's parameter gradients to a callback right after they are computed (the trainer
 //! updates the layer there, while its gradients are in cache).
@@ -6,6 +7,7 @@
 use crate::error::{Error, Result};
 use crate::kernels::loss::Targets;
 use crate::kernels::penalty;
+use crate::network::input::Features;
 use crate::network::layer::Layer;
 use crate::network::network::{Batch, Network};
 use crate::network::workspace::Workspace;
@@ -23,8 +25,16 @@ impl<T: Real> Network<T> {
     pub fn load_batch(&self, ws: &mut Workspace<T>, batch: &Batch<'_, T>) -> Result<()> {
         self.check_batch(batch)?;
         let rows = batch.rows;
-        ws.ensure(&self.layers, self.input_dim, self.target_cols(), rows)?;
-        ws.acts.first_mut().and_then(|a| a.get_mut(..batch.x.len())).ok_or_else(short)?.copy_from_slice(batch.x);
+        match batch.x {
+            Features::Dense(x) => {
+                ws.ensure(&self.layers, self.input_dim, self.target_cols(), rows)?;
+                ws.acts.first_mut().and_then(|a| a.get_mut(..x.len())).ok_or_else(short)?.copy_from_slice(x);
+            }
+            Features::Sparse(x) => {
+                ws.ensure_sparse(&self.layers, self.input_dim, self.target_cols(), rows, x.nnz())?;
+                ws.load_sparse(&x, None)?;
+            }
+        }
         match batch.targets {
             Targets::Labels(labels) => ws.labels.get_mut(..rows).ok_or_else(short)?.copy_from_slice(labels),
             Targets::Dense(values) => ws.targets.get_mut(..values.len()).ok_or_else(short)?.copy_from_slice(values),
@@ -41,12 +51,16 @@ impl<T: Real> Network<T> {
         for (index, layer) in self.layers.iter().enumerate() {
             crate::cancel::check()?;
             let ctx = self.context(index, true, step);
-            let Workspace { acts, caches, .. } = &mut *ws;
+            let Workspace { acts, caches, sparse, .. } = &mut *ws;
             let (inputs, outputs) = acts.split_at_mut(index + 1);
             let (Some(x), Some(y), Some(cache)) = (inputs.last(), outputs.first_mut(), caches.get_mut(index)) else {
                 return Err(Error::value("network", "workspace does not match the layers"));
             };
-            layer.forward(x, y, rows, cache, ctx)?;
+            if index == 0 && sparse.enabled() {
+                layer.forward_sparse(sparse.view(rows)?, y, cache, ctx)?;
+            } else {
+                layer.forward(x, y, rows, cache, ctx)?;
+            }
         }
         Ok(())
     }
@@ -100,7 +114,7 @@ impl<T: Real> Network<T> {
         let mut current = 0usize;
         for index in (0..self.layers.len()).rev() {
             let ctx = self.context(index, true, step);
-            let Workspace { acts, grad, caches, param_grads, .. } = &mut *ws;
+            let Workspace { acts, grad, caches, param_grads, sparse, .. } = &mut *ws;
             let (g0, g1) = grad.split_at_mut(1);
             let (Some(g0), Some(g1)) = (g0.first_mut(), g1.first_mut()) else {
                 return Err(Error::value("network", "workspace has no gradient buffers"));
@@ -115,9 +129,14 @@ impl<T: Real> Network<T> {
                 let len = slot.len();
                 slot.copy_from_slice(grad_out.get(..len).ok_or_else(short)?);
             }
-            let needs_input_grad = index > 0 || matches!(layer, Layer::BatchNorm(_));
-            if layer.backward(x, y, grad_out, needs_input_grad.then_some(grad_in), rows, cache, pgrads, ctx)? {
-                current = 1 - current;
+            if index == 0 && sparse.enabled() {
+                let (x, transpose) = sparse.view_and_scratch(rows)?;
+                layer.backward_sparse(x, y, grad_out, cache, pgrads, transpose, ctx)?;
+            } else {
+                let needs_input_grad = index > 0 || matches!(layer, Layer::BatchNorm(_));
+                if layer.backward(x, y, grad_out, needs_input_grad.then_some(grad_in), rows, cache, pgrads, ctx)? {
+                    current = 1 - current;
+                }
             }
             let is_dense = matches!(layer, Layer::Dense(_));
             for (param_index, ((_, param), g)) in layer.params_mut().zip(pgrads.iter_mut()).enumerate() {

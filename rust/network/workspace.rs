@@ -1,8 +1,12 @@
 //! Every buffer a training step needs, sized once for the largest batch seen so far and reused by every
 //! batch and epoch after it (a smaller last batch uses a prefix): no allocation in the steady state.
+//!
+//! A sparse input (`ensure_sparse`) is held as a CSR batch in `sparse` instead of a dense `acts[0]`, which then
+//! holds one row only (the online path's, for batches of one row; see `network/sparse.rs`).
 
 use crate::buffer;
 use crate::error::Result;
+use crate::network::input::SparseInput;
 use crate::network::layer::{Layer, LayerCache};
 use crate::scalar::Real;
 
@@ -21,22 +25,45 @@ pub struct Workspace<T> {
     pub labels: Vec<u32>,
     pub targets: Vec<T>,
     pub weights: Vec<T>,
+    /// The input batch in CSR form, when the workspace is sized for a sparse input (`ensure_sparse`).
+    pub sparse: SparseInput<T>,
 }
 
 impl<T: Real> Workspace<T> {
     /// Make sure the buffers hold `rows` rows for these layers; reallocates only when the batch grows.
     pub fn ensure(&mut self, layers: &[Layer<T>], input_dim: usize, target_cols: usize, rows: usize) -> Result<()> {
-        if rows <= self.rows && self.acts.len() == layers.len() + 1 {
+        self.size(layers, input_dim, target_cols, rows, None)
+    }
+
+    /// `ensure` for a sparse input of batches of up to `rows` rows and `nnz` stored entries: the batch is kept
+    /// in CSR (`sparse`) and `acts[0]` holds a single row; the first layer (a Dense one) computes no input
+    /// gradient, so the gradient buffers need not be as wide as the input.
+    pub fn ensure_sparse(&mut self, layers: &[Layer<T>], input_dim: usize, target_cols: usize, rows: usize, nnz: usize) -> Result<()> {
+        self.size(layers, input_dim, target_cols, rows, Some(nnz))
+    }
+
+    fn size(&mut self, layers: &[Layer<T>], input_dim: usize, target_cols: usize, rows: usize, sparse: Option<usize>) -> Result<()> {
+        let same_input = match sparse {
+            None => !self.sparse.enabled(),
+            Some(nnz) => self.sparse.enabled() && self.sparse.fits(input_dim, nnz),
+        };
+        if rows <= self.rows && self.acts.len() == layers.len() + 1 && same_input {
             return Ok(());
         }
         let zeros = |n: usize| buffer::zeros(n, "training buffers");
         let area = |width: usize| buffer::area(rows, width, "training buffers");
-        let widest = layers.iter().map(|l| l.out_dim()).chain([input_dim]).max().unwrap_or(input_dim);
+        let input_width = if sparse.is_some() { 0 } else { input_dim };
+        let widest = layers.iter().map(|l| l.out_dim()).chain([input_width]).max().unwrap_or(input_dim);
         // Build everything first: a failed allocation leaves the old workspace intact.
-        let acts = std::iter::once(input_dim)
-            .chain(layers.iter().map(|l| l.out_dim()))
-            .map(|width| zeros(area(width)?))
-            .collect::<Result<Vec<_>>>()?;
+        let input = match sparse {
+            Some(_) => zeros(input_dim)?,
+            None => zeros(area(input_dim)?)?,
+        };
+        let acts = std::iter::once(Ok(input)).chain(layers.iter().map(|l| zeros(area(l.out_dim())?))).collect::<Result<Vec<_>>>()?;
+        let sparse = match sparse {
+            Some(nnz) => SparseInput::new(rows, input_dim, nnz)?,
+            None => SparseInput::default(),
+        };
         let grad = [zeros(area(widest)?)?, zeros(area(widest)?)?];
         let caches = layers
             .iter()
@@ -57,6 +84,7 @@ impl<T: Real> Workspace<T> {
             labels: buffer::zeros(rows, "training buffers")?,
             targets: zeros(area(target_cols)?)?,
             weights: zeros(rows)?,
+            sparse,
         };
         Ok(())
     }

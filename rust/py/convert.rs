@@ -1,4 +1,4 @@
-//! NumPy arrays in and out: dtype dispatch, contiguity, labels and targets.
+//! NumPy arrays in and out: dtype dispatch, contiguity, labels and targets, sparse X by its parts.
 
 use ndarray::{Array1, Array2, ArrayD, IxDyn};
 use numpy::{Element, IntoPyArray, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
@@ -6,6 +6,8 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::kernels::loss::Targets;
+use crate::kernels::sparse::{CsrIndex, CsrParts, IndexSlice};
+use crate::network::Features;
 use crate::scalar::Real;
 
 /// A read-only float array of element type T (any number of dimensions).
@@ -80,4 +82,128 @@ pub fn to_numpy_vector<'py, T: Real + Element>(py: Python<'py>, data: Vec<T>) ->
 pub fn to_numpy_shaped<'py, T: Real + Element>(py: Python<'py>, data: Vec<T>, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
     let array = ArrayD::from_shape_vec(IxDyn(shape), data).map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok(array.into_pyarray(py).into_any())
+}
+
+/// A CSR index array: SciPy uses int32 or int64.
+pub enum IndexArray<'py> {
+    I32(PyReadonlyArray1<'py, i32>),
+    I64(PyReadonlyArray1<'py, i64>),
+}
+
+impl<'py> IndexArray<'py> {
+    fn extract(value: &Bound<'py, PyAny>, what: &str) -> PyResult<Self> {
+        if let Ok(array) = value.extract::<PyReadonlyArray1<'py, i32>>() {
+            return Ok(IndexArray::I32(array));
+        }
+        value
+            .extract::<PyReadonlyArray1<'py, i64>>()
+            .map(IndexArray::I64)
+            .map_err(|_| PyTypeError::new_err(format!("{what} must be a 1-D NumPy array of int32 or int64")))
+    }
+
+    fn slice(&self, what: &str) -> PyResult<IndexSlice<'_>> {
+        let contiguous = || PyValueError::new_err(format!("{what} must be C-contiguous"));
+        Ok(match self {
+            IndexArray::I32(a) => IndexSlice::I32(a.as_slice().map_err(|_| contiguous())?),
+            IndexArray::I64(a) => IndexSlice::I64(a.as_slice().map_err(|_| contiguous())?),
+        })
+    }
+}
+
+/// X as handed in: a NumPy matrix, or a CSR matrix by its parts — any object with `data` (the model's dtype),
+/// `indices` and `indptr` (int32 or int64) and `shape` (SciPy's CSR matrices and arrays; Python passes a
+/// `ferronet._validation.SparseRows`).
+pub enum FeaturesArg<'py, T: Element> {
+    Dense { array: PyReadonlyArrayDyn<'py, T>, rows: usize, cols: usize },
+    Sparse { data: PyReadonlyArrayDyn<'py, T>, indices: IndexArray<'py>, indptr: IndexArray<'py>, rows: usize, cols: usize },
+}
+
+/// The borrowed data of a `FeaturesArg` (what crosses into the engine with the GIL released).
+pub enum FeatureSlices<'a, T> {
+    Dense(&'a [T]),
+    Sparse(CsrParts<'a, T>),
+}
+
+/// Whether `value` is a NumPy array (dense X) rather than a sparse matrix's parts.
+fn is_array(value: &Bound<'_, PyAny>) -> bool {
+    value.cast::<numpy::PyUntypedArray>().is_ok()
+}
+
+/// The object whose dtype decides a call's float type: X itself, or the `data` of a sparse X.
+pub fn dtype_source<'py>(value: &Bound<'py, PyAny>, what: &str) -> PyResult<Bound<'py, PyAny>> {
+    if is_array(value) {
+        return Ok(value.clone());
+    }
+    value
+        .getattr("data")
+        .map_err(|_| PyTypeError::new_err(format!("{what} must be a NumPy array or a CSR matrix (data, indices, indptr, shape)")))
+}
+
+impl<'py, T: Real + Element> FeaturesArg<'py, T> {
+    pub fn extract(value: &Bound<'py, PyAny>, what: &str) -> PyResult<Self> {
+        if is_array(value) {
+            let array = array::<T>(value, what)?;
+            let (rows, cols) = matrix_shape(&array, what)?;
+            return Ok(FeaturesArg::Dense { array, rows, cols });
+        }
+        let part = |name: &str| {
+            value
+                .getattr(name)
+                .map_err(|_| PyTypeError::new_err(format!("{what} must be a NumPy array or a CSR matrix (data, indices, indptr, shape)")))
+        };
+        let (rows, cols): (usize, usize) =
+            part("shape")?.extract().map_err(|_| PyValueError::new_err(format!("{what}.shape must be (rows, cols)")))?;
+        let data = array::<T>(&part("data")?, &format!("{what}.data"))?;
+        if data.ndim() != 1 {
+            return Err(PyValueError::new_err(format!("{what}.data must be 1-D")));
+        }
+        let indices = IndexArray::extract(&part("indices")?, &format!("{what}.indices"))?;
+        let indptr = IndexArray::extract(&part("indptr")?, &format!("{what}.indptr"))?;
+        Ok(FeaturesArg::Sparse { data, indices, indptr, rows, cols })
+    }
+
+    pub fn rows(&self) -> usize {
+        match self {
+            FeaturesArg::Dense { rows, .. } | FeaturesArg::Sparse { rows, .. } => *rows,
+        }
+    }
+
+    pub fn cols(&self) -> usize {
+        match self {
+            FeaturesArg::Dense { cols, .. } | FeaturesArg::Sparse { cols, .. } => *cols,
+        }
+    }
+
+    pub fn slices(&self, what: &str) -> PyResult<FeatureSlices<'_, T>> {
+        Ok(match self {
+            FeaturesArg::Dense { array, .. } => FeatureSlices::Dense(slice(array, what)?),
+            FeaturesArg::Sparse { data, indices, indptr, rows, cols } => FeatureSlices::Sparse(CsrParts {
+                rows: *rows,
+                cols: *cols,
+                indptr: indptr.slice(&format!("{what}.indptr"))?,
+                indices: indices.slice(&format!("{what}.indices"))?,
+                values: slice(data, &format!("{what}.data"))?,
+            }),
+        })
+    }
+}
+
+impl<T: Real> FeatureSlices<'_, T> {
+    /// For sparse features, their index arrays converted and checked (structure, column indices in range); None
+    /// for dense ones. The values are Python's to check, as a dense X's are (`fit`'s dataset checks its copy).
+    pub fn checked_index(&self, what: &str) -> crate::error::Result<Option<CsrIndex>> {
+        match self {
+            FeatureSlices::Dense(_) => Ok(None),
+            FeatureSlices::Sparse(parts) => parts.checked_index(what).map(Some),
+        }
+    }
+
+    /// The features for the engine (`index` from `checked_index`).
+    pub fn features<'a>(&'a self, index: Option<&'a CsrIndex>) -> crate::error::Result<Features<'a, T>> {
+        match (self, index) {
+            (FeatureSlices::Dense(x), _) => Ok(Features::Dense(x)),
+            (FeatureSlices::Sparse(parts), Some(index)) => Ok(Features::Sparse(index.view(parts.values)?)),
+            (FeatureSlices::Sparse(_), None) => Err(crate::error::Error::value("X", "was not checked")),
+        }
+    }
 }

@@ -20,9 +20,9 @@ fn build<T: Float>(
     use_labels: bool,
     sample_weight: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Dataset<T>> {
-    let x = convert::array::<T>(x, "X")?;
-    let (rows, cols) = convert::matrix_shape(&x, "X")?;
-    let x_data = convert::slice(&x, "X")?;
+    let x = convert::FeaturesArg::<T>::extract(x, "X")?;
+    let (rows, cols) = (x.rows(), x.cols());
+    let x = x.slices("X")?;
     let weights = convert::weights::<T>(sample_weight)?;
     let weights = weights.as_ref().map(|w| convert::slice(w, "sample_weight")).transpose()?;
     let (labels, dense): (Option<numpy::PyReadonlyArray1<'_, i64>>, Option<PyReadonlyArrayDyn<'_, T>>) =
@@ -39,7 +39,10 @@ fn build<T: Float>(
         }
         (None, None) => return Err(PyValueError::new_err("y is missing")),
     };
-    crate::py::run::interruptible(py, crate::threads::Work::Compute, || Dataset::copy_from(x_data, rows, cols, targets, weights))
+    crate::py::run::interruptible(py, crate::threads::Work::Compute, || match x {
+        convert::FeatureSlices::Dense(data) => Dataset::copy_from(data, rows, cols, targets, weights),
+        convert::FeatureSlices::Sparse(parts) => Dataset::copy_sparse(parts, targets, weights),
+    })
 }
 
 use numpy::PyUntypedArrayMethods;
@@ -57,7 +60,7 @@ impl PyDataset {
         use_labels: bool,
         sample_weight: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let data = with_dtype!(dtype::of_array(x, "X")?, T => T::wrap_dataset(build::<T>(py, x, y, use_labels, sample_weight)?));
+        let data = with_dtype!(dtype::of_array(&convert::dtype_source(x, "X")?, "X")?, T => T::wrap_dataset(build::<T>(py, x, y, use_labels, sample_weight)?));
         Ok(PyDataset { data })
     }
 

@@ -75,19 +75,21 @@ fn with_batch<'py, T: Float, R: Send>(
     sample_weight: Option<&Bound<'py, PyAny>>,
     work: impl FnOnce(&mut Model<T>, &Batch<'_, T>) -> crate::error::Result<R> + Send,
 ) -> PyResult<R> {
-    let x = convert::array::<T>(x, "X")?;
-    let (rows, _) = convert::matrix_shape(&x, "X")?;
+    let x = convert::FeaturesArg::<T>::extract(x, "X")?;
+    let rows = x.rows();
+    let x = x.slices("X")?;
     let targets = OwnedTargets::<T>::extract(y, model.network.loss.uses_labels())?;
     let weights = convert::weights::<T>(sample_weight)?;
-    let batch = Batch {
-        x: convert::slice(&x, "X")?,
-        rows,
-        targets: targets.view()?,
-        weights: weights.as_ref().map(|w| convert::slice(w, "sample_weight")).transpose()?,
+    let targets = targets.view()?;
+    let weights = weights.as_ref().map(|w| convert::slice(w, "sample_weight")).transpose()?;
+    let work = || {
+        let index = x.checked_index("X")?;
+        let batch = Batch { x: x.features(index.as_ref())?, rows, targets, weights };
+        work(model, &batch)
     };
     match call {
-        BatchCall::Inspect => compute(py, || work(model, &batch)),
-        BatchCall::Update => run::uninterruptible(py, Work::Training, || work(model, &batch)),
+        BatchCall::Inspect => compute(py, work),
+        BatchCall::Update => run::uninterruptible(py, Work::Training, work),
     }
 }
 
@@ -239,11 +241,14 @@ impl PyModel {
         let guard = self.cell.lock(py);
         with_dtype!(self.dtype(), T => {
             let model = typed::<T>(&guard)?;
-            let x = convert::array::<T>(x, "X")?;
-            let (rows, _) = convert::matrix_shape(&x, "X")?;
-            let data = convert::slice(&x, "X")?;
+            let x = convert::FeaturesArg::<T>::extract(x, "X")?;
+            let rows = x.rows();
+            let x = x.slices("X")?;
             let step = model.trainer.counters.step;
-            let out = compute(py, || model.network.forward(data, rows, training, step, logits_only))?;
+            let out = compute(py, || {
+                let index = x.checked_index("X")?;
+                model.network.forward(x.features(index.as_ref())?, rows, training, step, logits_only)
+            })?;
             convert::to_numpy_matrix(py, out, rows, model.network.output_dim())
         })
     }
@@ -294,7 +299,7 @@ impl PyModel {
         let mut guard = self.cell.lock(py);
         with_dtype!(self.dtype(), T => {
             let model = typed_mut::<T>(&mut guard)?;
-            let rows = convert::array::<T>(x, "X")?.shape().first().copied().unwrap_or(0);
+            let rows = convert::FeaturesArg::<T>::extract(x, "X")?.rows();
             let trace = with_batch(py, BatchCall::Inspect, model, x, y, sample_weight, |m, batch| m.trainer.trace(&mut m.network, batch))?;
             let (outputs, output_grads) = (PyList::empty(py), PyList::empty(py));
             for ((layer, out), grad) in model.network.layers.iter().zip(trace.outputs).zip(trace.output_grads) {

@@ -9,7 +9,8 @@ use pyo3::prelude::*;
 
 use crate::kernels::activation::{self, Activation};
 use crate::kernels::loss::{Loss, Targets};
-use crate::kernels::{batchnorm, dense, dropout, penalty};
+use crate::kernels::{batchnorm, dense, dropout, penalty, sparse};
+use crate::network::Features;
 use crate::network::layer::view;
 use crate::optim::{adam, rmsprop, sgd};
 use crate::py::convert;
@@ -94,6 +95,57 @@ fn dense_backward<'py>(py: Python<'py>, x: &Any<'py>, w: &Any<'py>, dz: &Any<'py
         let (xv, wv, dzv) = (view(x.data(), x.rows, x.cols)?, view(w.data(), w.rows, w.cols)?, view(dz.data(), dz.rows, dz.cols)?);
         run::interruptible(py, Work::Compute, || dense::dense_backward(xv, wv, dzv, dx.view_mut(), dw.view_mut(), &mut db))?;
         Ok((dx.into_pyarray(py).into_any(), dw.into_pyarray(py).into_any(), convert::to_numpy_vector(py, db)))
+    })
+}
+
+// ---- sparse × dense ---------------------------------------------------------------------------------------
+
+/// A sparse x (CSR parts), its index converted and checked with its values, for one kernel call.
+fn sparse_x<'py, T: Real + Element>(x: &Any<'py>) -> PyResult<convert::FeaturesArg<'py, T>> {
+    let x = convert::FeaturesArg::<T>::extract(x, "x")?;
+    if matches!(x, convert::FeaturesArg::Dense { .. }) {
+        return Err(pyo3::exceptions::PyTypeError::new_err("x must be a CSR matrix (data, indices, indptr, shape)"));
+    }
+    Ok(x)
+}
+
+#[pyfunction]
+fn sparse_dense_forward<'py>(py: Python<'py>, x: &Any<'py>, w: &Any<'py>, b: &Any<'py>) -> PyResult<Any<'py>> {
+    with_dtype!(dtype::of_array(&convert::dtype_source(x, "x")?, "x")?, T => {
+        let (x, w) = (sparse_x::<T>(x)?, Mat::<T>::new(w, "W")?);
+        let b = vector::<T>(b, "b", w.cols)?;
+        if w.rows != x.cols() {
+            return Err(PyValueError::new_err(format!("W has {} rows but x has {} columns", w.rows, x.cols())));
+        }
+        let mut out = zeros_matrix::<T>(x.rows(), w.cols, "the output")?;
+        let (parts, wd) = (x.slices("x")?, w.data());
+        let out_data = out.as_slice_mut().ok_or_else(|| PyValueError::new_err("output is not contiguous"))?;
+        run::interruptible(py, Work::Compute, || {
+            let index = parts.checked_index("x")?;
+            let Features::Sparse(view) = parts.features(index.as_ref())? else { return Ok(()) };
+            sparse::sparse_dense_forward(view, wd, &b, Activation::Linear, out_data)
+        })?;
+        Ok(out.into_pyarray(py).into_any())
+    })
+}
+
+#[pyfunction]
+fn sparse_dense_weight_grads<'py>(py: Python<'py>, x: &Any<'py>, dz: &Any<'py>) -> PyResult<(Any<'py>, Any<'py>)> {
+    with_dtype!(dtype::of_array(&convert::dtype_source(x, "x")?, "x")?, T => {
+        let (x, dz) = (sparse_x::<T>(x)?, Mat::<T>::new(dz, "dz")?);
+        if dz.rows != x.rows() {
+            return Err(PyValueError::new_err(format!("dz has {} rows but x has {} rows", dz.rows, x.rows())));
+        }
+        let mut dw = zeros_matrix::<T>(x.cols(), dz.cols, "dW")?;
+        let mut db = buffer::zeros::<T>(dz.cols, "db")?;
+        let (parts, dzd) = (x.slices("x")?, dz.data());
+        let dw_data = dw.as_slice_mut().ok_or_else(|| PyValueError::new_err("dW is not contiguous"))?;
+        run::interruptible(py, Work::Compute, || {
+            let index = parts.checked_index("x")?;
+            let Features::Sparse(view) = parts.features(index.as_ref())? else { return Ok(()) };
+            sparse::sparse_dense_weight_grads(view, dzd, dw_data, &mut db, &mut sparse::Transpose::default())
+        })?;
+        Ok((dw.into_pyarray(py).into_any(), convert::to_numpy_vector(py, db)))
     })
 }
 
@@ -527,6 +579,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     add!(
         dense_forward,
         dense_backward,
+        sparse_dense_forward,
+        sparse_dense_weight_grads,
         relu_forward,
         relu_backward,
         leaky_relu_forward,

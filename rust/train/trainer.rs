@@ -231,7 +231,7 @@ impl<T: Real> Trainer<T> {
             order.iter_mut().enumerate().for_each(|(i, slot)| *slot = i as u32);
         }
         net.check_training_rows(batch_size)?;
-        self.ws.ensure(&net.layers, net.input_dim, net.target_cols(), batch_size)?;
+        data.ensure_workspace(net, &mut self.ws, batch_size)?;
         let next = first_batch.saturating_mul(batch_size).min(rows);
         self.epoch = Some(EpochState {
             epoch: self.counters.epochs,
@@ -263,7 +263,7 @@ impl<T: Real> Trainer<T> {
         let budget = Budget::new(time, max_batches, &state);
         let mut parts = self.parts(net);
         // Batch-1 SGD runs the whole chunk on a team of threads (see online_team.rs).
-        let outcome = if state.batch_size == 1 && parts.team_eligible() {
+        let outcome = if state.batch_size == 1 && !data.is_sparse() && parts.team_eligible() {
             parts.train_team(data, &mut state, &budget)
         } else {
             run_batches(&mut parts, data, &mut state, &budget)
@@ -323,7 +323,7 @@ mod tests {
     use crate::init::Init;
     use crate::kernels::activation::Activation;
     use crate::kernels::loss::{Loss, Targets};
-    use crate::network::{LayerSpec, NetworkSpec};
+    use crate::network::{Features, LayerSpec, NetworkSpec};
     use crate::optim::SgdRule;
     use crate::train::TargetSource;
 
@@ -377,7 +377,7 @@ mod tests {
         let mut net = Network::<f64>::new(&spec)?;
         let mut trainer = Trainer::new();
         let x = [0.5, -0.2, 0.1, 0.3, 0.0, -0.4];
-        let batch = Batch { x: &x, rows: 2, targets: Targets::Dense(&[1.0, -1.0]), weights: None };
+        let batch = Batch { x: Features::Dense(&x), rows: 2, targets: Targets::Dense(&[1.0, -1.0]), weights: None };
         trainer.train_step(&mut net, &batch, Some((MOMENTUM, false)))?;
         let before = (net.layers.clone(), trainer.opt.clone());
         let bad = Batch { targets: Targets::Dense(&[1e200, 1e200]), ..batch }; // its squared error is inf

@@ -29,6 +29,7 @@ from .losses import LOSS_FUNCTIONS, binary_cross_entropy, hinge, mse, poisson, s
 from .model import Sequential
 from .optim import adam_update, momentum_update, nesterov_update, rmsprop_update, sgd_update
 from .penalty import penalty, penalty_grad
+from .sparse import sparse_dense_forward, sparse_dense_weight_grads
 
 __all__ = [
     "LOSS_FUNCTIONS",
@@ -68,6 +69,8 @@ __all__ = [
     "softmax_backward",
     "softmax_cross_entropy",
     "softmax_forward",
+    "sparse_dense_forward",
+    "sparse_dense_weight_grads",
     "tanh_backward",
     "tanh_forward",
 ]

@@ -2,6 +2,8 @@
 
 Conventions shared with the engine (the whole-training parity tests depend on them):
 
+- A sparse X (SciPy CSR/CSC) stays sparse: the first layer, which must be Dense, multiplies it with
+  ``sparse_dense_forward`` and takes its weight gradient with ``sparse_dense_weight_grads``.
 - The loss is applied to the *logits*: the last layer's output, except that a last ``softmax`` under
   softmax cross-entropy or ``sigmoid`` under binary cross-entropy is fused into the loss (``forward`` still returns
   the probabilities).
@@ -20,11 +22,12 @@ from typing import Any, cast
 import numpy as np
 
 from .._validation import (
+    SparseRows,
     as_array,
+    check_any_features,
     check_bool,
     check_choice,
     check_dtype,
-    check_features,
     check_float,
     check_int,
     check_labels,
@@ -41,6 +44,7 @@ from .dropout import dropout_backward, dropout_forward, dropout_mask
 from .losses import LOSS_FUNCTIONS
 from .optim import adam_update, momentum_update, nesterov_update, rmsprop_update, sgd_update
 from .penalty import penalty, penalty_grad
+from .sparse import sparse_dense_forward, sparse_dense_weight_grads
 
 #: The trainable parameters of each kind of layer, in update order.
 TRAINABLE = {"dense": ("W", "b"), "batchnorm": ("gamma", "beta")}
@@ -176,8 +180,11 @@ class Sequential:
 
     # ------------------------------------------------------------------------------------- input checking
 
-    def _check_X(self, X: Any) -> np.ndarray:
-        return check_features(X, "X", self.dtype, n_features=self.input_dim)
+    def _check_X(self, X: Any) -> np.ndarray | SparseRows:
+        features = check_any_features(X, "X", self.dtype, n_features=self.input_dim)
+        if isinstance(features, SparseRows) and not isinstance(self.layers[0], Dense):
+            raise ValueError("X is sparse: the first layer must be a Dense layer")
+        return features
 
     def _check_y(self, y: Any, n: int) -> np.ndarray:
         """Labels (int64, (n,)) for label losses, else targets (model dtype, (n, n_outputs))."""
@@ -205,7 +212,7 @@ class Sequential:
             raise ValueError(f"y must be >= 0 for poisson; got a minimum of {targets.min()}")
         return targets
 
-    def _check_data(self, X: Any, y: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray, Any]:
+    def _check_data(self, X: Any, y: Any, sample_weight: Any = None) -> tuple[np.ndarray | SparseRows, np.ndarray, Any]:
         X = self._check_X(X)
         y = self._check_y(y, X.shape[0])
         return X, y, check_sample_weight(sample_weight, X.shape[0], self.dtype)
@@ -226,12 +233,14 @@ class Sequential:
         """Whether layer ``index``'s activation is fused into the loss (and skipped on the way to the logits)."""
         return self._fused and index == len(self.layers) - 1
 
-    def _forward(self, X: np.ndarray, training: bool, keep: bool = False) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    def _forward(
+        self, X: np.ndarray | SparseRows, training: bool, keep: bool = False
+    ) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """The logits (the loss's input) and, if ``keep``, each layer's cache for the backward pass."""
         if training:
             self._check_batch_rows(X.shape[0])
         caches = []
-        a = X
+        a: Any = X
         for index, (layer, params) in enumerate(zip(self.layers, self._params, strict=True)):
             cache: dict[str, Any] = {"input": a}
             if isinstance(layer, Dense):
@@ -240,7 +249,8 @@ class Sequential:
                     p, stream = layer.dropconnect, rng.DROPCONNECT
                     mask = dropout_mask(W.shape[0], W.shape[1], p, self.seed, self.step, index, stream=stream)
                     W = dropout_forward(W, mask, layer.dropconnect)
-                a = dense_forward(a, W, params["b"])
+                product = sparse_dense_forward if isinstance(a, SparseRows) else dense_forward
+                a = product(a, W, params["b"])
                 a = a if self._is_head(index) else activations.forward(layer.activation, a)
                 cache.update(W=W, mask=mask)
             elif isinstance(layer, Activation):
@@ -275,7 +285,9 @@ class Sequential:
                 if index > self._first_trainable:
                     dx, dW, db = dense_backward(cache["input"], cache["W"], grad)
                 else:  # nothing before this layer learns: skip dx
-                    dx, (dW, db) = None, dense_weight_grads(cache["input"], grad)
+                    x = cache["input"]
+                    weight_grads = sparse_dense_weight_grads if isinstance(x, SparseRows) else dense_weight_grads
+                    dx, (dW, db) = None, weight_grads(x, grad)
                 if cache["mask"] is not None:
                     dW = dropout_backward(dW, cache["mask"], layer.dropconnect)
                 if self.l1 or self.l2:
@@ -325,7 +337,7 @@ class Sequential:
         return data_loss + self._penalty()
 
     def _loss_and_grads(
-        self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None
+        self, X: np.ndarray | SparseRows, y: np.ndarray, sample_weight: np.ndarray | None
     ) -> tuple[float, np.ndarray, list[dict[str, np.ndarray]], list[dict[str, Any]]]:
         """A training pass: ``(objective, logits, grads, caches)``."""
         logits, caches = self._forward(X, training=True, keep=True)
@@ -388,7 +400,7 @@ class Sequential:
         raise ValueError(f"unknown optimizer kind {kind!r}")
 
     def _train_batch(
-        self, X: np.ndarray, y: np.ndarray, sample_weight: Any, optimizer: Optimizer
+        self, X: np.ndarray | SparseRows, y: np.ndarray, sample_weight: Any, optimizer: Optimizer
     ) -> tuple[float, float]:
         """One update; returns ``(objective before the update, correct predictions of the training pass)``.
 
@@ -468,7 +480,8 @@ class Sequential:
                 rows = order[start : start + batch_size]
                 weights = None if sample_weight is None else sample_weight[rows]
                 try:
-                    objective, batch_correct = self._train_batch(X[rows], y[rows], weights, optimizer)
+                    batch_X = X.take(rows) if isinstance(X, SparseRows) else X[rows]
+                    objective, batch_correct = self._train_batch(batch_X, y[rows], weights, optimizer)
                 except FloatingPointError as error:
                     self._restore(start_state)
                     where = f"in epoch {self.epoch}, batch {batch}; the model was restored to the start of the epoch"
