@@ -24,6 +24,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ._names import suggestion
+
 FLOAT_DTYPES = ("float32", "float64")
 
 #: Largest class label the engine accepts (labels are stored as uint32).
@@ -65,7 +67,9 @@ def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
             f"{name} must be one of {', '.join(map(repr, options))}; got {type(value).__name__} {_describe(value)}"
         )
     if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}")
+        raise ValueError(
+            f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}{suggestion(value, options)}"
+        )
     return value
 
 

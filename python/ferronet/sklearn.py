@@ -90,6 +90,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _files, _sklearn_state
+from ._names import keywords
 from ._validation import check_bool, check_choice, check_float, check_int, check_sample_weight
 from .layers import Activation, BatchNorm, Dense, Dropout
 from .model import Sequential
@@ -786,6 +787,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ``class_weight`` (None, "balanced" or {class: weight}; multiplies ``sample_weight``).
     """
 
+    @keywords()
     def __init__(
         self,
         hidden_layer_sizes: Any = (100,),
@@ -985,6 +987,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     several outputs; with ``loss="poisson"`` they must be >= 0 and ``predict`` returns ``exp`` of the last layer.
     """
 
+    @keywords()
     def __init__(
         self,
         loss: str = "squared_error",

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import _files
+from .._names import keywords
 from .._validation import as_array, check_bool, check_float
 from . import _download
 from ._download import DatasetNotFoundError, DownloadError
@@ -495,6 +496,14 @@ def _prepare_images(images: np.ndarray, flatten: bool, normalize: bool) -> np.nd
     return images
 
 
+#: torchvision's and Keras' arguments of their MNIST loaders.
+_LOADER_HINTS = {
+    "root": "ferronet's name is path (a directory holding the four files)",
+    "data_dir": "ferronet's name is path (a directory holding the four files)",
+    "train": "the loader returns both sets: (X_train, y_train), (X_test, y_test)",
+    "transform": "the loader returns arrays: transform them afterwards",
+}
+
 _LOADER_DOC = """Load {title}: ``(X_train, y_train), (X_test, y_test)``.
 
     With the defaults, ``X_train`` is float32 of shape (60000, 784) with pixels scaled to [0, 1] (``pixel / 255``),
@@ -525,6 +534,7 @@ _LOADER_DOC = """Load {title}: ``(X_train, y_train), (X_test, y_test)``.
     """
 
 
+@keywords(hints=_LOADER_HINTS)
 def load_fashion_mnist(
     path: PathLike | None = None,
     *,
@@ -547,6 +557,7 @@ def load_fashion_mnist(
     )
 
 
+@keywords(hints=_LOADER_HINTS)
 def load_mnist(
     path: PathLike | None = None,
     *,

@@ -1,0 +1,300 @@
+"""Users' habits from other libraries: their argument names, "did you mean" for typos, and the messages for the
+common mistakes (a class for an instance, sparse input, a foreign model file, labels as a column)."""
+
+from __future__ import annotations
+
+import inspect
+
+import ferronet as fnet
+import numpy as np
+import pytest
+from ferronet.preprocessing import train_test_split
+
+# ---- optimizers: Keras' and torch's names ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("habit", "ferronet"),
+    [
+        (lambda: fnet.optim.Adam(learning_rate=1e-2), lambda: fnet.optim.Adam(lr=1e-2)),
+        (lambda: fnet.optim.Adam(betas=(0.8, 0.99)), lambda: fnet.optim.Adam(beta1=0.8, beta2=0.99)),
+        (lambda: fnet.optim.Adam(betas=[0.8, 0.99]), lambda: fnet.optim.Adam(beta1=0.8, beta2=0.99)),
+        (
+            lambda: fnet.optim.Adam(learning_rate=3e-4, beta_1=0.85, beta_2=0.98, epsilon=1e-7),
+            lambda: fnet.optim.Adam(lr=3e-4, beta1=0.85, beta2=0.98, eps=1e-7),
+        ),
+        (lambda: fnet.optim.SGD(learning_rate=0.1, momentum=0.9), lambda: fnet.optim.SGD(lr=0.1, momentum=0.9)),
+        (
+            lambda: fnet.optim.RMSProp(learning_rate=1e-2, alpha=0.99, epsilon=1e-6),
+            lambda: fnet.optim.RMSProp(lr=1e-2, rho=0.99, eps=1e-6),
+        ),
+        (lambda: fnet.optim.RMSProp(1e-2, rho=0.8), lambda: fnet.optim.RMSProp(lr=1e-2, rho=0.8)),
+        (lambda: fnet.Dropout(rate=0.3), lambda: fnet.Dropout(p=0.3)),
+        (lambda: fnet.BatchNorm(epsilon=1e-3), lambda: fnet.BatchNorm(eps=1e-3)),
+    ],
+)
+def test_other_libraries_names_build_the_same_object(habit, ferronet):
+    made, expected = habit(), ferronet()
+    assert made.config() == expected.config()
+    assert repr(made) == repr(expected)  # the repr speaks ferronet's names
+
+
+@pytest.mark.parametrize(
+    ("call", "both"),
+    [
+        (lambda: fnet.optim.Adam(lr=1e-3, learning_rate=1e-3), "'lr' and 'learning_rate'"),
+        (lambda: fnet.optim.Adam(1e-3, learning_rate=1e-3), "'lr' and 'learning_rate'"),  # lr given by position
+        (lambda: fnet.optim.SGD(0.1, learning_rate=0.1), "'lr' and 'learning_rate'"),
+        (lambda: fnet.optim.RMSProp(learning_rate=0.1, lr=0.1), "'lr' and 'learning_rate'"),
+        (lambda: fnet.optim.Adam(beta1=0.9, betas=(0.9, 0.999)), "'beta1' and 'betas'"),
+        (lambda: fnet.optim.Adam(betas=(0.9, 0.999), beta_2=0.99), "'betas' and 'beta_2'"),
+        (lambda: fnet.optim.Adam(eps=1e-8, epsilon=1e-7), "'eps' and 'epsilon'"),
+        (lambda: fnet.optim.RMSProp(rho=0.9, alpha=0.99), "'rho' and 'alpha'"),
+        (lambda: fnet.Dropout(0.2, rate=0.2), "'p' and 'rate'"),
+        (
+            lambda: train_test_split(np.zeros((10, 1)), np.zeros(10), seed=1, random_state=1),
+            "'seed' and 'random_state'",
+        ),
+    ],
+)
+def test_a_name_and_its_alias_together_is_a_type_error(call, both):
+    with pytest.raises(TypeError, match=f"got both {both}.*pass one"):
+        call()
+
+
+def test_alias_values_are_checked_like_the_names_they_stand_for():
+    with pytest.raises(TypeError, match=r"betas must be a tuple \(beta1, beta2\)"):
+        fnet.optim.Adam(betas=0.9)
+    with pytest.raises(ValueError, match=r"betas must hold 2 values"):
+        fnet.optim.Adam(betas=(0.9, 0.99, 0.999))
+    # the messages name the argument as the user spelled it
+    with pytest.raises(ValueError, match=r"^betas \(beta2\) must be < 1\.0; got 1\.0$"):
+        fnet.optim.Adam(betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match=r"^learning_rate \(lr\) must be >= 0\.0; got -1\.0$"):
+        fnet.optim.SGD(learning_rate=-1)
+    with pytest.raises(TypeError, match=r"^learning_rate \(lr\) must be a number"):
+        fnet.optim.Adam(learning_rate=None)  # an alias given as None is passed on, as the name would be
+    with pytest.raises(ValueError, match=r"^random_state \(seed\) must be >= 0"):
+        train_test_split(np.zeros((10, 1)), np.zeros(10), random_state=-1)
+
+
+def test_aliases_are_in_the_signatures_and_the_config_keeps_ferronets_names():
+    parameters = inspect.signature(fnet.optim.Adam).parameters
+    for name in ("lr", "beta1", "beta2", "eps", "learning_rate", "betas", "beta_1", "beta_2", "epsilon"):
+        assert name in parameters
+    assert parameters["learning_rate"].kind is inspect.Parameter.KEYWORD_ONLY
+    config = fnet.optim.Adam(learning_rate=0.01).config()
+    assert "learning_rate" not in config and config["lr"] == 0.01
+    assert fnet.optim.optimizer_from_config(config).lr == 0.01
+    # the fit signature is unchanged by the keyword check
+    assert list(inspect.signature(fnet.Sequential.fit).parameters)[:4] == ["self", "X", "y", "epochs"]
+
+
+# ---- did you mean ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: fnet.Dense(10, activation="rleu"), "activation must be one of .*; got 'rleu'; did you mean 'relu'\\?"),
+        (lambda: fnet.Dense(10, activation="ReLU"), "did you mean 'relu'\\?"),
+        (lambda: fnet.Dense(10, init="xavier-uniform"), "did you mean 'xavier_uniform'\\?"),
+        (lambda: fnet.Activation("tanh_"), "did you mean 'tanh'\\?"),
+        (lambda: fnet.Sequential([fnet.Dense(2)], loss="crossentropy"), "did you mean 'softmax_cross_entropy'\\?"),
+        (lambda: fnet.Sequential([fnet.Dense(2)], dtype="float32", loss="MSE"), "did you mean 'mse'\\?"),
+        (lambda: fnet.optim.get_optimizer("Adam"), "optimizer must be one of .*; got 'Adam'; did you mean 'adam'\\?"),
+        (lambda: fnet.callbacks.EarlyStopping(monitor="val_los"), "did you mean 'val_loss'\\?"),
+    ],
+)
+def test_unknown_choice_strings_suggest_the_closest(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_a_choice_far_from_every_name_has_no_suggestion():
+    with pytest.raises(ValueError) as info:
+        fnet.Dense(10, activation="swish")
+    assert "did you mean" not in str(info.value)
+
+
+def _model():
+    return fnet.Sequential([fnet.Dense(3)], input_dim=2)
+
+
+_X, _Y = np.zeros((4, 2), np.float32), np.zeros(4, np.int64)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: _model().fit(_X, _Y, epoch=1),
+            r"Sequential\.fit\(\) got an unexpected keyword argument 'epoch'; did you mean 'epochs'\?",
+        ),
+        (lambda: _model().fit(_X, _Y, batchsize=2), "did you mean 'batch_size'"),
+        (lambda: _model().fit(x=_X, y=_Y), "did you mean 'X'"),
+        (lambda: _model().fit(_X, _Y, lr=0.1), "the learning rate is the optimizer's: fit\\(..., optimizer="),
+        (lambda: _model().fit(_X, _Y, validation_fraction=0.1), "ferronet's name is validation_split"),
+        (lambda: _model().train_step(_X, _Y, sample_weights=None), "did you mean 'sample_weight'"),
+        (
+            lambda: _model().predict(_X, verbose=0),
+            r"Sequential\.predict\(\) got .* 'verbose'; inference prints nothing",
+        ),
+        (lambda: _model().evaluate(_X, _Y, batch_size=2), "inference runs in blocks"),
+        (lambda: _model().save("m.safetensors", include_optimiser=False), "did you mean 'include_optimizer'"),
+        (
+            lambda: fnet.Sequential([fnet.Dense(2)], optimizer="adam"),
+            r"Sequential\(\) got .* the optimizer is given to fit",
+        ),
+        (lambda: fnet.Sequential([fnet.Dense(2)], input_dims=3), "did you mean 'input_dim'"),
+        (
+            lambda: fnet.Dense(10, activaton="relu"),
+            r"Dense\(\) got an unexpected keyword argument 'activaton'; did you mean 'activation'\?",
+        ),
+        (lambda: fnet.Dense(64, input_shape=(784,)), r"Sequential\(\[...\], input_dim=N\)"),
+        (lambda: fnet.Dense(64, kernel_initializer="he_normal"), "ferronet's name is init"),
+        (lambda: fnet.optim.Adam(lrr=0.1), r"Adam\(\) got an unexpected keyword argument 'lrr'; did you mean 'lr'\?"),
+        (lambda: fnet.optim.Adam(weight_decay=1e-4), "Sequential\\(..., l2=...\\)"),
+        (lambda: fnet.optim.SGD(momentun=0.9), "did you mean 'momentum'"),
+        (lambda: fnet.callbacks.EarlyStopping(patiance=3), "did you mean 'patience'"),
+        (lambda: fnet.callbacks.ReduceLROnPlateau(min_lr_=0.0), "did you mean 'min_lr'"),
+        (lambda: fnet.schedules.StepDecay(factr=0.5), "did you mean 'factor'"),
+        (lambda: fnet.preprocessing.Standardizer(with_means=False), "did you mean 'with_mean'"),
+        (lambda: train_test_split(_X, _Y, tst_size=0.5), "did you mean 'test_size'"),
+        (lambda: fnet.datasets.load_digits(return_X_y=True), "returns \\(X, y\\) already"),
+        (lambda: fnet.datasets.make_spiral(n_class=3), "did you mean 'n_classes'"),
+        (lambda: fnet.datasets.load_fashion_mnist(root="/tmp"), "ferronet's name is path"),
+    ],
+)
+def test_unknown_keyword_arguments_say_what_was_meant(call, message):
+    with pytest.raises(TypeError, match=message):
+        call()
+
+
+def test_unknown_keyword_of_the_scikit_learn_estimators():
+    pytest.importorskip("sklearn")
+    from ferronet.sklearn import MLPClassifier, MLPRegressor
+    from sklearn.base import clone
+
+    with pytest.raises(
+        TypeError, match=r"MLPClassifier\(\) got .* 'hidden_layer_size'; did you mean 'hidden_layer_sizes'"
+    ):
+        MLPClassifier(hidden_layer_size=(3,))
+    with pytest.raises(TypeError, match="did you mean 'learning_rate_init'"):
+        MLPRegressor(learning_rate_int=0.1)
+    # scikit-learn reads the parameters from the signature: still the estimator's own
+    estimator = clone(MLPClassifier(hidden_layer_sizes=(5,), alpha=0.1))
+    assert estimator.get_params()["hidden_layer_sizes"] == (5,) and estimator.get_params()["alpha"] == 0.1
+
+
+# ---- a class where an instance is expected -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: _model().fit(_X, _Y, optimizer=fnet.optim.Adam),
+            r"optimizer is the class Adam; pass an instance: Adam\(\)",
+        ),
+        (lambda: _model().train_step(_X, _Y, optimizer=fnet.optim.SGD), r"pass an instance: SGD\(\)"),
+        (
+            lambda: fnet.Sequential([fnet.Dense, fnet.Dense(2)]),
+            r"layers\[0\] is the class Dense; pass an instance: Dense\(...\)",
+        ),
+        (
+            lambda: fnet.Sequential([fnet.Dense(4), fnet.Dropout]),
+            r"layers\[1\] is the class Dropout; pass an instance: Dropout\(\)",
+        ),
+        (lambda: _model().fit(_X, _Y, early_stopping=fnet.EarlyStopping), r"early_stopping is the class EarlyStopping"),
+        (
+            lambda: _model().fit(_X, _Y, callbacks=[fnet.callbacks.TerminateOnNaN]),
+            r"pass an instance: TerminateOnNaN\(\)",
+        ),
+        (
+            lambda: _model().fit(_X, _Y, schedule=fnet.schedules.StepDecay),
+            r"schedule is the class StepDecay; pass an instance",
+        ),
+    ],
+)
+def test_a_class_instead_of_an_instance_says_pass_an_instance(call, message):
+    with pytest.raises(TypeError, match=message):
+        call()
+
+
+# ---- train_test_split: scikit-learn's names ----------------------------------------------------------------------
+
+
+def test_split_with_scikit_learn_names_is_the_same_split():
+    X, y = np.arange(100).reshape(50, 2), np.arange(50)
+    ours = train_test_split(X, y, test_fraction=0.3, seed=7)
+    theirs = train_test_split(X, y, test_size=0.3, random_state=7)
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(a, b)
+    again = train_test_split(X, y, random_state=None)  # fresh entropy, as scikit-learn's None
+    assert len(again[1]) == 10
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        {"test_size": 0.25},
+        {"test_size": 0.33},
+        {"test_size": 7},
+        {"train_size": 0.6},
+        {"train_size": 0.67},
+        {"train_size": 30},
+        {"train_size": 0.5, "test_size": 0.3},
+        {"train_size": 20, "test_size": 5},
+    ],
+)
+def test_split_sizes_follow_scikit_learn(sizes):
+    from_sklearn = pytest.importorskip("sklearn.model_selection")
+    X, y = np.arange(94).reshape(47, 2), np.arange(47)
+    ours = train_test_split(X, y, random_state=0, **sizes)
+    theirs = from_sklearn.train_test_split(X, y, random_state=0, **sizes)
+    assert [len(part) for part in ours] == [len(part) for part in theirs]
+    assert not set(ours[2]) & set(ours[3])  # the sets do not overlap
+
+
+def test_split_stratify_keeps_the_class_proportions():
+    y = np.repeat([0, 1, 2], [60, 30, 10])
+    X = np.arange(100)[:, None]
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+    assert np.bincount(y_test).tolist() == [12, 6, 2]
+    assert np.bincount(y_train).tolist() == [48, 24, 8]
+    np.testing.assert_array_equal(y[X_train[:, 0]], y_train)  # rows stay with their labels
+    assert sorted(np.r_[X_train[:, 0], X_test[:, 0]].tolist()) == list(range(100))
+    # the same sizes as scikit-learn's stratified split, and the same seed gives the same split
+    from_sklearn = pytest.importorskip("sklearn.model_selection")
+    theirs = from_sklearn.train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+    assert np.bincount(theirs[3]).tolist() == [12, 6, 2]
+    again = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+    np.testing.assert_array_equal(again[1], X_test)
+    # string labels and one-hot rows work as strata
+    labels = np.array(["a", "b"] * 10)
+    y_test = train_test_split(np.zeros((20, 1)), np.arange(20), test_size=4, stratify=labels)[3]
+    assert sorted(labels[y_test].tolist()) == ["a", "a", "b", "b"]
+    one_hot = np.eye(2)[np.arange(20) % 2]
+    assert train_test_split(np.zeros((20, 1)), one_hot, test_size=4, stratify=one_hot)[3].sum(axis=0).tolist() == [2, 2]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"test_fraction": 0.2, "test_size": 0.2}, TypeError, "both test_fraction and test_size"),
+        ({"test_size": 0.0}, ValueError, "test_size must be > 0.0"),
+        ({"test_size": 10}, ValueError, "test_size must be <= 9"),
+        ({"test_size": True}, TypeError, "test_size must be a number"),
+        ({"train_size": 1.5}, ValueError, "train_size must be < 1.0"),
+        ({"train_size": 8, "test_size": 3}, ValueError, r"ask for 8 \+ 3 rows; X has 10"),
+        ({"train_size": 0.05}, ValueError, "both must be at least 1"),
+        ({"stratify": np.arange(10) % 2, "shuffle": False}, ValueError, "stratify needs shuffle=True"),
+        ({"stratify": np.arange(10)}, ValueError, "only 1 row"),
+        ({"stratify": np.arange(9) % 2}, ValueError, r"one label per row of X, shape \(10,\)"),
+        ({"stratify": np.arange(10) % 5, "test_size": 3}, ValueError, "at least one row per class"),
+    ],
+)
+def test_split_rejects_bad_scikit_learn_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        train_test_split(np.zeros((10, 2)), np.zeros(10), **kwargs)
