@@ -298,3 +298,40 @@ def test_split_stratify_keeps_the_class_proportions():
 def test_split_rejects_bad_scikit_learn_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         train_test_split(np.zeros((10, 2)), np.zeros(10), **kwargs)
+
+
+# ---- an optional dependency missing: the extra to install ---------------------------------------------------------
+
+_IMPORT_CASES = [
+    ("from ferronet.sklearn import MLPClassifier", "sklearn", 'pip install "ferronet[sklearn]"'),
+    ("import ferronet as fnet; fnet.sklearn", "sklearn", 'pip install "ferronet[sklearn]"'),
+    ("import ferronet.distributed", "distributed", 'pip install "ferronet[dask]"'),
+    ("import ferronet.distributed", "dask", 'pip install "ferronet[dask]"'),
+    ("from ferronet.onnx import to_onnx", "onnx", 'pip install "ferronet[onnx]"'),
+    (
+        "import ferronet as fnet; fnet.plot.history({'loss': [1.0, 0.5]})",
+        "matplotlib",
+        'pip install "ferronet[plot]"',
+    ),
+]
+
+
+@pytest.mark.parametrize(("code", "missing", "hint"), _IMPORT_CASES, ids=[f"{c[1]}-{c[0][:30]}" for c in _IMPORT_CASES])
+def test_a_missing_optional_dependency_names_the_extra(tmp_path, code, missing, hint):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / f"{missing}.py").write_text(f"raise ImportError({'No module named ' + missing!r})\n")
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": path},
+        check=False,
+    )
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: ") and hint in last, result.stderr

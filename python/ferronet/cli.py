@@ -255,9 +255,9 @@ def check_train_args(args: argparse.Namespace) -> None:
         if path is not None:
             check_output(flag, path)
     if args.progress:
-        _require("tqdm", "--progress needs tqdm: pip install tqdm (or 'ferronet[progress]')")
+        _require("tqdm", '--progress needs tqdm: pip install tqdm (or "ferronet[progress]")')
     if args.plot is not None:
-        matplotlib = _require("matplotlib", "--plot needs matplotlib: pip install matplotlib (or 'ferronet[plot]')")
+        matplotlib = _require("matplotlib", '--plot needs matplotlib: pip install matplotlib (or "ferronet[plot]")')
         matplotlib.use("Agg")  # files only: no display needed
         from matplotlib.figure import Figure
 

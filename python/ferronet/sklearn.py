@@ -75,9 +75,12 @@ from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+try:
+    import scipy.optimize
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+except ImportError as error:  # without the extra: say how to get it
+    raise ImportError(f'ferronet.sklearn needs scikit-learn: pip install "ferronet[sklearn]" ({error})') from error
 import numpy as np
-import scipy.optimize
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
