@@ -4,6 +4,7 @@ common mistakes (a class for an instance, sparse input, a foreign model file, la
 from __future__ import annotations
 
 import inspect
+import warnings
 
 import ferronet as fnet
 import numpy as np
@@ -335,3 +336,166 @@ def test_a_missing_optional_dependency_names_the_extra(tmp_path, code, missing, 
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError: ") and hint in last, result.stderr
+
+
+# ---- labels as a column ------------------------------------------------------------------------------------------
+
+
+def test_labels_as_a_column_or_a_one_column_dataframe_train_as_labels():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3)).astype(np.float32)
+    y = rng.integers(0, 3, 60)
+
+    def trained(labels):
+        model = fnet.Sequential([fnet.Dense(8, activation="relu"), fnet.Dense(3)], input_dim=3, seed=1)
+        model.fit(X, labels, epochs=2, batch_size=16)
+        return model
+
+    expected = trained(y)
+    for column in (y.reshape(-1, 1), pd.DataFrame({"label": y}), y.reshape(-1, 1).astype(np.float64)):
+        model = trained(column)
+        for a, b in zip(model.get_weights(), expected.get_weights(), strict=True):
+            np.testing.assert_array_equal(a["W"], b["W"])
+        assert model.evaluate(X, column) == expected.evaluate(X, y)
+        assert np.isfinite(model.train_step(X, column))
+
+
+def test_labels_as_a_column_in_the_scikit_learn_estimator_warn_as_scikit_learn_does():
+    pytest.importorskip("sklearn")
+    from ferronet.sklearn import MLPClassifier
+    from sklearn.exceptions import DataConversionWarning
+
+    X, y = np.random.default_rng(0).normal(size=(30, 2)), np.arange(30) % 3
+    from sklearn.exceptions import ConvergenceWarning
+
+    with pytest.warns(DataConversionWarning, match="column-vector y"):  # scikit-learn's own behaviour, kept
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            estimator = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X, y.reshape(-1, 1))
+    assert estimator.classes_.tolist() == [0, 1, 2]
+
+
+# ---- scipy sparse input where dense input is needed ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda S: _model().predict(S),
+        lambda S: fnet.preprocessing.standardize(S),
+        lambda S: fnet.preprocessing.Standardizer().fit(S),
+        lambda S: fnet.preprocessing.train_test_split(S, np.zeros(S.shape[0])),
+        lambda S: fnet.ops.relu_forward(S),
+    ],
+)
+def test_sparse_input_that_a_function_does_not_take_says_how_to_convert(call):
+    sparse = pytest.importorskip("scipy.sparse")
+    S = sparse.random(1000, 2, density=0.1, format="csr", dtype=np.float32, random_state=0)
+    with pytest.raises(TypeError) as info:
+        call(S)
+    message = str(info.value)
+    assert "is a scipy.sparse csr_matrix of shape (1000, 2); sparse input is not accepted here" in message
+    assert ".toarray() (dense: 7.8 KiB)" in message
+
+
+def test_sparse_labels_name_the_labels():
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match=r"^y is a scipy\.sparse coo_array .* convert it with y\.toarray\(\)"):
+        _model().fit(_X, sparse.coo_array(np.zeros((4, 1))))
+
+
+# ---- foreign model files ------------------------------------------------------------------------------------------
+
+
+def _zip(entries):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _foreign_files():
+    import pickle
+
+    npy, npz = _np_bytes()
+    return {
+        "model.pt": (
+            _zip({"archive/data.pkl": pickle.dumps({}, protocol=2), "archive/version": b"3\n"}),
+            r"it looks like a PyTorch checkpoint \(zip/pickle, torch\.save\); ferronet reads safetensors files "
+            r"written by Sequential\.save; to bring a PyTorch model over, .*Sequential\.from_torch",
+        ),
+        "legacy.pth": (pickle.dumps({"state_dict": {}}, protocol=2), r"it looks like a pickle \(a PyTorch checkpoint"),
+        "model.pkl": (pickle.dumps(_model()), r"it looks like a pickled ferronet model; .* pickle\.load"),
+        "model.h5": (b"\x89HDF\r\n\x1a\n" + bytes(200), r"it looks like an HDF5 file \(a Keras \.h5 model\?\)"),
+        "model.keras": (
+            _zip({"config.json": b"{}", "model.weights.h5": b"", "metadata.json": b"{}"}),
+            r"it looks like a Keras \.keras archive",
+        ),
+        "weights.npy": (npy, r"it looks like a NumPy \.npy array"),
+        "weights.npz": (npz, r"it looks like a NumPy \.npz archive"),
+        "model.safetensors.gz": (b"\x1f\x8b\x08\x00" + bytes(40), "it looks like a gzip-compressed file"),
+        "config.json": (b'{"layers": []}', r"it looks like a JSON text file; .*Sequential\.from_config"),
+        "archive.zip": (_zip({"readme.txt": b"hi"}), "it looks like a zip archive;"),
+    }
+
+
+def _np_bytes():
+    import io
+
+    one, many = io.BytesIO(), io.BytesIO()
+    np.save(one, np.zeros(3))
+    np.savez(many, a=np.zeros(3))
+    return one.getvalue(), many.getvalue()
+
+
+@pytest.mark.parametrize("name", list(_foreign_files()))
+def test_loading_a_foreign_file_says_what_it_looks_like(tmp_path, name):
+    data, message = _foreign_files()[name]
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=rf"^model file '{path}' is not a ferronet model file: {message}"):
+        fnet.load(path)
+    with pytest.raises(ValueError, match=rf"^model bytes is not a ferronet model file: {message}"):
+        fnet.io.from_bytes(data)
+
+
+def test_loading_an_onnx_file_says_onnx(tmp_path):
+    pytest.importorskip("onnx")
+    path = tmp_path / "model.onnx"
+    _model().to_onnx(path)
+    with pytest.raises(ValueError, match=r"not a ferronet model file: it looks like an ONNX model; .*to_onnx"):
+        fnet.load(path)
+
+
+def test_the_scikit_learn_estimators_load_names_foreign_files_too(tmp_path):
+    pytest.importorskip("sklearn")
+    from ferronet.sklearn import MLPClassifier
+
+    path = tmp_path / "model.pt"
+    path.write_bytes(_foreign_files()["model.pt"][0])
+    with pytest.raises(ValueError, match="it looks like a PyTorch checkpoint"):
+        MLPClassifier.load(path)
+
+
+def test_real_model_files_and_other_safetensors_still_reach_the_engine(tmp_path):
+    model = _model()
+    model.save(tmp_path / "m.safetensors")
+    assert fnet.load(tmp_path / "m.safetensors").config() == model.config()
+    # a safetensors file that ferronet did not write: the engine's own reason, not a format guess
+    (tmp_path / "other.safetensors").write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
+    with pytest.raises(ValueError) as info:
+        fnet.load(tmp_path / "other.safetensors")
+    assert "looks like" not in str(info.value)
+
+
+def test_saving_into_a_missing_directory_names_the_path_and_the_directory():
+    with pytest.raises(FileNotFoundError) as info:
+        _model().save("/nonexistent/x.safetensors")
+    assert str(info.value) == (
+        "[Errno 2] cannot write path '/nonexistent/x.safetensors': directory '/nonexistent' does not exist"
+    )

@@ -22,6 +22,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 import numpy as np
 
 from . import _core, _files, _memory
+from ._file_formats import check_model_bytes
 from ._names import FIT_HINTS, PREDICT_HINTS, SEQUENTIAL_HINTS, instance_hint, keywords
 from ._progress import resolve_progress
 from ._validation import (
@@ -404,6 +405,7 @@ class Sequential:
     @classmethod
     def _from_bytes_with_metadata(cls, data: bytes, source: str = "model bytes") -> tuple[Sequential, dict[str, str]]:
         """The model in ``data`` and the metadata entries that are not the engine's (see ``_to_bytes``)."""
+        check_model_bytes(data, source)  # another format (a torch checkpoint...) is named before the engine reads
         config_json, engine, optimizer_json, metadata = _core.read_model_file(data, source)
         config = json.loads(config_json)
         try:
