@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -17,6 +18,10 @@ from ._validation import check_int
 from .callbacks import EarlyStopping, History
 from .layers import Activation, BatchNorm, Dense, Dropout, Layer
 from .model import Sequential
+
+# Library convention: ferronet logs (where a data set was found ...) to the "ferronet" logger and shows nothing
+# unless the application configures logging (logging.basicConfig(level=logging.INFO)); the command line does.
+logging.getLogger("ferronet").addHandler(logging.NullHandler())
 
 try:
     __version__ = version("ferronet")
