@@ -1,7 +1,7 @@
 //! The engine's own rayon pool: its size, and a guard that rebuilds it in a child process after `fork`.
 //!
-//! The size comes from `set_num_threads`, else `FERRONET_NUM_THREADS`, else the number of cores. Results never
-//! depend on it (see `gemm/plan.rs`); only speed does.
+//! The size comes from `set_num_threads`, else `FERRONET_NUM_THREADS`, else `OMP_NUM_THREADS`, else the number of
+//! cores. Results never depend on it (see `gemm/plan.rs`); only speed does.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -25,13 +25,20 @@ fn lock() -> MutexGuard<'static, Option<Pool>> {
     POOL.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The default size: `FERRONET_NUM_THREADS` if it is a valid count, else the number of cores.
+/// The default size: `FERRONET_NUM_THREADS` if it is a valid count, else `OMP_NUM_THREADS` (its first level, as
+/// OpenMP reads "4,2"), which joblib's workers and Dask's nanny set to share the cores with other processes, else
+/// the number of cores.
 pub fn default_threads() -> usize {
-    std::env::var("FERRONET_NUM_THREADS")
-        .ok()
-        .and_then(|text| text.trim().parse::<usize>().ok())
-        .filter(|&n| (1..=MAX_THREADS).contains(&n))
+    env_threads("FERRONET_NUM_THREADS")
+        .or_else(|| env_threads("OMP_NUM_THREADS"))
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// A valid thread count in the variable `name` (the first of a comma-separated list), if any.
+fn env_threads(name: &str) -> Option<usize> {
+    let text = std::env::var(name).ok()?;
+    let first = text.split(',').next()?;
+    first.trim().parse::<usize>().ok().filter(|&n| (1..=MAX_THREADS).contains(&n))
 }
 
 fn build(threads: usize) -> Result<Pool> {
