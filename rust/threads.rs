@@ -4,9 +4,9 @@
 //! Training runs on threads that flush denormals to zero (FTZ/DAZ, set once when each thread starts: see
 //! `denormals.rs`); everything else (predict, evaluate, the kernels of `ferronet.ops`) runs on threads with the
 //! default IEEE semantics. Two pools, so the mode of one never leaks into a call of the other, even when they run
-//! at the same time. The size comes from `set_num_threads`, else `FERRONET_NUM_THREADS`, else the number of cores,
-//! and is capped at `max(4, cores)`: more threads than that only wait for each other. Results never depend on it
-//! (fixed plans, see `gemm/plan.rs`); only speed does.
+//! at the same time. The size comes from `set_num_threads`, else `FERRONET_NUM_THREADS`, else `OMP_NUM_THREADS`,
+//! else the number of cores, and is capped at `max(4, cores)`: more threads than that only wait for each other.
+//! Results never depend on it (fixed plans, see `gemm/plan.rs`); only speed does.
 
 use std::sync::Arc;
 
@@ -62,14 +62,18 @@ pub fn thread_cap() -> usize {
     cores().max(4)
 }
 
-/// The default size: `FERRONET_NUM_THREADS` if it is a valid count, else the number of cores.
+/// The default size: `FERRONET_NUM_THREADS` if it is a valid count, else `OMP_NUM_THREADS` (its first level, as
+/// OpenMP reads "4,2"), which joblib's workers and Dask's nanny set to share the cores with other processes, else
+/// the number of cores.
 pub fn default_threads() -> usize {
-    std::env::var("FERRONET_NUM_THREADS")
-        .ok()
-        .and_then(|text| text.trim().parse::<usize>().ok())
-        .filter(|&n| (1..=MAX_THREADS).contains(&n))
-        .unwrap_or_else(cores)
-        .min(thread_cap())
+    env_threads("FERRONET_NUM_THREADS").or_else(|| env_threads("OMP_NUM_THREADS")).unwrap_or_else(cores).min(thread_cap())
+}
+
+/// A valid thread count in the variable `name` (the first of a comma-separated list), if any.
+fn env_threads(name: &str) -> Option<usize> {
+    let text = std::env::var(name).ok()?;
+    let first = text.split(',').next()?;
+    first.trim().parse::<usize>().ok().filter(|&n| (1..=MAX_THREADS).contains(&n))
 }
 
 fn build_pool(threads: usize, work: Work) -> Result<ThreadPool> {

@@ -264,9 +264,19 @@ def test_missing_data_is_one_line_that_says_where_it_looked(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    result = run("train", "--dataset", "mnist", "--data-dir", str(empty), "--no-download", env=env)
+    # --data-dir without the files: that directory only, never another copy, and the four names looked for
+    for flags in ([], ["--no-download"]):
+        result = run("train", "--dataset", "mnist", "--data-dir", str(empty), *flags, env=env)
+        line = assert_one_line_error(result, 1, f"MNIST not found: --data-dir {str(empty)!r} holds none of its files")
+        for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
+            assert f"{name} or {name}.gz" in line
+        assert f"t10k-labels-idx1-ubyte.gz in {empty}." in line
+        assert "leave --data-dir out" in line
+        assert result.stdout == ""
+    # without --data-dir: every place of the lookup chain
+    result = run("train", "--dataset", "mnist", "--no-download", env=env)
     line = assert_one_line_error(result, 1, "MNIST file train-images-idx3-ubyte")
-    for place in (f"--data-dir: {empty}/train-images-idx3-ubyte", str(tmp_path / "cache"), "download: not attempted"):
+    for place in ("--data-dir: not given", str(tmp_path / "cache"), "download: not attempted"):
         assert place in line
     assert "Pass --data-dir DIR" in line
     # a failed download says why, in the same one line; nothing is left in the cache
@@ -275,6 +285,18 @@ def test_missing_data_is_one_line_that_says_where_it_looked(tmp_path):
     line = assert_one_line_error(result, 1, "not found")
     assert "download failed" in line
     assert not any(path.is_file() for path in (tmp_path / "cache").rglob("*"))
+
+
+@needs_fashion_mnist
+def test_train_says_on_stderr_where_it_found_the_data_unless_quiet(tmp_path):
+    for name in os.listdir(FASHION_MNIST):
+        (tmp_path / name).symlink_to(FASHION_MNIST / name)
+    flags = ("train", "--dataset", "fashion-mnist", "--data-dir", str(tmp_path), "--limit", "300", "--epochs", "1")
+    result = run(*flags, "--hidden", "8", "--no-save", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == f"ferronet: Fashion-MNIST found in {tmp_path} (the path argument)\n"
+    quiet = run(*flags, "--hidden", "8", "--no-save", "--quiet", timeout=300)
+    assert quiet.returncode == 0 and quiet.stderr == ""
 
 
 def test_wrong_files_in_data_dir_are_one_line(tmp_path):

@@ -10,6 +10,7 @@ import dataclasses
 import gzip
 import hashlib
 import http.server
+import logging
 import os
 import re
 import socket
@@ -488,7 +489,8 @@ def test_loader_finds_files_in_each_place(env, fake, monkeypatch, where):
 
 
 def test_loader_lookup_order(env, monkeypatch):
-    """path, then $FERRONET_DATA/<name>, then $FERRONET_DATA, then the cache, then the system directory."""
+    """path (alone, when given), else $FERRONET_DATA/<name>, then $FERRONET_DATA, then the cache, then the system
+    directory."""
     places = {
         "path": env.root / "given",
         "data/<name>": env.root / "data" / "fashion-mnist",
@@ -503,26 +505,53 @@ def test_loader_lookup_order(env, monkeypatch):
     for label, directory in places.items():
         # each fake has its own checksums: loading verifies that this place, and no other, answered
         monkeypatch.setitem(idx.DATASETS, "fashion-mnist", fakes[label].spec)
-        _assert_loaded(datasets.load_fashion_mnist(places["path"], download=False), fakes[label])
+        given = places["path"] if label == "path" else None
+        _assert_loaded(datasets.load_fashion_mnist(given, download=False), fakes[label])
         for file in FILES:  # remove this place's files so the next one down the chain is found
             (directory / (file + ".gz")).unlink()
 
 
-def test_loader_prefers_path_and_falls_through_missing_path(env, fake):
+@pytest.mark.parametrize("case", ["missing directory", "empty directory", "two of four files"])
+def test_loader_path_without_the_files_is_an_error_not_another_copy(env, fake, monkeypatch, case):
+    """A path given explicitly is the only place looked at: a typo must not load the cache's copy silently."""
     fake.write(env.cache / "fashion-mnist")
-    # a path that does not hold the files is reported but does not stop the chain
-    _assert_loaded(datasets.load_fashion_mnist(env.root / "empty", download=False), fake)
+    fake.write(env.system / "fashion-mnist")
+    monkeypatch.setenv("FERRONET_DATA", str(fake.write(env.root / "data")))
+    given = env.root / "typo"
+    if case != "missing directory":
+        given.mkdir()
+    if case == "two of four files":
+        for name in FILES[:2]:
+            (given / name).write_bytes(fake.raw[name])
+    with pytest.raises(DatasetNotFoundError) as info:
+        datasets.load_fashion_mnist(given, download=True, mirror=(env.root / "mirror").as_uri())
+    message = str(info.value)
+    assert "\n" not in message
+    state = {
+        "missing directory": "does not exist",
+        "empty directory": "holds none of its files",
+        "two of four files": "lacks 2 of its 4 files",
+    }[case]
+    assert message.startswith(f"Fashion-MNIST not found: path={str(given)!r} {state}; looked for ")
+    for name in FILES:
+        assert f"{name} or {name}.gz" in message
+    assert f" in {given}" in message
+    if case == "two of four files":
+        assert f"(missing: {FILES[2]}, {FILES[3]})" in message
+    assert "leave path out" in message and str(env.cache / "fashion-mnist") in message
+    assert all(line.startswith("path argument: ") for line in info.value.places)
+    assert _files_under(env.root / "mirror") == []  # nothing was downloaded either
 
 
 def test_loader_not_found_lists_every_place(env, fake, monkeypatch):
     monkeypatch.setenv("FERRONET_DATA", str(env.root / "data"))
-    given = env.root / "given"
     with pytest.raises(DatasetNotFoundError) as info:
-        datasets.load_fashion_mnist(given, download=False)
+        datasets.load_fashion_mnist(download=False)
     error = info.value
     assert isinstance(error, FileNotFoundError)
     message = str(error)
-    for directory in (given, env.root / "data" / "fashion-mnist", env.root / "data", env.cache / "fashion-mnist"):
+    assert "path argument: not given" in message
+    for directory in (env.root / "data" / "fashion-mnist", env.root / "data", env.cache / "fashion-mnist"):
         assert str(directory / "train-images-idx3-ubyte") in message
         assert str(directory / "train-images-idx3-ubyte.gz") in message
     assert str(env.system / "fashion-mnist" / "train-images-idx3-ubyte.gz") in message
@@ -903,3 +932,56 @@ def test_loader_variant_types_with_verify_false(env, fake):
     write_idx(directory / "train-labels-idx1-ubyte.gz", np.zeros(TRAIN_N, dtype=np.float64))
     with pytest.raises(ValueError, match="labels must be integers"):
         datasets.load_fashion_mnist(directory, download=False, verify=False, normalize=False)
+
+
+# ============================================================================================== where it was found: the log
+
+
+@pytest.mark.parametrize(
+    ("where", "source"),
+    [
+        ("path", "the path argument"),
+        ("data/<name>", "$FERRONET_DATA/fashion-mnist"),
+        ("data", "$FERRONET_DATA"),
+        ("cache", "the cache"),
+        ("system", "the system directory"),
+    ],
+)
+def test_loader_logs_where_it_found_the_files(env, fake, monkeypatch, caplog, where, source):
+    directory = {
+        "path": env.root / "given",
+        "data/<name>": env.root / "data" / "fashion-mnist",
+        "data": env.root / "data",
+        "cache": env.cache / "fashion-mnist",
+        "system": env.system / "fashion-mnist",
+    }[where]
+    fake.write(directory)
+    if where.startswith("data"):
+        monkeypatch.setenv("FERRONET_DATA", str(env.root / "data"))
+    with caplog.at_level(logging.INFO, logger="ferronet"):
+        datasets.load_fashion_mnist(directory if where == "path" else None, download=False)
+    records = [record for record in caplog.records if record.name.startswith("ferronet")]
+    assert [record.getMessage() for record in records] == [f"Fashion-MNIST found in {directory} ({source})"]
+    assert records[0].name == "ferronet.datasets" and records[0].levelno == logging.INFO
+
+
+def test_loader_logs_downloads_and_each_source_of_a_mixed_set(env, fake, mirror, caplog):
+    _serve(mirror, fake, prefix="/fm/")
+    for name in FILES[:2]:  # two files already in the cache, two to download
+        (env.cache / "fashion-mnist").mkdir(parents=True, exist_ok=True)
+        (env.cache / "fashion-mnist" / (name + ".gz")).write_bytes(fake.gz[name])
+    with caplog.at_level(logging.INFO, logger="ferronet"):
+        datasets.load_fashion_mnist(mirror=mirror.url + "fm")
+    cache = env.cache / "fashion-mnist"
+    assert [record.getMessage() for record in caplog.records if record.name.startswith("ferronet")] == [
+        f"Fashion-MNIST ({FILES[0]}.gz, {FILES[1]}.gz) found in {cache} (the cache)",
+        f"Fashion-MNIST ({FILES[2]}.gz, {FILES[3]}.gz) downloaded from {mirror.url}fm/ into {cache} (the cache)",
+    ]
+
+
+def test_the_ferronet_logger_shows_nothing_unless_configured():
+    import ferronet  # noqa: F401  (the package adds the handler)
+
+    logger = logging.getLogger("ferronet")
+    assert any(isinstance(handler, logging.NullHandler) for handler in logger.handlers)
+    assert logger.level == logging.NOTSET  # the application decides

@@ -56,6 +56,8 @@ def _is_numeric(parameter: inspect.Parameter) -> bool:
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
     if "Callable" in text:  # a function of numbers (a schedule), not a number
         return False
+    if re.search(r"\b(tuple|list|Sequence)\[", text):  # several numbers (torch's betas), not a number
+        return False
     return bool({"int", "float"} & set(re.findall(r"\w+", text)))
 
 

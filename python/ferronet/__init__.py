@@ -9,14 +9,22 @@
 from __future__ import annotations
 
 import importlib
+import logging
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from . import _core, callbacks, datasets, ops, optim, preprocessing, reference, schedules, utils
+from . import _core, _threadpool, callbacks, datasets, ops, optim, preprocessing, reference, schedules, utils
 from ._validation import check_int
 from .callbacks import EarlyStopping, History
 from .layers import Activation, BatchNorm, Dense, Dropout, Layer
 from .model import Sequential
+
+# Library convention: ferronet logs (where a data set was found ...) to the "ferronet" logger and shows nothing
+# unless the application configures logging (logging.basicConfig(level=logging.INFO)); the command line does.
+logging.getLogger("ferronet").addHandler(logging.NullHandler())
+
+# threadpoolctl's limits (scikit-learn's, joblib's, the user's threadpool_limits) apply to the engine's pool too.
+_threadpool.register()
 
 try:
     __version__ = version("ferronet")
@@ -45,7 +53,8 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
-    """The number of threads the engine computes with (default: $FERRONET_NUM_THREADS, else all cores)."""
+    """The number of threads the engine computes with (default: $FERRONET_NUM_THREADS, else $OMP_NUM_THREADS,
+    else all cores; ``threadpoolctl.threadpool_limits`` changes it for its block)."""
     return int(_core.get_num_threads())
 
 

@@ -16,7 +16,7 @@ import numpy as np
 try:
     import onnx
 except ImportError:  # pragma: no cover - exercised only without the extra
-    raise ImportError("ferronet.onnx needs the onnx package: pip install 'ferronet[onnx]'") from None
+    raise ImportError('ferronet.onnx needs the onnx package: pip install "ferronet[onnx]"') from None
 from onnx import TensorProto, helper
 
 from . import _files

@@ -67,7 +67,7 @@ def resolve_progress(progress: Any) -> bool:
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True, False or 'auto'; got {type(progress).__name__} {progress!r}")
     if progress and not _has_tqdm():
-        raise ImportError("progress=True needs tqdm: pip install tqdm (or 'ferronet[progress]')")
+        raise ImportError('progress=True needs tqdm: pip install tqdm (or "ferronet[progress]")')
     return bool(progress)
 
 

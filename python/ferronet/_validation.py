@@ -29,6 +29,8 @@ from typing import Any, Literal, NamedTuple, TypeAlias
 
 import numpy as np
 
+from ._names import suggestion
+
 FLOAT_DTYPES = ("float32", "float64")
 
 #: Largest class label the engine accepts (labels are stored as uint32).
@@ -70,7 +72,9 @@ def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
             f"{name} must be one of {', '.join(map(repr, options))}; got {type(value).__name__} {_describe(value)}"
         )
     if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}")
+        raise ValueError(
+            f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}{suggestion(value, options)}"
+        )
     return value
 
 
@@ -146,6 +150,8 @@ def as_array(value: Any, name: str) -> np.ndarray:
     """
     if isinstance(value, np.ndarray):
         array = value if type(value) is np.ndarray else np.asarray(value)
+    elif type(value).__module__.startswith("scipy.sparse"):
+        raise TypeError(_sparse_refused(value, name))
     elif value is None or isinstance(value, (str, bytes, dict, set)):
         raise TypeError(f"{name} must be an array-like of numbers; got {type(value).__name__}")
     else:
@@ -156,6 +162,30 @@ def as_array(value: Any, name: str) -> np.ndarray:
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold numbers (bool, int or float); got dtype {array.dtype}")
     return array
+
+
+def _bytes(size: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"  # pragma: no cover - the loop returns
+
+
+def _sparse_refused(value: Any, name: str) -> str:
+    """The message for a scipy.sparse matrix or array where dense input is needed (callers that take sparse input
+    convert it before they get here)."""
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    try:
+        size = math.prod(shape) * np.dtype(dtype).itemsize if shape is not None else None
+    except TypeError:
+        size = None
+    dense = "" if size is None else f" (dense: {_bytes(size)})"
+    return (
+        f"{name} is a scipy.sparse {type(value).__name__} of shape {shape}; sparse input is not accepted here: "
+        f"convert it with {name}.toarray(){dense}"
+    )
 
 
 def check_features(

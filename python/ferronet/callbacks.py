@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._names import keywords
 from ._validation import check_bool, check_choice, check_float, check_int
 
 if TYPE_CHECKING:
@@ -216,6 +217,7 @@ class EarlyStopping(Callback):
     wait before monitoring. Pass it in ``callbacks=[...]`` (or as ``fit``'s ``early_stopping``).
     """
 
+    @keywords()
     def __init__(
         self,
         monitor: str = "val_loss",
@@ -298,6 +300,7 @@ class ModelCheckpoint(Callback):
     then ``fit(..., initial_epoch=k)``).
     """
 
+    @keywords()
     def __init__(
         self,
         filepath: str | Path,
@@ -357,6 +360,7 @@ class ReduceLROnPlateau(Callback):
     ``cooldown`` epochs before watching again (Keras' semantics).
     """
 
+    @keywords()
     def __init__(
         self,
         monitor: str = "val_loss",
@@ -416,6 +420,7 @@ class LearningRateScheduler(Callback):
     """Set the learning rate at the start of every epoch to ``schedule(epoch, lr)`` (Keras' semantics: ``lr`` is
     the current rate, and the result becomes the optimizer's rate)."""
 
+    @keywords()
     def __init__(self, schedule: Callable[[int, float], float], verbose: int = 0):
         if not callable(schedule):
             raise TypeError(f"schedule must be a callable (epoch, lr) -> lr; got {type(schedule).__name__}")
@@ -439,6 +444,7 @@ class LearningRateScheduler(Callback):
 class CSVLogger(Callback):
     """Append each epoch's logs to a CSV file (``epoch`` first, then the metrics in a fixed order)."""
 
+    @keywords()
     def __init__(self, filename: str | Path, separator: str = ",", append: bool = False):
         if not isinstance(filename, (str, Path)):
             raise TypeError(f"filename must be a str or a pathlib.Path; got {type(filename).__name__}")

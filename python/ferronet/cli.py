@@ -10,11 +10,13 @@ written). Checks that need no data run before the data is loaded, so a typo neve
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import io
+import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -174,6 +176,11 @@ def load_split(args: argparse.Namespace) -> Split:
         try:
             (X_train, y_train), (X_test, y_test) = loader(args.data_dir, download=not args.no_download)
         except datasets.DatasetNotFoundError as error:
+            if args.data_dir is not None:  # the directory given lacks files: one line that says which and where
+                text = (
+                    _one_line(error).replace("path=", "--data-dir ").replace("leave path out", "leave --data-dir out")
+                )
+                raise CommandError(text) from None
             looked = "; ".join(
                 place.replace("path argument", "--data-dir", 1).replace("download=False", "--no-download")
                 for place in error.places
@@ -255,9 +262,9 @@ def check_train_args(args: argparse.Namespace) -> None:
         if path is not None:
             check_output(flag, path)
     if args.progress:
-        _require("tqdm", "--progress needs tqdm: pip install tqdm (or 'ferronet[progress]')")
+        _require("tqdm", '--progress needs tqdm: pip install tqdm (or "ferronet[progress]")')
     if args.plot is not None:
-        matplotlib = _require("matplotlib", "--plot needs matplotlib: pip install matplotlib (or 'ferronet[plot]')")
+        matplotlib = _require("matplotlib", '--plot needs matplotlib: pip install matplotlib (or "ferronet[plot]")')
         matplotlib.use("Agg")  # files only: no display needed
         from matplotlib.figure import Figure
 
@@ -334,9 +341,29 @@ def _limited(limit: int | None) -> str:
 # ---- commands ------------------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _log_to_stderr(enabled: bool) -> Iterator[None]:
+    """Show the "ferronet" logger's INFO lines (where a data set was found) on stderr while the command runs."""
+    if not enabled:
+        yield
+        return
+    logger = logging.getLogger("ferronet")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("ferronet: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(min(level or logging.INFO, logging.INFO))
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def train(args: argparse.Namespace) -> int:
     """Train, save the model (and the plot), then print the test result as the last line."""
-    model, history, split = fit_from_args(args, verbose=not args.quiet)
+    with _log_to_stderr(not args.quiet):
+        model, history, split = fit_from_args(args, verbose=not args.quiet)
     seconds = sum(history.history["epoch_seconds"])
     result = model.evaluate(split.X_test, split.y_test)
     say = (lambda message: None) if args.quiet else print
@@ -484,8 +511,9 @@ examples:
       --early-stopping 3 --out model.safetensors --plot history.png
   {prog} train --dataset mnist --data-dir ~/data/mnist --no-download --limit 10000
 
-Fashion-MNIST and MNIST are looked for in --data-dir, $FERRONET_DATA, ~/.cache/ferronet and /usr/share/datasets,
-then downloaded (unless --no-download). The model is saved to ferronet-DATASET.safetensors in the current
+Fashion-MNIST and MNIST are read from --data-dir alone when it is given; otherwise they are looked for in
+$FERRONET_DATA, ~/.cache/ferronet and /usr/share/datasets, then downloaded (unless --no-download); stderr says
+where they were found (not with --quiet). The model is saved to ferronet-DATASET.safetensors in the current
 directory unless --out or --no-save says otherwise; it loads with ferronet.load(path). The last line printed is
 the test result.
 """
@@ -518,7 +546,8 @@ def _add_train_parser(commands: Any, prog: str) -> None:
         "--data-dir",
         type=Path,
         metavar="DIR",
-        help="directory holding the Fashion-MNIST or MNIST IDX files (default: the usual places, see below)",
+        help="directory holding the Fashion-MNIST or MNIST IDX files, the only place then looked at "
+        "(default: the usual places, see below)",
     )
     data.add_argument("--no-download", action="store_true", help="never download Fashion-MNIST or MNIST")
     data.add_argument("--limit", type=_positive_int, metavar="N", help="train on the first N training rows only")

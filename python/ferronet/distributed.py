@@ -66,13 +66,18 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
 from typing import TYPE_CHECKING, Any, cast
 
-import dask.array as da
+try:
+    import dask.array as da
+    from distributed import KilledWorker, futures_of, get_client, wait
+    from sklearn.preprocessing import LabelBinarizer
+except ImportError as error:  # without the extra: say how to get it
+    raise ImportError(
+        f'ferronet.distributed needs dask.distributed, dask-ml and scikit-learn: pip install "ferronet[dask]" ({error})'
+    ) from error
 import numpy as np
 from dask.base import is_dask_collection
 from dask.delayed import delayed
 from dask.sizeof import sizeof
-from distributed import KilledWorker, futures_of, get_client, wait
-from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted

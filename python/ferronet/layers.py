@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from ._names import keywords
 from ._validation import check_choice, check_float, check_int, check_probability
 from .activations import ACTIVATIONS, default_init
 
@@ -16,6 +17,19 @@ INITS = ("he", "xavier", "xavier_uniform", "lecun", "uniform", "small", "zeros")
 
 #: Largest layer width accepted: guards against accidental huge allocations (10**12 units).
 MAX_UNITS = 1 << 24
+
+#: Keras and torch arguments of layers that ferronet spells differently or puts elsewhere.
+_INPUT_HINT = "the number of input features is Sequential's: Sequential([...], input_dim=N)"
+_DENSE_HINTS = {
+    "input_dim": _INPUT_HINT,
+    "input_shape": _INPUT_HINT,
+    "in_features": _INPUT_HINT,
+    "out_features": "the number of outputs is units: Dense(units)",
+    "kernel_initializer": f"ferronet's name is init, one of {', '.join(map(repr, INITS))}",
+    "kernel_regularizer": "the L1/L2 penalties are Sequential's: Sequential(..., l2=...)",
+    "use_bias": "a Dense layer always has a bias",
+    "bias": "a Dense layer always has a bias",
+}
 
 
 class Layer(ABC):
@@ -47,6 +61,7 @@ class Dense(Layer):
 
     kind = "dense"
 
+    @keywords(hints=_DENSE_HINTS)
     def __init__(self, units: int, activation: str | None = None, init: str | None = None, dropconnect: float = 0.0):
         self.units = check_int(units, "units", minimum=1, maximum=MAX_UNITS)
         self.activation = "linear" if activation is None else check_choice(activation, "activation", ACTIVATIONS)
@@ -68,6 +83,7 @@ class Activation(Layer):
 
     kind = "activation"
 
+    @keywords()
     def __init__(self, activation: str):
         self.activation = check_choice(activation, "activation", ACTIVATIONS)
 
@@ -80,7 +96,8 @@ class Dropout(Layer):
 
     kind = "dropout"
 
-    def __init__(self, p: float = 0.5):
+    @keywords(aliases={"rate": "p"})
+    def __init__(self, p: float = 0.5, *, rate: float | None = None):
         self.p = check_probability(p, "p")
 
     def config(self) -> dict[str, Any]:
@@ -96,7 +113,8 @@ class BatchNorm(Layer):
 
     kind = "batchnorm"
 
-    def __init__(self, momentum: float = 0.9, eps: float = 1e-5):
+    @keywords(aliases={"epsilon": "eps"})
+    def __init__(self, momentum: float = 0.9, eps: float = 1e-5, *, epsilon: float | None = None):
         self.momentum = check_float(
             momentum, "momentum", minimum=0.0, maximum=1.0, min_inclusive=False, max_inclusive=False
         )

@@ -22,6 +22,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 import numpy as np
 
 from . import _core, _files, _memory
+from ._file_formats import check_model_bytes
+from ._names import FIT_HINTS, PREDICT_HINTS, SEQUENTIAL_HINTS, instance_hint, keywords
 from ._progress import resolve_progress
 from ._validation import (
     SparseRows,
@@ -44,7 +46,7 @@ from .callbacks import Callback, EarlyStopping, History, check_callbacks
 from .layers import MAX_UNITS, Activation, BatchNorm, Dense, Layer, layer_from_config
 from .losses import CLASSIFICATION_LOSSES, LABEL_LOSSES, LOG_LINK_LOSSES, LOSS_FOR_LAST_ACTIVATION, LOSSES
 from .optim import SGD, Optimizer, get_optimizer, optimizer_from_config
-from .schedules import learning_rate
+from .schedules import Schedule, learning_rate
 from .training import TrainingRun, check_verbose
 
 #: Epochs whose learning rates ``fit`` computes and checks before training starts; later ones are checked as they come.
@@ -124,6 +126,7 @@ class Sequential:
     divides the penalty by each batch's total sample weight (scikit-learn's convention for ``alpha``).
     """
 
+    @keywords(hints=SEQUENTIAL_HINTS)
     def __init__(
         self,
         layers: Sequence[Layer] = (),
@@ -141,7 +144,8 @@ class Sequential:
         for index, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(
-                    f"layers[{index}] must be a ferronet layer (Dense, Activation, Dropout, BatchNorm); got {type(layer).__name__}"
+                    instance_hint(layer, Layer, f"layers[{index}]")
+                    or f"layers[{index}] must be a ferronet layer (Dense, Activation, Dropout, BatchNorm); got {type(layer).__name__}"
                 )
         if not layers:
             raise ValueError("layers must hold at least one layer")
@@ -394,6 +398,7 @@ class Sequential:
 
     # ---- state: files, pickling, state_dict -----------------------------------------------------------------
 
+    @keywords()
     def save(self, path: Any, include_optimizer: bool = True) -> None:
         """Write the model as a safetensors file: weights as tensors, the architecture, the counters and (unless
         ``include_optimizer=False``) the optimizer and its state in its metadata, so that ``ferronet.load``
@@ -418,6 +423,7 @@ class Sequential:
     @classmethod
     def _from_bytes_with_metadata(cls, data: bytes, source: str = "model bytes") -> tuple[Sequential, dict[str, str]]:
         """The model in ``data`` and the metadata entries that are not the engine's (see ``_to_bytes``)."""
+        check_model_bytes(data, source)  # another format (a torch checkpoint...) is named before the engine reads
         config_json, engine, optimizer_json, metadata = _core.read_model_file(data, source)
         config = json.loads(config_json)
         try:
@@ -662,6 +668,7 @@ class Sequential:
         features = self._features(X, allow_empty=True)  # raises a clear ValueError when the model is not built
         return self._require_built().forward(features, False, True)
 
+    @keywords(hints=PREDICT_HINTS)
     def predict(self, X: Any) -> np.ndarray:
         """Class indices (softmax cross-entropy, hinge), 0/1 per output (binary cross-entropy), values (mse) or
         means exp(output) (poisson). Single-output models return shape (n,)."""
@@ -675,6 +682,7 @@ class Sequential:
             logits = np.exp(logits)
         return logits[:, 0] if logits.shape[1] == 1 else logits
 
+    @keywords(hints=PREDICT_HINTS)
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities: softmax over the outputs (softmax cross-entropy), or sigmoids (binary
         cross-entropy; a single output gives the two columns [1 - p, p])."""
@@ -689,6 +697,7 @@ class Sequential:
             f"predict_proba needs a probabilistic loss (softmax_cross_entropy or binary_cross_entropy); this model uses {self.loss}"
         )
 
+    @keywords(hints=PREDICT_HINTS)
     @_locked
     def evaluate(self, X: Any, y: Any, sample_weight: Any = None) -> dict[str, float]:
         """The objective (mean data loss + penalty) and, for classifiers, the accuracy, in inference mode."""
@@ -726,6 +735,7 @@ class Sequential:
         chosen = get_optimizer(optimizer) if optimizer is not None else (self._optimizer or SGD())
         return chosen, chosen is not self._optimizer
 
+    @keywords(hints=FIT_HINTS)
     @_locked
     def train_step(self, X: Any, y: Any, optimizer: Any = None, sample_weight: Any = None) -> float:
         """One update on a batch; returns the objective at the weights before the update. A loss that is not
@@ -737,6 +747,7 @@ class Sequential:
         self._optimizer = chosen
         return float(loss)
 
+    @keywords(hints=FIT_HINTS)
     @_locked
     def fit(
         self,
@@ -816,11 +827,17 @@ class Sequential:
         callback_list = check_callbacks(callbacks)
         if early_stopping is not None:
             if not isinstance(early_stopping, EarlyStopping):
-                raise TypeError(f"early_stopping must be a ferronet.EarlyStopping; got {type(early_stopping).__name__}")
+                raise TypeError(
+                    instance_hint(early_stopping, EarlyStopping, "early_stopping")
+                    or f"early_stopping must be a ferronet.EarlyStopping; got {type(early_stopping).__name__}"
+                )
             callback_list.append(early_stopping)
         chosen, reset = self._choose_optimizer(optimizer)
-        if schedule is not None and not callable(schedule):
-            raise TypeError("schedule must be a ferronet.schedules.Schedule or a callable (epoch, lr0) -> lr")
+        if schedule is not None and (not callable(schedule) or instance_hint(schedule, Schedule, "schedule")):
+            raise TypeError(
+                instance_hint(schedule, Schedule, "schedule")
+                or "schedule must be a ferronet.schedules.Schedule or a callable (epoch, lr0) -> lr"
+            )
         show_progress = resolve_progress(progress) or (verbosity == 1 and _tqdm_available())
 
         with self._unbuilt_on_error():  # a first fit that raises leaves the model unbuilt

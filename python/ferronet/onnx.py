@@ -52,7 +52,7 @@ def register_skl2onnx() -> None:
         from . import _skl2onnx
     except ImportError as error:
         raise ImportError(
-            f"register_skl2onnx needs skl2onnx and scikit-learn: pip install 'ferronet[onnx]' ({error})"
+            f'register_skl2onnx needs skl2onnx and scikit-learn: pip install "ferronet[onnx]" ({error})'
         ) from None
     _skl2onnx.register()
 

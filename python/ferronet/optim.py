@@ -3,6 +3,10 @@
 Update rules follow torch.optim (docs/formulas.md); ``g`` is the gradient of the objective, penalty
 included. An optimizer object can be reused across ``fit`` calls: the engine keeps its state while the same object
 is passed again, and starts fresh state when a different optimizer object is given.
+
+Keras' and torch's names are accepted too: ``learning_rate`` for ``lr``; ``beta_1``, ``beta_2`` or
+``betas=(beta1, beta2)`` and ``epsilon`` for Adam's; ``alpha`` (torch) for RMSProp's ``rho``. Passing a name and
+its alias together is a ``TypeError``.
 """
 
 from __future__ import annotations
@@ -10,7 +14,18 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from ._names import instance_hint, keywords
 from ._validation import check_bool, check_choice, check_float
+
+#: torch.optim and Keras arguments ferronet has no counterpart for, and what to do instead.
+_HINTS = {
+    "params": "ferronet optimizers take no parameters: the model owns them; pass the optimizer to Sequential.fit",
+    "weight_decay": "ferronet puts the L2 penalty in the model: Sequential(..., l2=...)",
+    "decay": "use a learning-rate schedule: Sequential.fit(..., schedule=fnet.schedules....)",
+    "clipnorm": "gradient clipping is not supported",
+    "clipvalue": "gradient clipping is not supported",
+    "global_clipnorm": "gradient clipping is not supported",
+}
 
 
 class Optimizer(ABC):
@@ -38,7 +53,10 @@ class SGD(Optimizer):
 
     kind = "sgd"
 
-    def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False):
+    @keywords(aliases={"learning_rate": "lr"}, hints={**_HINTS, "dampening": "dampening is not supported (it is 0)"})
+    def __init__(
+        self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False, *, learning_rate: float | None = None
+    ):
         super().__init__(lr)
         self.momentum = check_float(momentum, "momentum", minimum=0.0, maximum=1.0, max_inclusive=False)
         self.nesterov = check_bool(nesterov, "nesterov")
@@ -54,7 +72,29 @@ class Adam(Optimizer):
 
     kind = "adam"
 
-    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+    @keywords(
+        aliases={
+            "learning_rate": "lr",
+            "betas": ("beta1", "beta2"),
+            "beta_1": "beta1",
+            "beta_2": "beta2",
+            "epsilon": "eps",
+        },
+        hints={**_HINTS, "amsgrad": "AMSGrad is not supported"},
+    )
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        *,
+        learning_rate: float | None = None,
+        betas: tuple[float, float] | None = None,
+        beta_1: float | None = None,
+        beta_2: float | None = None,
+        epsilon: float | None = None,
+    ):
         super().__init__(lr)
         self.beta1 = check_float(beta1, "beta1", minimum=0.0, maximum=1.0, max_inclusive=False)
         self.beta2 = check_float(beta2, "beta2", minimum=0.0, maximum=1.0, max_inclusive=False)
@@ -69,7 +109,24 @@ class RMSProp(Optimizer):
 
     kind = "rmsprop"
 
-    def __init__(self, lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-8):
+    @keywords(
+        aliases={"learning_rate": "lr", "alpha": "rho", "epsilon": "eps"},
+        hints={
+            **_HINTS,
+            "momentum": "RMSProp with momentum is not supported (use SGD(momentum=...) or Adam)",
+            "centered": "centered RMSProp is not supported",
+        },
+    )
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        rho: float = 0.9,
+        eps: float = 1e-8,
+        *,
+        learning_rate: float | None = None,
+        alpha: float | None = None,
+        epsilon: float | None = None,
+    ):
         super().__init__(lr)
         self.rho = check_float(rho, "rho", minimum=0.0, maximum=1.0, max_inclusive=False)
         self.eps = check_float(eps, "eps", minimum=0.0, min_inclusive=False)
@@ -99,6 +156,8 @@ def get_optimizer(value: Any) -> Optimizer:
         return value
     if isinstance(value, str):
         return OPTIMIZER_TYPES[check_choice(value, "optimizer", OPTIMIZER_TYPES)]()
+    hint = instance_hint(value, Optimizer, "optimizer")
     raise TypeError(
-        f"optimizer must be a ferronet.optim.Optimizer or one of 'sgd', 'adam', 'rmsprop'; got {type(value).__name__}"
+        hint
+        or f"optimizer must be a ferronet.optim.Optimizer or one of 'sgd', 'adam', 'rmsprop'; got {type(value).__name__}"
     )

@@ -28,7 +28,7 @@ def _new_figure(width: float, height: float) -> Figure:
     try:
         from ._figure import Figure  # a matplotlib Figure that shows itself in Jupyter
     except ImportError:
-        raise ImportError("ferronet.plot needs matplotlib: pip install 'ferronet[plot]'") from None
+        raise ImportError('ferronet.plot needs matplotlib: pip install "ferronet[plot]"') from None
     return Figure(figsize=(width, height), layout="constrained")
 
 

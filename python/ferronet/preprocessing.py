@@ -7,10 +7,12 @@ They follow scikit-learn's conventions where it has one (``StandardScaler``'s ``
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
 
+from ._names import keywords
 from ._validation import (
     MAX_SEED,
     as_array,
@@ -143,6 +145,7 @@ class Standardizer:
     (array([1., 1.]), array([1., 1.]))
     """
 
+    @keywords()
     def __init__(self, *, with_mean: bool = True, with_std: bool = True) -> None:
         self.with_mean = with_mean
         self.with_std = with_std
@@ -218,15 +221,31 @@ def _representable(result: np.ndarray, dtype: np.dtype, method: str) -> np.ndarr
     return converted
 
 
+@keywords(aliases={"random_state": "seed"}, hints={"arrays": "pass X and y positionally"})
 def train_test_split(
-    X: Any, y: Any, test_fraction: float = 0.2, seed: int | None = 0, shuffle: bool = True
+    X: Any,
+    y: Any,
+    test_fraction: float | None = None,
+    seed: int | None = 0,
+    shuffle: bool = True,
+    *,
+    test_size: float | int | None = None,
+    train_size: float | int | None = None,
+    random_state: int | None = None,
+    stratify: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Split ``X`` and ``y`` into ``X_train, X_test, y_train, y_test`` (scikit-learn's order).
 
-    The test set has ``ceil(test_fraction * n)`` rows (scikit-learn's rounding), the training set the rest; both
-    must be non-empty. With ``shuffle=True`` the rows are permuted by ``numpy.random.default_rng(seed).permutation(n)``
-    and the first ``n_train`` of the permutation form the training set; ``seed=None`` takes fresh entropy. With
-    ``shuffle=False`` the first rows are the training set and the last ones the test set. Arrays keep their dtype.
+    The test set has ``ceil(test_fraction * n)`` rows (scikit-learn's rounding; ``test_fraction`` defaults to 0.2),
+    the training set the rest; both must be non-empty. With ``shuffle=True`` the rows are permuted by
+    ``numpy.random.default_rng(seed).permutation(n)`` and the first ``n_train`` of the permutation form the training
+    set; ``seed=None`` takes fresh entropy. With ``shuffle=False`` the first rows are the training set and the last
+    ones the test set. Arrays keep their dtype.
+
+    scikit-learn's names work too: ``test_size`` and ``train_size`` (a fraction, or a number of rows when an
+    integer; given alone, the other set is the rest), ``random_state`` (``seed``) and ``stratify`` (labels whose
+    proportions both sets keep: each class is split in proportion, rounded so the sizes add up). The rows drawn
+    for a seed are ferronet's, not scikit-learn's.
 
     >>> X_train, X_test, y_train, y_test = train_test_split(np.arange(20).reshape(10, 2), np.arange(10))
     >>> X_train.shape, X_test.shape
@@ -239,19 +258,115 @@ def train_test_split(
     n = features.shape[0]
     if targets.shape[0] != n:
         raise ValueError(f"y has {targets.shape[0]} rows but X has {n}")
-    test_fraction = check_float(
-        test_fraction, "test_fraction", minimum=0.0, maximum=1.0, min_inclusive=False, max_inclusive=False
-    )
+    if test_fraction is not None and test_size is not None:
+        raise TypeError("train_test_split() got both test_fraction and test_size (scikit-learn's name); pass one")
     shuffle = check_bool(shuffle, "shuffle")
     if seed is not None:
         seed = check_int(seed, "seed", minimum=0, maximum=MAX_SEED)
-    n_test = math.ceil(test_fraction * n)
-    n_train = n - n_test
+    if test_size is None and train_size is None:
+        test_fraction = check_float(
+            0.2 if test_fraction is None else test_fraction,
+            "test_fraction",
+            minimum=0.0,
+            maximum=1.0,
+            min_inclusive=False,
+            max_inclusive=False,
+        )
+        n_test = math.ceil(test_fraction * n)
+        n_train = n - n_test
+        if n_train < 1 or n_test < 1:
+            raise ValueError(
+                f"test_fraction={test_fraction} of {n} samples leaves {n_train} for training and {n_test} for "
+                "testing; both must be at least 1"
+            )
+    else:
+        test_name = "test_size" if test_fraction is None else "test_fraction"
+        n_train, n_test = _split_sizes(n, test_fraction if test_size is None else test_size, test_name, train_size)
+    rng = np.random.default_rng(seed)
+    if stratify is not None:
+        if not shuffle:
+            raise ValueError("stratify needs shuffle=True (a stratified split draws rows per class)")
+        train, test = _stratified(_strata(stratify, n), n_train, n_test, rng)
+    else:
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        train, test = order[:n_train], order[n_train : n_train + n_test]
+    return features[train], features[test], targets[train], targets[test]
+
+
+def _split_size(value: Any, name: str, n: int, *, round_up: bool) -> int | None:
+    """A set's size as a number of rows: a fraction in (0, 1) of ``n`` (rounded up for the test set, down for the
+    training set, as scikit-learn), or an integer count in [1, n)."""
+    if value is None:
+        return None
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        return check_int(value, name, minimum=1, maximum=max(n - 1, 1))
+    fraction = check_float(value, name, minimum=0.0, maximum=1.0, min_inclusive=False, max_inclusive=False)
+    return math.ceil(fraction * n) if round_up else math.floor(fraction * n)
+
+
+def _split_sizes(n: int, test_size: Any, test_name: str, train_size: Any) -> tuple[int, int]:
+    """The training and test sizes from scikit-learn's ``train_size``/``test_size``: a size not given is the rest."""
+    n_test = _split_size(test_size, test_name, n, round_up=True)
+    n_train = _split_size(train_size, "train_size", n, round_up=False)
+    if n_test is None:
+        n_test = n - (n_train or 0)
+    if n_train is None:
+        n_train = n - n_test
+    asked = f"train_size={train_size!r} and {test_name}={test_size!r}"
+    if n_train + n_test > n:
+        raise ValueError(f"{asked} ask for {n_train} + {n_test} rows; X has {n}")
     if n_train < 1 or n_test < 1:
         raise ValueError(
-            f"test_fraction={test_fraction} of {n} samples leaves {n_train} for training and {n_test} for testing; "
-            "both must be at least 1"
+            f"{asked} leave {n_train} of {n} samples for training and {n_test} for testing; both must be at least 1"
         )
-    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
-    train, test = order[:n_train], order[n_train:]
-    return features[train], features[test], targets[train], targets[test]
+    return n_train, n_test
+
+
+def _strata(stratify: Any, n: int) -> np.ndarray:
+    """The class index of each row of ``stratify`` (labels of shape (n,), or rows of shape (n, k) as classes)."""
+    array = np.asarray(stratify)
+    if array.ndim not in (1, 2) or array.shape[0] != n:
+        raise ValueError(f"stratify must hold one label per row of X, shape ({n},); got shape {array.shape}")
+    try:
+        _, inverse = np.unique(array, axis=0, return_inverse=True)
+    except TypeError:
+        raise TypeError(f"stratify must hold sortable labels; got dtype {array.dtype}") from None
+    return inverse.reshape(-1)
+
+
+def _allocate(counts: np.ndarray, total: int) -> np.ndarray:
+    """``total`` split over the classes in proportion to ``counts`` (largest remainders get the rounding)."""
+    exact = counts * (total / max(int(counts.sum()), 1))
+    shares = np.floor(exact).astype(np.int64)
+    remainder = total - int(shares.sum())
+    if remainder > 0:
+        # the largest fractional parts first; ties go to the class with more rows left, then the lower index
+        room = counts - shares
+        order = np.lexsort((np.arange(counts.size), -room, -(exact - shares)))
+        order = order[room[order] > 0]
+        shares[order[:remainder]] += 1
+    return shares
+
+
+def _stratified(
+    strata: np.ndarray, n_train: int, n_test: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    counts = np.bincount(strata)
+    n_classes = counts.size
+    if counts.min() < 2:
+        raise ValueError(
+            f"stratify has a class with only {counts.min()} row; each class needs at least 2 to be in both sets"
+        )
+    if n_test < n_classes or n_train < n_classes:
+        raise ValueError(
+            f"stratify has {n_classes} classes; the training set ({n_train} rows) and the test set ({n_test} rows) "
+            "must each have at least one row per class"
+        )
+    train_counts = _allocate(counts, n_train)
+    test_counts = _allocate(counts - train_counts, n_test)
+    train_parts, test_parts = [], []
+    for label in range(n_classes):
+        rows = rng.permutation(np.flatnonzero(strata == label))
+        train_parts.append(rows[: train_counts[label]])
+        test_parts.append(rows[train_counts[label] : train_counts[label] + test_counts[label]])
+    return rng.permutation(np.concatenate(train_parts)), rng.permutation(np.concatenate(test_parts))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 
+from ._names import keywords
 from ._validation import check_float, check_int
 
 
@@ -39,6 +40,7 @@ class Schedule(ABC):
 class StepDecay(Schedule):
     """``lr0 * factor ** (epoch // every)``: e.g. halve the rate every epoch (factor=0.5, every=1)."""
 
+    @keywords()
     def __init__(self, factor: float = 0.5, every: int = 1):
         self.factor = check_float(factor, "factor", minimum=0.0, min_inclusive=False)
         self.every = check_int(every, "every", minimum=1)
@@ -50,6 +52,7 @@ class StepDecay(Schedule):
 class InverseTimeDecay(Schedule):
     """``lr0 / (1 + decay * epoch)``."""
 
+    @keywords()
     def __init__(self, decay: float):
         self.decay = check_float(decay, "decay", minimum=0.0)
 
@@ -60,6 +63,7 @@ class InverseTimeDecay(Schedule):
 class ExponentialDecay(Schedule):
     """``lr0 * gamma ** epoch``."""
 
+    @keywords()
     def __init__(self, gamma: float):
         self.gamma = check_float(gamma, "gamma", minimum=0.0, min_inclusive=False)
 

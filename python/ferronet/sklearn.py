@@ -79,9 +79,12 @@ from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+try:
+    import scipy.optimize
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+except ImportError as error:  # without the extra: say how to get it
+    raise ImportError(f'ferronet.sklearn needs scikit-learn: pip install "ferronet[sklearn]" ({error})') from error
 import numpy as np
-import scipy.optimize
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
@@ -94,6 +97,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _files, _sklearn_state
+from ._names import keywords
 from ._validation import check_bool, check_choice, check_float, check_int, check_sample_weight
 from .layers import Activation, BatchNorm, Dense, Dropout
 from .model import Sequential
@@ -799,6 +803,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ``class_weight`` (None, "balanced" or {class: weight}; multiplies ``sample_weight``).
     """
 
+    @keywords()
     def __init__(
         self,
         hidden_layer_sizes: Any = (100,),
@@ -1000,6 +1005,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     several outputs; with ``loss="poisson"`` they must be >= 0 and ``predict`` returns ``exp`` of the last layer.
     """
 
+    @keywords()
     def __init__(
         self,
         loss: str = "squared_error",

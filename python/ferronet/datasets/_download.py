@@ -2,7 +2,8 @@
 
 The lookup chain for a dataset called ``name`` (``"mnist"``, ``"fashion-mnist"``), first match wins, per file:
 
-1. the ``path`` argument (a directory);
+1. the ``path`` argument (a directory): when given, the only place (the loader refuses a directory without the
+   files rather than load another copy);
 2. ``$FERRONET_DATA/<name>/``, then ``$FERRONET_DATA/`` itself;
 3. the cache, ``$XDG_CACHE_HOME/ferronet/<name>/`` (``~/.cache/ferronet/<name>/`` when ``XDG_CACHE_HOME`` is unset);
 4. the system directory ``/usr/share/datasets/<name>/`` (Debian's ``dataset-fashion-mnist`` installs there);

@@ -9,6 +9,7 @@ from importlib import resources
 
 import numpy as np
 
+from .._names import keywords
 from .._validation import check_bool
 
 __all__ = ["load_digits"]
@@ -29,6 +30,7 @@ def _load_raw() -> np.ndarray:
     return table
 
 
+@keywords(hints={"return_X_y": "load_digits returns (X, y) already"})
 def load_digits(return_images: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The 1,797 handwritten digits (8x8 pixels, values 0..16, 10 classes), shipped with the package.
 

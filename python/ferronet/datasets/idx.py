@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import logging
 import math
 import os
 import struct
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .. import _files
+from .._names import keywords
 from .._validation import as_array, check_bool, check_float
 from . import _download
 from ._download import DatasetNotFoundError, DownloadError
@@ -46,6 +48,10 @@ _CHUNK = 1 << 20
 MAX_TIMEOUT = 1e8
 
 PathLike = str | os.PathLike[str]
+
+#: Where each data set was found (INFO). A child of the "ferronet" logger, which has only a NullHandler: an
+#: application shows these lines with logging.basicConfig(level=logging.INFO); the command line shows them.
+logger = logging.getLogger("ferronet.datasets")
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -409,6 +415,40 @@ def _not_found(
     return DatasetNotFoundError(message, lines)
 
 
+#: How the log names each place of the lookup chain.
+_SOURCE_NAMES = {"path argument": "the path argument", "cache": "the cache", "system": "the system directory"}
+
+
+def _first_file(places: Sequence[tuple[str, Path | None]], filename: str) -> tuple[Path, str] | None:
+    """The first place of the lookup chain that holds ``filename`` (gzipped or not), with the place's label."""
+    for label, directory in places:
+        found = _download.find_file(directory, filename)
+        if found is not None:
+            return found, label
+    return None
+
+
+def _not_in_path(dataset: IdxDataset, path: Path, missing: Sequence[IdxFile]) -> DatasetNotFoundError:
+    """The error for a directory given as ``path`` that lacks some of the files: what was looked for, and where.
+
+    One line (the command line shows it as is, with ``path=`` read as ``--data-dir``)."""
+    if not path.exists():
+        state = "does not exist"
+    elif len(missing) == len(dataset.files):
+        state = "holds none of its files"
+    else:
+        state = f"lacks {len(missing)} of its {len(dataset.files)} files"
+    looked = ", ".join(f"{spec.filename} or {spec.filename}.gz" for spec in dataset.files)
+    lacking = "" if len(missing) == len(dataset.files) else f" (missing: {', '.join(s.filename for s in missing)})"
+    message = (
+        f"{dataset.title} not found: path={str(path)!r} {state}; looked for {looked} in {path}{lacking}. "
+        f"Give the directory that holds the four files, or leave path out to look in $FERRONET_DATA, "
+        f"{_download.cache_root() / dataset.name}, {_download.SYSTEM_DATA_ROOT / dataset.name} and then download them."
+    )
+    lines = [f"path argument: {path / spec.filename} and {path / spec.filename}.gz" for spec in missing]
+    return DatasetNotFoundError(message, lines)
+
+
 def _load_idx_dataset(
     dataset: IdxDataset,
     path: PathLike | None,
@@ -432,21 +472,27 @@ def _load_idx_dataset(
     urls = _mirror_urls(dataset, mirror)
 
     places = _download.search_dirs(dataset.name, path)
+    if path is not None:  # an explicit directory: the files must be there, nothing else is looked at
+        places = places[:1]
+        missing = [spec for spec in dataset.files if _download.find_file(path, spec.filename) is None]
+        if missing:
+            raise _not_in_path(dataset, path, missing)
     arrays = []
+    sources: dict[str, list[str]] = {}  # where each file came from, for the log: "found in DIR (the cache)" -> names
     for spec in dataset.files:
-        found = None
-        for _, directory in places:
-            found = _download.find_file(directory, spec.filename)
-            if found is not None:
-                break
-        if found is not None:
+        hit = _first_file(places, spec.filename)
+        if hit is not None:
+            found, label = hit
             arrays.append(_verified_array(found, spec, dataset.title, verify=verify, origin=str(found)))
+            sources.setdefault(f"found in {found.parent} ({_SOURCE_NAMES.get(label, label)})", []).append(found.name)
             continue
         if not download:
             raise _not_found(dataset, spec, places, ["download: not attempted (download=False)"])
         destination = _download.cache_root() / dataset.name / (spec.filename + ".gz")
+        used: list[str] = []
 
-        def check(temporary: Path, url: str, spec: IdxFile = spec) -> np.ndarray:
+        def check(temporary: Path, url: str, spec: IdxFile = spec, used: list[str] = used) -> np.ndarray:
+            used.append(url)
             return _verified_array(temporary, spec, dataset.title, verify=verify, origin=f"downloaded from {url}")
 
         raw_size = 4 + 4 * len(spec.shape) + math.prod(spec.shape)
@@ -464,6 +510,13 @@ def _load_idx_dataset(
                 dataset, spec, places, [f"download failed: {reason}" for reason in error.reasons]
             ) from None
         arrays.append(array)
+        origin = used[-1].rsplit("/", 1)[0] + "/" if used else "a mirror"
+        sources.setdefault(f"downloaded from {origin} into {destination.parent} (the cache)", []).append(
+            destination.name
+        )
+    for source, names in sources.items():
+        files = "" if len(names) == len(dataset.files) else f" ({', '.join(names)})"
+        logger.info("%s%s %s", dataset.title, files, source)
 
     train_images, train_labels, test_images, test_labels = arrays
     for images, labels, split in ((train_images, train_labels, "training"), (test_images, test_labels, "test")):
@@ -495,19 +548,28 @@ def _prepare_images(images: np.ndarray, flatten: bool, normalize: bool) -> np.nd
     return images
 
 
+#: torchvision's and Keras' arguments of their MNIST loaders.
+_LOADER_HINTS = {
+    "root": "ferronet's name is path (a directory holding the four files)",
+    "data_dir": "ferronet's name is path (a directory holding the four files)",
+    "train": "the loader returns both sets: (X_train, y_train), (X_test, y_test)",
+    "transform": "the loader returns arrays: transform them afterwards",
+}
+
 _LOADER_DOC = """Load {title}: ``(X_train, y_train), (X_test, y_test)``.
 
     With the defaults, ``X_train`` is float32 of shape (60000, 784) with pixels scaled to [0, 1] (``pixel / 255``),
     ``X_test`` (10000, 784), and the labels int64 in 0..9. ``flatten=False`` keeps the images as (n, 28, 28);
     ``normalize=False`` returns the raw uint8 pixels 0..255.
 
-    Each of the four files is looked for, first match wins, in:
+    Given ``path`` (a directory), the four files must be there: nothing else is looked at, and a directory that
+    lacks them raises :class:`DatasetNotFoundError` naming the files and the directory. Without it, each file is
+    looked for, first match wins, in:
 
-    1. ``path`` (a directory);
-    2. ``$FERRONET_DATA/{name}/``, then ``$FERRONET_DATA/``;
-    3. the cache, ``$XDG_CACHE_HOME/ferronet/{name}/`` or ``~/.cache/ferronet/{name}/``;
-    4. ``/usr/share/datasets/{name}/`` {system_note};
-    5. with ``download=True``, a download into the cache from ``mirror`` (a base URL or a list of them), else
+    1. ``$FERRONET_DATA/{name}/``, then ``$FERRONET_DATA/``;
+    2. the cache, ``$XDG_CACHE_HOME/ferronet/{name}/`` or ``~/.cache/ferronet/{name}/``;
+    3. ``/usr/share/datasets/{name}/`` {system_note};
+    4. with ``download=True``, a download into the cache from ``mirror`` (a base URL or a list of them), else
        ``${mirror_env}`` (whitespace-separated URLs), else {mirrors}.
 
     Each file may be gzipped (``train-images-idx3-ubyte.gz``) or not (``train-images-idx3-ubyte``).
@@ -522,9 +584,11 @@ _LOADER_DOC = """Load {title}: ``(X_train, y_train), (X_test, y_test)``.
     Files in none of these places and no download possible (offline, ``download=False``, a network error, or no
     answer within ``timeout`` seconds for a connection or a read) raise :class:`DatasetNotFoundError` (a
     ``FileNotFoundError``) that lists every path looked at, why each download failed, and how to provide the files.
+    Where the files were found (or downloaded from) is logged at INFO on the ``ferronet.datasets`` logger.
     """
 
 
+@keywords(hints=_LOADER_HINTS)
 def load_fashion_mnist(
     path: PathLike | None = None,
     *,
@@ -547,6 +611,7 @@ def load_fashion_mnist(
     )
 
 
+@keywords(hints=_LOADER_HINTS)
 def load_mnist(
     path: PathLike | None = None,
     *,

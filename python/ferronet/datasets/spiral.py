@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._names import keywords
 from .._validation import MAX_SEED, check_float, check_int
 
 __all__ = ["make_spiral"]
@@ -14,6 +15,7 @@ MAX_NOISE = 1e6
 MAX_ROWS = 2**40
 
 
+@keywords()
 def make_spiral(
     n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2, seed: int | None = 0
 ) -> tuple[np.ndarray, np.ndarray]:
