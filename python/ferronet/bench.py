@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import reference
+from ._types import DTypeName
 from .layers import Dense, Layer
 from .model import Sequential
 from .optim import SGD
@@ -41,7 +42,7 @@ def flops_per_sample() -> int:
     return 2 * (2 * sum(weights) + sum(weights[1:]))
 
 
-def workload(rows: int, dtype: str = "float32", seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+def workload(rows: int, dtype: DTypeName = "float32", seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
     """``rows`` training rows: Fashion-MNIST when installed, else uniform random pixels and labels."""
     try:
         from .datasets import load_fashion_mnist
@@ -54,11 +55,11 @@ def workload(rows: int, dtype: str = "float32", seed: int = 0) -> tuple[np.ndarr
         return X, generator.integers(0, CLASSES, rows), "random data"
 
 
-def ferronet_model(dtype: str, seed: int = 0) -> Sequential:
+def ferronet_model(dtype: DTypeName, seed: int = 0) -> Sequential:
     return Sequential(layers(), input_dim=INPUT_DIM, dtype=dtype, seed=seed)
 
 
-def reference_model(weights: list[dict[str, np.ndarray]], dtype: str) -> reference.Sequential:
+def reference_model(weights: list[dict[str, np.ndarray]], dtype: DTypeName) -> reference.Sequential:
     model = reference.Sequential(layers(), input_dim=INPUT_DIM, dtype=dtype)
     model.set_weights(weights)
     return model
@@ -75,7 +76,7 @@ def torch_available() -> bool:
 class TorchTrainer:
     """The same network and update rule in PyTorch, trained by the usual CPU loop (one Python step per batch)."""
 
-    def __init__(self, weights: list[dict[str, np.ndarray]], dtype: str, threads: int):
+    def __init__(self, weights: list[dict[str, np.ndarray]], dtype: DTypeName, threads: int):
         import torch
 
         torch.set_num_threads(threads)
@@ -117,7 +118,7 @@ def _max_relative_difference(a: list[dict[str, np.ndarray]], b: list[dict[str, n
     return worst
 
 
-def check_agreement(dtype: str, batch_size: int, rows: int = 256, torch: bool = False) -> dict[str, float]:
+def check_agreement(dtype: DTypeName, batch_size: int, rows: int = 256, torch: bool = False) -> dict[str, float]:
     """Train one epoch without shuffling in each backend from the same weights; the largest relative weight
     difference of the reference (and PyTorch) from ferronet. Raises AssertionError beyond float tolerance."""
     X, y, _ = workload(rows, dtype)
@@ -148,7 +149,7 @@ def _best_rate(run: Callable[[], object], rows: int, repeats: int) -> float:
     return rows / best
 
 
-def peak_matmul_gflops(dtype: str = "float32", size: int = 2048, repeats: int = 3) -> float:
+def peak_matmul_gflops(dtype: DTypeName = "float32", size: int = 2048, repeats: int = 3) -> float:
     """The machine's practical peak: NumPy's (BLAS) size³ matmul, best of ``repeats``."""
     a = np.random.default_rng(0).random((size, size)).astype(dtype)
     a @ a
@@ -173,7 +174,7 @@ class Row:
 
 @dataclass
 class Report:
-    dtype: str
+    dtype: DTypeName
     data: str
     machine: str
     threads: int
@@ -212,7 +213,7 @@ class Report:
 
 
 def _measure_batch_size(
-    batch_size: int, X: np.ndarray, y: np.ndarray, dtype: str, repeats: int, use_torch: bool
+    batch_size: int, X: np.ndarray, y: np.ndarray, dtype: DTypeName, repeats: int, use_torch: bool
 ) -> Row:
     """Samples/s of one training epoch at ``batch_size`` for each backend."""
     from . import get_num_threads
@@ -246,7 +247,7 @@ def _measure_batch_size(
 
 def run(
     batch_sizes: Sequence[int] = (1, 32, 128, 512),
-    dtype: str = "float32",
+    dtype: DTypeName = "float32",
     rows: int = 8192,
     repeats: int = 3,
     include_torch: bool = True,

@@ -64,7 +64,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import dask.array as da
 import numpy as np
@@ -79,13 +79,23 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _core
 from ._progress import progress_bar
+from ._types import (
+    ClassWeight,
+    DTypeName,
+    LearningRateName,
+    OptimizerName,
+    RegressorLoss,
+    SklearnActivation,
+    SolverName,
+    Verbosity,
+)
 from ._validation import ENGINE_LAYOUT, check_bool, check_choice, check_int
 from .callbacks import Callback, CallbackList, History, Logs, TerminateOnNaN, check_callbacks
 from .layers import BatchNorm, Dense
 from .losses import LABEL_LOSSES
 from .model import PRECHECKED_EPOCHS, Sequential, _model_lock, _tqdm_available, check_seed
 from .optim import Optimizer
-from .schedules import learning_rate
+from .schedules import Schedule, learning_rate
 from .sklearn import MLPClassifier, MLPRegressor, _BaseMLP
 from .training import _SHORT, check_verbose, epoch_line
 
@@ -958,15 +968,15 @@ def fit(
     client: Any = None,
     epochs: int = 1,
     batch_size: int = 32,
-    optimizer: Any = None,
+    optimizer: Optimizer | OptimizerName | None = None,
     sync_every: int = 50,
     validation_data: tuple[Any, ...] | None = None,
     callbacks: Sequence[Callback] | None = None,
     seed: int | None = None,
     sample_weight: Any = None,
     shuffle: bool = True,
-    schedule: Any = None,
-    verbose: bool | int | str = 0,
+    schedule: Schedule | Callable[[int, float], float] | None = None,
+    verbose: Verbosity = 0,
 ) -> History:
     """Train ``model`` in place on a Dask cluster, each worker on the row chunks it holds (local SGD).
 
@@ -1232,19 +1242,19 @@ class DistributedMLPClassifier(MLPClassifier):
     def __init__(
         self,
         hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
+        activation: SklearnActivation = "relu",
         *,
-        solver: str = "adam",
+        solver: SolverName = "adam",
         alpha: float = 0.0001,
-        batch_size: Any = "auto",
-        learning_rate: str = "constant",
+        batch_size: int | Literal["auto"] = "auto",
+        learning_rate: LearningRateName = "constant",
         learning_rate_init: float = 0.001,
         power_t: float = 0.5,
         max_iter: int = 200,
         shuffle: bool = True,
-        random_state: Any = None,
+        random_state: int | np.random.RandomState | None = None,
         tol: float = 1e-4,
-        verbose: bool = False,
+        verbose: bool | int = False,
         warm_start: bool = False,
         momentum: float = 0.9,
         nesterovs_momentum: bool = True,
@@ -1257,8 +1267,8 @@ class DistributedMLPClassifier(MLPClassifier):
         max_fun: int = 15000,
         dropout: float = 0.0,
         batch_norm: bool = False,
-        dtype: str | None = None,
-        class_weight: Any = None,
+        dtype: DTypeName | None = None,
+        class_weight: ClassWeight = None,
         sync_every: int = 50,
     ):
         super().__init__(
@@ -1467,21 +1477,21 @@ class DistributedMLPRegressor(MLPRegressor):
 
     def __init__(
         self,
-        loss: str = "squared_error",
+        loss: RegressorLoss = "squared_error",
         hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
+        activation: SklearnActivation = "relu",
         *,
-        solver: str = "adam",
+        solver: SolverName = "adam",
         alpha: float = 0.0001,
-        batch_size: Any = "auto",
-        learning_rate: str = "constant",
+        batch_size: int | Literal["auto"] = "auto",
+        learning_rate: LearningRateName = "constant",
         learning_rate_init: float = 0.001,
         power_t: float = 0.5,
         max_iter: int = 200,
         shuffle: bool = True,
-        random_state: Any = None,
+        random_state: int | np.random.RandomState | None = None,
         tol: float = 1e-4,
-        verbose: bool = False,
+        verbose: bool | int = False,
         warm_start: bool = False,
         momentum: float = 0.9,
         nesterovs_momentum: bool = True,
@@ -1494,7 +1504,7 @@ class DistributedMLPRegressor(MLPRegressor):
         max_fun: int = 15000,
         dropout: float = 0.0,
         batch_norm: bool = False,
-        dtype: str | None = None,
+        dtype: DTypeName | None = None,
         sync_every: int = 50,
     ):
         super().__init__(

@@ -73,7 +73,7 @@ import os
 import warnings
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import numpy as np
 import scipy.optimize
@@ -90,6 +90,16 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _files, _sklearn_state
+from ._types import (
+    ActivationName,
+    ClassWeight,
+    DTypeName,
+    LearningRateName,
+    LossName,
+    RegressorLoss,
+    SklearnActivation,
+    SolverName,
+)
 from ._validation import check_bool, check_choice, check_float, check_int, check_sample_weight
 from .layers import Activation, BatchNorm, Dense, Dropout
 from .model import Sequential
@@ -99,13 +109,13 @@ if TYPE_CHECKING:  # typing.Self is Python 3.11+; annotations are not evaluated 
     from typing_extensions import Self
 
 #: scikit-learn's activation names → ours.
-ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+ACTIVATIONS: dict[str, ActivationName] = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 SOLVERS = ("lbfgs", "sgd", "adam")
 #: The solvers that train epoch by epoch on batches (and have ``partial_fit``).
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 #: Output activation (scikit-learn's name) → (our last activation, our loss).
-HEADS = {
+HEADS: dict[str, tuple[ActivationName, LossName]] = {
     "softmax": ("softmax", "softmax_cross_entropy"),
     "logistic": ("sigmoid", "binary_cross_entropy"),
     "identity": ("linear", "mse"),
@@ -167,19 +177,19 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
     def __init__(
         self,
         hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
+        activation: SklearnActivation = "relu",
         *,
-        solver: str = "adam",
+        solver: SolverName = "adam",
         alpha: float = 0.0001,
-        batch_size: Any = "auto",
-        learning_rate: str = "constant",
+        batch_size: int | Literal["auto"] = "auto",
+        learning_rate: LearningRateName = "constant",
         learning_rate_init: float = 0.001,
         power_t: float = 0.5,
         max_iter: int = 200,
         shuffle: bool = True,
-        random_state: Any = None,
+        random_state: int | np.random.RandomState | None = None,
         tol: float = 1e-4,
-        verbose: bool = False,
+        verbose: bool | int = False,
         warm_start: bool = False,
         momentum: float = 0.9,
         nesterovs_momentum: bool = True,
@@ -192,7 +202,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         max_fun: int = 15000,
         dropout: float = 0.0,
         batch_norm: bool = False,
-        dtype: str | None = None,
+        dtype: DTypeName | None = None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -356,7 +366,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         if self.out_activation_ == "softmax":
             self.n_outputs_ = len(self.classes_)
         self.n_layers_ = len(sizes) + 2
-        dtype = self.dtype or (X.dtype.name if X.dtype == np.float32 else "float64")
+        dtype = cast(DTypeName, self.dtype or (X.dtype.name if X.dtype == np.float32 else "float64"))
         activation = ACTIVATIONS[self.activation]
         layers: list[Any] = []
         for size in sizes:
@@ -789,19 +799,19 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def __init__(
         self,
         hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
+        activation: SklearnActivation = "relu",
         *,
-        solver: str = "adam",
+        solver: SolverName = "adam",
         alpha: float = 0.0001,
-        batch_size: Any = "auto",
-        learning_rate: str = "constant",
+        batch_size: int | Literal["auto"] = "auto",
+        learning_rate: LearningRateName = "constant",
         learning_rate_init: float = 0.001,
         power_t: float = 0.5,
         max_iter: int = 200,
         shuffle: bool = True,
-        random_state: Any = None,
+        random_state: int | np.random.RandomState | None = None,
         tol: float = 1e-4,
-        verbose: bool = False,
+        verbose: bool | int = False,
         warm_start: bool = False,
         momentum: float = 0.9,
         nesterovs_momentum: bool = True,
@@ -814,8 +824,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         max_fun: int = 15000,
         dropout: float = 0.0,
         batch_norm: bool = False,
-        dtype: str | None = None,
-        class_weight: Any = None,
+        dtype: DTypeName | None = None,
+        class_weight: ClassWeight = None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -987,21 +997,21 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def __init__(
         self,
-        loss: str = "squared_error",
+        loss: RegressorLoss = "squared_error",
         hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
+        activation: SklearnActivation = "relu",
         *,
-        solver: str = "adam",
+        solver: SolverName = "adam",
         alpha: float = 0.0001,
-        batch_size: Any = "auto",
-        learning_rate: str = "constant",
+        batch_size: int | Literal["auto"] = "auto",
+        learning_rate: LearningRateName = "constant",
         learning_rate_init: float = 0.001,
         power_t: float = 0.5,
         max_iter: int = 200,
         shuffle: bool = True,
-        random_state: Any = None,
+        random_state: int | np.random.RandomState | None = None,
         tol: float = 1e-4,
-        verbose: bool = False,
+        verbose: bool | int = False,
         warm_start: bool = False,
         momentum: float = 0.9,
         nesterovs_momentum: bool = True,
@@ -1014,7 +1024,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         max_fun: int = 15000,
         dropout: float = 0.0,
         batch_norm: bool = False,
-        dtype: str | None = None,
+        dtype: DTypeName | None = None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
