@@ -1237,6 +1237,13 @@ class DistributedMLPClassifier(MLPClassifier):
     multilabel targets (both raise ValueError). ``predict``/``predict_proba`` of a dask X return lazy dask arrays
     computed chunk by chunk on the workers, and ``score`` computes on the cluster. In-memory input behaves exactly
     as ``MLPClassifier``. With a single chunk, a fit equals ``MLPClassifier``'s on the same data bit for bit.
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dropout, batch_norm, dtype, class_weight : see MLPClassifier
+        As in ``ferronet.sklearn.MLPClassifier``.
+    sync_every : int, default 50
+        Batches each row chunk trains between two averages of the replicas (dask input only).
     """
 
     def __init__(
@@ -1473,6 +1480,13 @@ class DistributedMLPRegressor(MLPRegressor):
     replica per row chunk averaged every ``sync_every`` batches; ``predict`` of a dask X returns a lazy dask array and
     ``score`` (R², uniform average over outputs) computes on the cluster. ``early_stopping=True`` is not supported
     with dask input. In-memory input behaves exactly as ``MLPRegressor``.
+
+    Parameters
+    ----------
+    loss, hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dropout, batch_norm, dtype : see MLPRegressor
+        As in ``ferronet.sklearn.MLPRegressor``.
+    sync_every : int, default 50
+        Batches each row chunk trains between two averages of the replicas (dask input only).
     """
 
     def __init__(
