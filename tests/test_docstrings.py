@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import pydoc
 import re
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -170,6 +171,15 @@ def _returns_something(name: str, value: Any) -> bool:
 
 
 API = sorted(public_api())
+
+
+def test_help_shows_the_parameters_of_fit():
+    from ferronet import Sequential
+
+    text = pydoc.render_doc(Sequential.fit, renderer=pydoc.plaintext)
+    assert "Parameters\n" in text
+    for line in ("batch_size : int, default 32", "optimizer : Optimizer or", "callbacks : list of Callback"):
+        assert line in text, line
 
 
 def test_the_public_api_is_found():

@@ -1,6 +1,6 @@
 """The Rust kernels one by one, on NumPy arrays: ``fnet.ops``.
 
-Each function has the name and signature of its NumPy twin in :mod:`ferronet.reference`, so the two modules are
+Each function has the name and signature of its NumPy twin in ``ferronet.reference``, so the two modules are
 interchangeable (``ops.relu_backward(g, a)`` ≈ ``reference.relu_backward(g, a)``), and calls the kernel of the same
 name in ``ferronet._core`` (``rust/py/ops.rs``). Every argument is checked here first, with messages that name it:
 

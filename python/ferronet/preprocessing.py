@@ -128,7 +128,7 @@ def standardize(X: Any, axis: int | None = 0, eps: float = 0.0) -> np.ndarray:
     no division by zero and no warnings. float32 input stays float32 (the statistics are computed in float64);
     any other numeric input becomes float64. NaN or infinity raises ``ValueError``.
 
-    For statistics you can reuse on new data (a test set), use :class:`Standardizer`.
+    For statistics you can reuse on new data (a test set), use ``Standardizer``.
 
     Parameters
     ----------

@@ -2,7 +2,7 @@
 
 An IDX file is: two zero bytes, a type code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32,
 0x0E float64), the number of dimensions d, then d big-endian uint32 sizes, then the data in C order, big-endian.
-The files are usually distributed gzipped; :func:`read_idx` tells the two apart by the gzip magic bytes, not by
+The files are usually distributed gzipped; ``read_idx`` tells the two apart by the gzip magic bytes, not by
 the file name.
 """
 
@@ -578,9 +578,9 @@ def load_fashion_mnist(
 
     Returns
     -------
-    (X_train, y_train), (X_test, y_test) : tuple of two (numpy.ndarray, numpy.ndarray) pairs
-        With the defaults ``X_train`` is float32 of shape (60000, 784), ``X_test`` (10000, 784), and the labels
-        int64 in 0..9.
+    tuple
+        ``((X_train, y_train), (X_test, y_test))``, NumPy arrays. With the defaults ``X_train`` is float32 of shape
+        (60000, 784), ``X_test`` (10000, 784), and the labels int64 in 0..9.
 
     Raises
     ------
@@ -660,9 +660,9 @@ def load_mnist(
 
     Returns
     -------
-    (X_train, y_train), (X_test, y_test) : tuple of two (numpy.ndarray, numpy.ndarray) pairs
-        With the defaults ``X_train`` is float32 of shape (60000, 784), ``X_test`` (10000, 784), and the labels
-        int64 in 0..9.
+    tuple
+        ``((X_train, y_train), (X_test, y_test))``, NumPy arrays. With the defaults ``X_train`` is float32 of shape
+        (60000, 784), ``X_test`` (10000, 784), and the labels int64 in 0..9.
 
     Raises
     ------
