@@ -1,9 +1,11 @@
 """The choice strings of ferronet's public signatures, as ``Literal`` types.
 
-A type checker (mypy, pyright) or an IDE then catches a misspelt name before anything runs::
+A type checker (mypy, pyright) or an IDE then catches a misspelt name before anything runs:
 
-    fnet.Dense(10, activation="rleu")   # mypy: Argument "activation" to "Dense" has incompatible type
-                                        #       "Literal['rleu']"; expected "Literal['relu', 'leaky_relu', ...] | None"
+```python
+fnet.Dense(10, activation="rleu")   # mypy: Argument "activation" to "Dense" has incompatible type
+                                    #       "Literal['rleu']"; expected "Literal['relu', 'leaky_relu', ...] | None"
+```
 
 Each alias is defined here once. The run-time checks (``ferronet._validation.check_choice``) stay: the name tables
 they check against are built from these aliases (``ACTIVATIONS = typing.get_args(ActivationName)``) or, for the

@@ -3,16 +3,12 @@
 
 PyTorch is not a ferronet dependency: install it yourself to use this module. The layers map one to one:
 
-=====================================  ==================================================================
-ferronet                               torch.nn
-=====================================  ==================================================================
-``Dense(units, activation)``           ``Linear`` (weight = W.T, bias = b), then the activation module
-activation relu / leaky_relu / ...     ``ReLU`` / ``LeakyReLU(0.01)`` / ``Sigmoid`` / ``Tanh`` /
-                                       ``Softmax(dim=1)`` (last layer only); linear: none (``Identity``
-                                       for a standalone ``Activation("linear")``)
-``BatchNorm(momentum, eps)``           ``BatchNorm1d(momentum=1 - momentum, eps)`` with the running statistics
-``Dropout(p)``                         ``Dropout(p)``
-=====================================  ==================================================================
+| ferronet | torch.nn |
+| --- | --- |
+| ``Dense(units, activation)`` | ``Linear`` (weight = W.T, bias = b), then the activation module |
+| activation relu / leaky_relu / sigmoid / tanh / softmax / linear | ``ReLU`` / ``LeakyReLU(0.01)`` / ``Sigmoid`` / ``Tanh`` / ``Softmax(dim=1)`` (last layer only) / none (``Identity`` for a standalone ``Activation("linear")``) |
+| ``BatchNorm(momentum, eps)`` | ``BatchNorm1d(momentum=1 - momentum, eps)`` with the running statistics |
+| ``Dropout(p)`` | ``Dropout(p)`` |
 
 Weights are copied bit for bit, in the model's dtype (float32 or float64). The torch module computes what
 ``Sequential.forward`` does: a last softmax or sigmoid is applied even when ferronet fuses it into the loss.
