@@ -10,12 +10,14 @@ convention, and what the API reference shows). New functions therefore cannot la
 
 from __future__ import annotations
 
+import doctest
 import importlib
 import importlib.util
 import inspect
 import pydoc
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -202,3 +204,22 @@ def test_public_callable_has_a_numpydoc_docstring(name: str, value: Any) -> None
         assert not missing, f"{name}: the Parameters section does not describe {missing}"
     if _returns_something(name, value):
         assert "Returns" in sections or "Yields" in sections, f"{name} returns a value but has no Returns section"
+
+
+#: Modules whose docstrings hold examples: the public ones and the submodules that define ``ferronet.datasets``.
+DOCTEST_MODULES = (*PUBLIC_MODULES, "ferronet.datasets.digits", "ferronet.datasets.spiral", "ferronet.datasets.idx")
+
+
+@pytest.mark.parametrize("module_name", DOCTEST_MODULES)
+def test_the_examples_in_the_docstrings_run(module_name: str) -> None:
+    """The ``Examples`` sections are doctests: they run and print what they say (``# doctest: +SKIP`` marks the
+    ones that need files or a network)."""
+    module = _module(module_name)
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    for test in finder.find(module, module_name):
+        if test.filename and not test.filename.startswith(str(Path(module.__file__ or "").parents[1])):
+            continue  # a docstring imported from elsewhere (numpy, scikit-learn)
+        runner.run(test, clear_globs=True)
+    results = runner.summarize(verbose=False)
+    assert results.failed == 0, f"{results.failed} of {results.attempted} doctest examples of {module_name} failed"

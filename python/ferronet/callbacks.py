@@ -70,7 +70,7 @@ class Callback:
         Parameters
         ----------
         logs : dict, optional
-            Unused by ``fit`` (it passes an empty dict).
+            Unused: ``fit`` passes None.
         """
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
@@ -81,7 +81,7 @@ class Callback:
         epoch : int
             The 0-based epoch index (continuing across ``fit`` calls).
         logs : dict, optional
-            Unused by ``fit`` (it passes an empty dict).
+            Unused: ``fit`` passes None.
         """
 
     def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
@@ -92,7 +92,8 @@ class Callback:
         batch : int
             The index, within the epoch, of the last batch of the chunk just trained.
         logs : dict, optional
-            ``{"loss": mean objective of the epoch so far}``.
+            ``{"loss": mean objective of the epoch so far}`` (and ``"accuracy"`` for classifiers); at a non-finite
+            loss, ``{"loss": that value}`` with ``batch`` the batch that produced it.
         """
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
@@ -113,7 +114,7 @@ class Callback:
         Parameters
         ----------
         logs : dict, optional
-            The last epoch's metrics (``fit`` passes them).
+            The last epoch's metrics (``fit`` passes them; empty when no epoch ran).
         """
 
 
@@ -159,7 +160,7 @@ class CallbackList:
         Parameters
         ----------
         logs : dict, optional
-            Unused by ``fit`` (it passes an empty dict).
+            Unused: ``fit`` passes None.
         """
         for callback in self.callbacks:
             callback.on_train_begin(logs)
@@ -172,7 +173,7 @@ class CallbackList:
         epoch : int
             The 0-based epoch index (continuing across ``fit`` calls).
         logs : dict, optional
-            Unused by ``fit`` (it passes an empty dict).
+            Unused: ``fit`` passes None.
         """
         for callback in self.callbacks:
             callback.on_epoch_begin(epoch, logs)
@@ -185,7 +186,8 @@ class CallbackList:
         batch : int
             The index, within the epoch, of the last batch of the chunk just trained.
         logs : dict, optional
-            ``{"loss": mean objective of the epoch so far}``.
+            ``{"loss": mean objective of the epoch so far}`` (and ``"accuracy"`` for classifiers); at a non-finite
+            loss, ``{"loss": that value}`` with ``batch`` the batch that produced it.
         """
         for callback in self.callbacks:
             callback.on_train_batch_end(batch, logs)
@@ -210,7 +212,7 @@ class CallbackList:
         Parameters
         ----------
         logs : dict, optional
-            The last epoch's metrics (``fit`` passes them).
+            The last epoch's metrics (``fit`` passes them; empty when no epoch ran).
         """
         for callback in self.callbacks:
             callback.on_train_end(logs)
@@ -449,7 +451,7 @@ class EarlyStopping(Callback):
         Parameters
         ----------
         logs : dict, optional
-            Unused by ``fit`` (it passes an empty dict).
+            Unused: ``fit`` passes None.
         """
         self.reset()
 
@@ -491,7 +493,7 @@ class EarlyStopping(Callback):
         Parameters
         ----------
         logs : dict, optional
-            The last epoch's metrics (``fit`` passes them).
+            The last epoch's metrics (``fit`` passes them; empty when no epoch ran).
         """
         if self.restore_best and self.best_weights is not None and self.model is not None:
             if self.verbose:
@@ -687,7 +689,7 @@ class ReduceLROnPlateau(Callback):
         Parameters
         ----------
         logs : dict, optional
-            Unused by ``fit`` (it passes an empty dict).
+            Unused: ``fit`` passes None.
         """
         self._reset()
 
@@ -763,7 +765,7 @@ class LearningRateScheduler(Callback):
         epoch : int
             The 0-based epoch index (continuing across ``fit`` calls).
         logs : dict, optional
-            Unused by ``fit`` (it passes an empty dict).
+            Unused: ``fit`` passes None.
 
         Raises
         ------
@@ -820,7 +822,7 @@ class CSVLogger(Callback):
         Parameters
         ----------
         logs : dict, optional
-            Unused by ``fit`` (it passes an empty dict).
+            Unused: ``fit`` passes None.
         """
         if not self.append:
             self.filename.write_text("")
@@ -864,7 +866,8 @@ class TerminateOnNaN(Callback):
         batch : int
             The index, within the epoch, of the last batch of the chunk just trained.
         logs : dict, optional
-            ``{"loss": mean objective of the epoch so far}``.
+            ``{"loss": mean objective of the epoch so far}`` (and ``"accuracy"`` for classifiers); at a non-finite
+            loss, ``{"loss": that value}`` with ``batch`` the batch that produced it.
         """
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss) and self.model is not None:

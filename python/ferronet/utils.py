@@ -50,7 +50,7 @@ def gradient_check(
     Returns
     -------
     float
-        The largest error over the entries checked (about 1e-7 or less for correct gradients).
+        The largest error over the entries checked (the tests hold correct gradients to below 1e-5).
 
     Raises
     ------
