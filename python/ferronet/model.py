@@ -420,7 +420,8 @@ class Sequential:
         -------
         dict
             ``layers`` (each layer's ``config()``), ``input_dim``, ``loss``, ``l1``, ``l2``, ``dtype``, ``seed`` and
-            ``penalty_per_sample``; ``from_config`` rebuilds an unbuilt-or-built model with fresh weights.
+            ``penalty_per_sample``; ``from_config`` makes a model of the same architecture from it (with fresh
+            weights: the weights are not part of the config).
         """
         return {
             "layers": [layer.config() for layer in self.layers],
