@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _core, _threadpool, callbacks, datasets, ops, optim, preprocessing, reference, schedules, utils
 from ._validation import check_int
@@ -26,6 +26,18 @@ logging.getLogger("ferronet").addHandler(logging.NullHandler())
 # threadpoolctl's limits (scikit-learn's, joblib's, the user's threadpool_limits) apply to the engine's pool too.
 _threadpool.register()
 
+if TYPE_CHECKING:
+    # What the lazy names below are, for type checkers and IDEs; at run time they are imported on first use, so
+    # `import ferronet` never imports matplotlib, scikit-learn, onnx, torch or dask.
+    from . import diagnostics as diagnostics
+    from . import distributed as distributed
+    from . import io as io
+    from . import onnx as onnx
+    from . import plot as plot
+    from . import sklearn as sklearn
+    from . import torch_interop as torch_interop
+    from .io import load as load
+
 try:
     __version__ = version("ferronet")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
@@ -36,25 +48,47 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 _LAZY_MODULES = frozenset({"diagnostics", "distributed", "io", "onnx", "plot", "sklearn", "torch_interop"})
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY_MODULES:
-        return importlib.import_module(f".{name}", __name__)
-    if name == "load":
-        return importlib.import_module(".io", __name__).load
-    raise AttributeError(f"module 'ferronet' has no attribute {name!r}")
+# Hidden from type checkers: a module-level __getattr__ would make every misspelt attribute (fnet.sklern) an Any
+# instead of an error; they see the imports above instead.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        if name in _LAZY_MODULES:
+            return importlib.import_module(f".{name}", __name__)
+        if name == "load":
+            return importlib.import_module(".io", __name__).load
+        raise AttributeError(f"module 'ferronet' has no attribute {name!r}")
 
 
 def set_num_threads(n: int) -> None:
     """Set the number of threads the engine computes with (results do not depend on it, only speed).
 
-    Counts above ``max(4, os.cpu_count())`` use that cap: more threads than cores only wait for each other.
+    Parameters
+    ----------
+    n : int
+        Threads, from 1 to 1024; counts above ``max(4, os.cpu_count())`` use that cap (more threads than
+        cores only wait for each other). The default is ``$FERRONET_NUM_THREADS``, else ``$OMP_NUM_THREADS``, else
+        the number of cores.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` is not an integer.
+    ValueError
+        If ``n`` is out of range.
     """
     _core.set_num_threads(check_int(n, "n", minimum=1, maximum=1024))
 
 
 def get_num_threads() -> int:
-    """The number of threads the engine computes with (default: $FERRONET_NUM_THREADS, else $OMP_NUM_THREADS,
-    else all cores; ``threadpoolctl.threadpool_limits`` changes it for its block)."""
+    """The number of threads the engine computes with.
+
+    Returns
+    -------
+    int
+        What ``set_num_threads`` set; by default ``$FERRONET_NUM_THREADS``, else ``$OMP_NUM_THREADS``, else
+        the number of cores. ``threadpoolctl.threadpool_limits`` changes it for its block.
+    """
     return int(_core.get_num_threads())
 
 

@@ -6,15 +6,39 @@ NumPy twin. Backward passes take the forward *output*, from which every derivati
 
 from __future__ import annotations
 
-#: Names accepted by ``Dense(activation=...)`` and ``Activation(...)``.
-ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "linear", "softmax")
+from typing import get_args
+
+from ._types import ActivationName, InitName
+
+#: Names accepted by ``Dense(activation=...)`` and ``Activation(...)``: the values of ``ActivationName``.
+ACTIVATIONS: tuple[ActivationName, ...] = get_args(ActivationName)
 
 #: Slope of ``leaky_relu`` for negative inputs.
 LEAKY_RELU_SLOPE = 0.01
 
 #: The default weight init for each activation: He for the ReLU family, Glorot (Xavier) for the rest.
-DEFAULT_INIT = {"relu": "he", "leaky_relu": "he"}
+DEFAULT_INIT: dict[str, InitName] = {"relu": "he", "leaky_relu": "he"}
 
 
-def default_init(activation: str) -> str:
+def default_init(activation: str) -> InitName:
+    """The weight init ``Dense(init=None)`` uses for an activation.
+
+    Parameters
+    ----------
+    activation : str
+        An activation name (one of ``ACTIVATIONS``).
+
+    Returns
+    -------
+    InitName
+        ``"he"`` for ``"relu"`` and ``"leaky_relu"``, ``"xavier"`` (Glorot normal) for every other activation.
+
+    Examples
+    --------
+    >>> default_init("relu"), default_init("tanh")
+    ('he', 'xavier')
+    """
     return DEFAULT_INIT.get(activation, "xavier")
+
+
+__all__ = ["ACTIVATIONS", "DEFAULT_INIT", "LEAKY_RELU_SLOPE", "ActivationName", "default_init"]

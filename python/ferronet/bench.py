@@ -29,6 +29,7 @@ import numpy as np
 
 from . import reference
 from ._numpy_loop import NumpyLoop
+from ._types import DTypeName, LossName
 from .layers import Dense, Layer
 from .model import Sequential
 from .optim import SGD, Adam, Optimizer
@@ -46,7 +47,7 @@ class Workload:
     input_dim: int
     widths: tuple[int, ...]
     outputs: int
-    loss: str
+    loss: LossName
     optimizer_kind: str
     batch_sizes: tuple[int, ...]
 
@@ -69,7 +70,7 @@ class Workload:
         weights = [a * b for a, b in itertools.pairwise(dims)]
         return 2 * (2 * sum(weights) + sum(weights[1:]))
 
-    def data(self, rows: int, dtype: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+    def data(self, rows: int, dtype: DTypeName, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
         if self.name == "mnist":
             return workload(rows, dtype, seed)
         generator = np.random.default_rng(seed)
@@ -77,7 +78,7 @@ class Workload:
         y = (np.sin(X[:, 0]) + X[:, 1] * X[:, 2] + 0.1 * generator.normal(size=rows)).astype(dtype)
         return X, y, "synthetic regression"
 
-    def model(self, dtype: str, seed: int = 0) -> Sequential:
+    def model(self, dtype: DTypeName, seed: int = 0) -> Sequential:
         return Sequential(self.layers(), input_dim=self.input_dim, loss=self.loss, dtype=dtype, seed=seed)
 
 
@@ -96,7 +97,7 @@ def flops_per_sample() -> int:
     return MNIST.flops_per_sample()
 
 
-def workload(rows: int, dtype: str = "float32", seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+def workload(rows: int, dtype: DTypeName = "float32", seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
     """``rows`` rows for the mnist workload: Fashion-MNIST when installed, else uniform random pixels and labels."""
     try:
         from .datasets import load_fashion_mnist
@@ -109,17 +110,21 @@ def workload(rows: int, dtype: str = "float32", seed: int = 0) -> tuple[np.ndarr
         return X, generator.integers(0, MNIST.outputs, rows), "random data"
 
 
-def ferronet_model(dtype: str, seed: int = 0) -> Sequential:
+def ferronet_model(dtype: DTypeName, seed: int = 0) -> Sequential:
     return MNIST.model(dtype, seed)
 
 
-def reference_model(weights: list[dict[str, np.ndarray]], dtype: str, spec: Workload = MNIST) -> reference.Sequential:
+def reference_model(
+    weights: list[dict[str, np.ndarray]], dtype: DTypeName, spec: Workload = MNIST
+) -> reference.Sequential:
     model = reference.Sequential(spec.layers(), input_dim=spec.input_dim, loss=spec.loss, dtype=dtype)
     model.set_weights(weights)
     return model
 
 
-def numpy_loop(weights: list[dict[str, np.ndarray]], dtype: str, batch_size: int, spec: Workload = MNIST) -> NumpyLoop:
+def numpy_loop(
+    weights: list[dict[str, np.ndarray]], dtype: DTypeName, batch_size: int, spec: Workload = MNIST
+) -> NumpyLoop:
     return NumpyLoop(weights, spec.loss, spec.optimizer().config(), batch_size, dtype)
 
 
@@ -134,7 +139,7 @@ def torch_available() -> bool:
 class TorchTrainer:
     """The same network and update rule in PyTorch, trained by the usual CPU loop (one Python step per batch)."""
 
-    def __init__(self, weights: list[dict[str, np.ndarray]], dtype: str, threads: int, spec: Workload = MNIST):
+    def __init__(self, weights: list[dict[str, np.ndarray]], dtype: DTypeName, threads: int, spec: Workload = MNIST):
         import torch
 
         torch.set_num_threads(threads)
@@ -188,7 +193,7 @@ def _max_relative_difference(a: list[dict[str, np.ndarray]], b: list[dict[str, n
 
 
 def check_agreement(
-    dtype: str, batch_size: int, rows: int = 256, torch: bool = False, spec: Workload = MNIST
+    dtype: DTypeName, batch_size: int, rows: int = 256, torch: bool = False, spec: Workload = MNIST
 ) -> dict[str, float]:
     """Train one epoch without shuffling in each backend from the same weights; the largest relative weight
     difference of each from ferronet. Raises AssertionError beyond float tolerance."""
@@ -225,7 +230,7 @@ def _best_rate(run: Callable[[], object], rows: int, repeats: int) -> float:
     return rows / best
 
 
-def peak_matmul_gflops(dtype: str = "float32", size: int = 2048, repeats: int = 3) -> float:
+def peak_matmul_gflops(dtype: DTypeName = "float32", size: int = 2048, repeats: int = 3) -> float:
     """The machine's practical peak: NumPy's (BLAS) size³ matmul, best of ``repeats``."""
     a = np.random.default_rng(0).random((size, size)).astype(dtype)
     a @ a
@@ -300,7 +305,7 @@ class Report:
 
 
 def _measure_training(
-    spec: Workload, batch_size: int, X: np.ndarray, y: np.ndarray, dtype: str, repeats: int, use_torch: bool
+    spec: Workload, batch_size: int, X: np.ndarray, y: np.ndarray, dtype: DTypeName, repeats: int, use_torch: bool
 ) -> Row:
     """Samples/s of one training epoch at ``batch_size`` for each backend."""
     from . import get_num_threads, set_num_threads
@@ -347,7 +352,7 @@ def _measure_training(
     return row
 
 
-def _measure_predict(spec: Workload, X: np.ndarray, dtype: str, repeats: int, use_torch: bool) -> Row:
+def _measure_predict(spec: Workload, X: np.ndarray, dtype: DTypeName, repeats: int, use_torch: bool) -> Row:
     """Samples/s of predicting 1,024 rows."""
     from . import get_num_threads
 
@@ -378,7 +383,7 @@ def _measure_predict(spec: Workload, X: np.ndarray, dtype: str, repeats: int, us
 
 def run(
     batch_sizes: Sequence[int] | None = None,
-    dtype: str = "float32",
+    dtype: DTypeName = "float32",
     rows: int = 8192,
     repeats: int = 3,
     include_torch: bool = True,

@@ -23,48 +23,116 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from ._names import keywords
+from ._types import MonitorMode, MonitorName
 from ._validation import check_bool, check_choice, check_float, check_int
 
 if TYPE_CHECKING:
     from .model import Sequential
 
-MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
+#: Metrics a callback can monitor: the values of ``MonitorName``.
+MONITORS: tuple[MonitorName, ...] = get_args(MonitorName)
+#: The metrics of an epoch, as the callbacks receive them.
 Logs = dict[str, Any]
 
 
 class Callback:
     """Base class of the callbacks ``fit(callbacks=[...])`` calls (every hook does nothing by default)."""
 
+    #: The model being trained (set by ``fit`` through ``set_model``).
     model: Sequential | None = None
 
     def set_model(self, model: Sequential) -> None:
+        """Attach the model being trained (``fit`` calls it before ``on_train_begin``).
+
+        Parameters
+        ----------
+        model : Sequential
+            Available to the hooks as ``self.model``.
+        """
         self.model = model
 
     def required_metrics(self) -> tuple[str, ...]:
-        """The metrics this callback reads from the epoch's logs (``fit`` checks it will report them)."""
+        """The metrics this callback reads from the epoch's logs (``fit`` checks it will report them).
+
+        Returns
+        -------
+        tuple of str
+            Metric names such as ``"val_loss"``; ``fit`` raises ``ValueError`` before training when one needs
+            validation data it does not have, or accuracy from a model that is not a classifier.
+        """
         return ()
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
-        """Called once at the start of ``fit``."""
+        """Called once at the start of ``fit``.
+
+        Parameters
+        ----------
+        logs : dict, optional
+            Unused: ``fit`` passes None.
+        """
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
-        """Called at the start of every epoch (0-based index, continuing across ``fit`` calls)."""
+        """Called at the start of every epoch.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch index (continuing across ``fit`` calls).
+        logs : dict, optional
+            Unused: ``fit`` passes None.
+        """
 
     def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
-        """Called after each chunk of batches (``batch``: index of its last batch within the epoch)."""
+        """Called after each chunk of batches (about 0.1 s of training), not after every batch.
+
+        Parameters
+        ----------
+        batch : int
+            The index, within the epoch, of the last batch of the chunk just trained.
+        logs : dict, optional
+            ``{"loss": mean objective of the epoch so far}`` (and ``"accuracy"`` for classifiers); at a non-finite
+            loss, ``{"loss": that value}`` with ``batch`` the batch that produced it.
+        """
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
-        """Called at the end of every epoch, with its metrics in ``logs``."""
+        """Called at the end of every epoch, with its metrics.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch index (continuing across ``fit`` calls).
+        logs : dict, optional
+            The epoch's metrics: ``loss`` (and ``accuracy`` for classifiers), ``val_*`` with validation data,
+            ``lr`` and ``epoch_seconds``.
+        """
 
     def on_train_end(self, logs: Logs | None = None) -> None:
-        """Called once when ``fit`` ends normally (also after ``stop_training``)."""
+        """Called once when ``fit`` ends normally (also after ``stop_training``); not after an exception.
+
+        Parameters
+        ----------
+        logs : dict, optional
+            The last epoch's metrics (``fit`` passes them; empty when no epoch ran).
+        """
 
 
 class CallbackList:
-    """The callbacks of one ``fit``: each is claimed for this fit, so one object cannot serve two at once."""
+    """The callbacks of one ``fit``: each is claimed for this fit, so one object cannot serve two at once.
+
+    Used as a context manager by ``fit``: entering claims every callback and calls its ``set_model`` (a callback
+    already claimed by another fit raises ``ValueError``); leaving releases them. Each hook calls the same hook of
+    every callback, in order.
+
+    Parameters
+    ----------
+    callbacks : iterable of Callback
+        The callbacks, in the order their hooks run.
+    model : Sequential
+        The model being trained.
+    """
 
     def __init__(self, callbacks: Iterable[Callback], model: Sequential):
         self.callbacks = list(callbacks)
@@ -88,22 +156,65 @@ class CallbackList:
         self._claimed.clear()
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
+        """Call every callback's ``on_train_begin``.
+
+        Parameters
+        ----------
+        logs : dict, optional
+            Unused: ``fit`` passes None.
+        """
         for callback in self.callbacks:
             callback.on_train_begin(logs)
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        """Call every callback's ``on_epoch_begin``.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch index (continuing across ``fit`` calls).
+        logs : dict, optional
+            Unused: ``fit`` passes None.
+        """
         for callback in self.callbacks:
             callback.on_epoch_begin(epoch, logs)
 
     def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """Call every callback's ``on_train_batch_end``.
+
+        Parameters
+        ----------
+        batch : int
+            The index, within the epoch, of the last batch of the chunk just trained.
+        logs : dict, optional
+            ``{"loss": mean objective of the epoch so far}`` (and ``"accuracy"`` for classifiers); at a non-finite
+            loss, ``{"loss": that value}`` with ``batch`` the batch that produced it.
+        """
         for callback in self.callbacks:
             callback.on_train_batch_end(batch, logs)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        """Call every callback's ``on_epoch_end``.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch index (continuing across ``fit`` calls).
+        logs : dict, optional
+            The epoch's metrics: ``loss`` (and ``accuracy`` for classifiers), ``val_*`` with validation data,
+            ``lr`` and ``epoch_seconds``.
+        """
         for callback in self.callbacks:
             callback.on_epoch_end(epoch, logs)
 
     def on_train_end(self, logs: Logs | None = None) -> None:
+        """Call every callback's ``on_train_end``.
+
+        Parameters
+        ----------
+        logs : dict, optional
+            The last epoch's metrics (``fit`` passes them; empty when no epoch ran).
+        """
         for callback in self.callbacks:
             callback.on_train_end(logs)
 
@@ -144,7 +255,24 @@ def _release(callback: Callback, owner: object) -> None:
 
 
 def check_callbacks(callbacks: Any) -> list[Callback]:
-    """``fit``'s ``callbacks`` argument: None or a list of Callback objects."""
+    """Check ``fit``'s ``callbacks`` argument.
+
+    Parameters
+    ----------
+    callbacks : list of Callback or None
+        What the user passed.
+
+    Returns
+    -------
+    list of Callback
+        A new list (empty for None).
+
+    Raises
+    ------
+    TypeError
+        If ``callbacks`` is not a list (or tuple) of ``Callback`` instances; a class instead of an instance is
+        named as such.
+    """
     if callbacks is None:
         return []
     if isinstance(callbacks, Callback) or not isinstance(callbacks, Sequence) or isinstance(callbacks, str):
@@ -163,13 +291,33 @@ def check_callbacks(callbacks: Any) -> list[Callback]:
 
 class History(Callback):
     """What ``fit`` returns: ``history.history`` maps each metric to its per-epoch values, ``history.epoch`` the
-    epoch indices."""
+    epoch indices.
+
+    Examples
+    --------
+    >>> history = History()
+    >>> history.on_epoch_end(0, {"loss": 0.5})
+    >>> history.history, history.epoch
+    ({'loss': [0.5]}, [0])
+    """
 
     def __init__(self) -> None:
+        #: Each metric (``loss``, ``accuracy``, ``val_*``, ``lr``, ``epoch_seconds``) to its per-epoch values.
         self.history: dict[str, list[float]] = {}
+        #: The indices of the epochs recorded.
         self.epoch: list[int] = []
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        """Record the epoch's index and metrics.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch index (continuing across ``fit`` calls).
+        logs : dict, optional
+            The epoch's metrics: ``loss`` (and ``accuracy`` for classifiers), ``val_*`` with validation data,
+            ``lr`` and ``epoch_seconds``.
+        """
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
@@ -182,7 +330,7 @@ class History(Callback):
 class _Monitor:
     """A monitored metric and whether a value improves on the best: losses go down, accuracies up."""
 
-    def __init__(self, monitor: str, mode: str, min_delta: float):
+    def __init__(self, monitor: str, mode: MonitorMode, min_delta: float):
         self.monitor = monitor
         self.mode = check_choice(mode, "mode", ("auto", "min", "max"))
         self.maximize = monitor.endswith("accuracy") if mode == "auto" else mode == "max"
@@ -211,21 +359,52 @@ class _Monitor:
 class EarlyStopping(Callback):
     """Stop ``fit`` when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
-    Losses improve downwards, accuracies upwards (``mode="auto"``; or "min"/"max"). With ``restore_best=True``
-    (Keras: ``restore_best_weights``, accepted as an alias) the model ends with the weights of its best epoch.
-    ``baseline``: stop unless the metric beats it within ``patience`` epochs; ``start_from_epoch``: epochs to
-    wait before monitoring. Pass it in ``callbacks=[...]`` (or as ``fit``'s ``early_stopping``).
+    Pass it in ``callbacks=[...]`` (or as ``fit``'s ``early_stopping``).
+
+    Parameters
+    ----------
+    monitor : {"val_loss", "val_accuracy", "loss", "accuracy"}, default "val_loss"
+        The metric watched (``val_*`` needs validation data, ``*accuracy`` a classifier).
+    patience : int, default 5
+        Epochs without improvement before stopping; >= 0.
+    min_delta : float, default 0.0
+        The smallest change that counts as an improvement; >= 0.
+    restore_best : bool, optional
+        End with the weights of the best epoch (the default, True); ``restore_best_weights`` is Keras' name for it.
+    mode : {"auto", "min", "max"}, default "auto"
+        Whether the metric improves downwards or upwards; ``"auto"``: losses down, accuracies up.
+    baseline : float, optional
+        Stop unless the metric beats this value within ``patience`` epochs.
+    start_from_epoch : int, default 0
+        Epochs to wait before monitoring.
+    verbose : int, default 0
+        1 or 2 print a line when stopping and when restoring weights.
+    restore_best_weights : bool, optional
+        Keras' name for ``restore_best`` (pass one or the other).
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type, or both ``restore_best`` and ``restore_best_weights`` are given.
+    ValueError
+        If a name is unknown or a number out of range.
+
+    Examples
+    --------
+    >>> stop = EarlyStopping(monitor="val_loss", patience=3)
+    >>> stop.maximize, stop.restore_best
+    (False, True)
     """
 
     @keywords()
     def __init__(
         self,
-        monitor: str = "val_loss",
+        monitor: MonitorName = "val_loss",
         patience: int = 5,
         min_delta: float = 0.0,
         restore_best: bool | None = None,
         *,
-        mode: str = "auto",
+        mode: MonitorMode = "auto",
         baseline: float | None = None,
         start_from_epoch: int = 0,
         verbose: int = 0,
@@ -247,12 +426,21 @@ class EarlyStopping(Callback):
 
     @property
     def maximize(self) -> bool:
+        """Whether a larger value of the metric is better (``mode`` resolved)."""
         return self._monitor.maximize
 
     def required_metrics(self) -> tuple[str, ...]:
+        """The metric this callback reads.
+
+        Returns
+        -------
+        tuple of str
+            ``(monitor,)``.
+        """
         return (self.monitor,)
 
     def reset(self) -> None:
+        """Forget the best value, its weights and the wait count (done at the start of every ``fit``)."""
         self.best: float = self._monitor.start() if self.baseline is None else self.baseline
         self.best_epoch: int | None = None
         self.best_weights: Any = None
@@ -260,9 +448,32 @@ class EarlyStopping(Callback):
         self.stopped_epoch: int | None = None
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
+        """Start monitoring afresh (``reset``).
+
+        Parameters
+        ----------
+        logs : dict, optional
+            Unused: ``fit`` passes None.
+        """
         self.reset()
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        """Compare the metric with the best so far; set ``model.stop_training`` after ``patience`` epochs without
+        improvement.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch index (continuing across ``fit`` calls).
+        logs : dict, optional
+            The epoch's metrics: ``loss`` (and ``accuracy`` for classifiers), ``val_*`` with validation data,
+            ``lr`` and ``epoch_seconds``.
+
+        Raises
+        ------
+        ValueError
+            If ``logs`` lack the monitored metric or it is not a number.
+        """
         if epoch < self.start_from_epoch or self.model is None:
             return
         value = self._monitor.value(logs, "EarlyStopping")
@@ -279,6 +490,13 @@ class EarlyStopping(Callback):
                 print(f"Epoch {epoch + 1}: early stopping")
 
     def on_train_end(self, logs: Logs | None = None) -> None:
+        """With ``restore_best``, give the model the weights of its best epoch.
+
+        Parameters
+        ----------
+        logs : dict, optional
+            The last epoch's metrics (``fit`` passes them; empty when no epoch ran).
+        """
         if self.restore_best and self.best_weights is not None and self.model is not None:
             if self.verbose:
                 print(f"Restoring model weights from the end of the best epoch: {(self.best_epoch or 0) + 1}.")
@@ -294,22 +512,46 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """Save the model at the end of every epoch, or only when ``monitor`` improves (``save_best_only``).
 
-    ``filepath`` may hold ``str.format`` fields filled from the epoch's logs and its 1-based number, e.g.
-    ``"ckpt-{epoch:02d}-{val_loss:.3f}.safetensors"``. Files are written atomically and, unless
-    ``save_weights_only``, include the optimizer state, so training resumes exactly from them (``ferronet.load``
-    then ``fit(..., initial_epoch=k)``).
+    Files are written atomically and, unless ``save_weights_only``, include the optimizer state, so training
+    resumes exactly from them (``ferronet.load`` then ``fit(..., initial_epoch=k)``). The best value carries over
+    from one ``fit`` to the next (as in Keras).
+
+    Parameters
+    ----------
+    filepath : str or pathlib.Path
+        The file to write; it may hold ``str.format`` fields filled from the epoch's logs and its 1-based number,
+        e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.safetensors"``.
+    monitor : {"val_loss", "val_accuracy", "loss", "accuracy"}, default "val_loss"
+        The metric ``save_best_only`` compares.
+    verbose : int, default 0
+        1 or 2 print a line per file written.
+    save_best_only : bool, default False
+        Save only when ``monitor`` improves on the best value so far.
+    save_weights_only : bool, default False
+        Leave the optimizer and its state out of the files.
+    mode : {"auto", "min", "max"}, default "auto"
+        Whether the metric improves downwards or upwards; ``"auto"``: losses down, accuracies up.
+    save_freq : {"epoch"}, default "epoch"
+        Only ``"epoch"`` (Keras' default) is supported.
+    initial_value_threshold : float, optional
+        The value to beat for the first save with ``save_best_only``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type or value.
     """
 
     @keywords()
     def __init__(
         self,
         filepath: str | Path,
-        monitor: str = "val_loss",
+        monitor: MonitorName = "val_loss",
         verbose: int = 0,
         save_best_only: bool = False,
         save_weights_only: bool = False,
-        mode: str = "auto",
-        save_freq: str = "epoch",
+        mode: MonitorMode = "auto",
+        save_freq: Literal["epoch"] = "epoch",
         initial_value_threshold: float | None = None,
     ):
         if not isinstance(filepath, (str, Path)):
@@ -329,9 +571,33 @@ class ModelCheckpoint(Callback):
         self.last_saved: str | None = None
 
     def required_metrics(self) -> tuple[str, ...]:
+        """The metric this callback reads.
+
+        Returns
+        -------
+        tuple of str
+            ``(monitor,)`` with ``save_best_only``, else ``()``.
+        """
         return (self.monitor,) if self.save_best_only else ()
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        """Save the model (with ``save_best_only``, when the metric improved); ``last_saved`` is the path.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch index (continuing across ``fit`` calls).
+        logs : dict, optional
+            The epoch's metrics: ``loss`` (and ``accuracy`` for classifiers), ``val_*`` with validation data,
+            ``lr`` and ``epoch_seconds``.
+
+        Raises
+        ------
+        ValueError
+            If ``filepath``'s fields cannot be filled from ``logs``, or the monitored metric is missing.
+        OSError
+            If the file cannot be written.
+        """
         if self.model is None:
             return
         logs = logs or {}
@@ -358,16 +624,40 @@ class ReduceLROnPlateau(Callback):
 
     Changes the optimizer's ``lr`` (the base rate a ``schedule`` starts from), never below ``min_lr``, then waits
     ``cooldown`` epochs before watching again (Keras' semantics).
+
+    Parameters
+    ----------
+    monitor : {"val_loss", "val_accuracy", "loss", "accuracy"}, default "val_loss"
+        The metric watched.
+    factor : float, default 0.1
+        The multiplier, in ``(0, 1)``.
+    patience : int, default 10
+        Epochs without improvement before reducing; >= 0.
+    verbose : int, default 0
+        1 or 2 print a line per reduction.
+    mode : {"auto", "min", "max"}, default "auto"
+        Whether the metric improves downwards or upwards; ``"auto"``: losses down, accuracies up.
+    min_delta : float, default 1e-4
+        The smallest change that counts as an improvement; >= 0.
+    cooldown : int, default 0
+        Epochs to wait after a reduction before watching again.
+    min_lr : float, default 0.0
+        The rate is never reduced below this.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type or value.
     """
 
     @keywords()
     def __init__(
         self,
-        monitor: str = "val_loss",
+        monitor: MonitorName = "val_loss",
         factor: float = 0.1,
         patience: int = 10,
         verbose: int = 0,
-        mode: str = "auto",
+        mode: MonitorMode = "auto",
         min_delta: float = 1e-4,
         cooldown: int = 0,
         min_lr: float = 0.0,
@@ -383,6 +673,13 @@ class ReduceLROnPlateau(Callback):
         self._reset()
 
     def required_metrics(self) -> tuple[str, ...]:
+        """The metric this callback reads.
+
+        Returns
+        -------
+        tuple of str
+            ``(monitor,)``.
+        """
         return (self.monitor,)
 
     def _reset(self) -> None:
@@ -391,9 +688,32 @@ class ReduceLROnPlateau(Callback):
         self.cooldown_counter = 0
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
+        """Forget the best value, the wait and the cooldown.
+
+        Parameters
+        ----------
+        logs : dict, optional
+            Unused: ``fit`` passes None.
+        """
         self._reset()
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        """Compare the metric with the best so far and reduce the optimizer's ``lr`` after ``patience`` epochs
+        without improvement.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch index (continuing across ``fit`` calls).
+        logs : dict, optional
+            The epoch's metrics: ``loss`` (and ``accuracy`` for classifiers), ``val_*`` with validation data,
+            ``lr`` and ``epoch_seconds``.
+
+        Raises
+        ------
+        ValueError
+            If ``logs`` lack the monitored metric or it is not a number.
+        """
         if self.model is None or self.model.optimizer is None:
             return
         value = self._monitor.value(logs, "ReduceLROnPlateau")
@@ -418,7 +738,22 @@ class ReduceLROnPlateau(Callback):
 
 class LearningRateScheduler(Callback):
     """Set the learning rate at the start of every epoch to ``schedule(epoch, lr)`` (Keras' semantics: ``lr`` is
-    the current rate, and the result becomes the optimizer's rate)."""
+    the current rate, and the result becomes the optimizer's rate).
+
+    Parameters
+    ----------
+    schedule : callable (epoch, lr) -> lr
+        The new rate from the 0-based epoch index and the current rate.
+    verbose : int, default 0
+        1 or 2 print the rate set at each epoch.
+
+    Raises
+    ------
+    TypeError
+        If ``schedule`` is not callable.
+    ValueError
+        If ``verbose`` is not 0, 1 or 2.
+    """
 
     @keywords()
     def __init__(self, schedule: Callable[[int, float], float], verbose: int = 0):
@@ -428,6 +763,20 @@ class LearningRateScheduler(Callback):
         self.verbose = check_int(verbose, "verbose", minimum=0, maximum=2)
 
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        """Set the optimizer's ``lr`` to ``schedule(epoch, lr)``.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch index (continuing across ``fit`` calls).
+        logs : dict, optional
+            Unused: ``fit`` passes None.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If the schedule returns something other than a finite number >= 0.
+        """
         if self.model is None or self.model.optimizer is None:
             return
         optimizer = self.model.optimizer
@@ -442,7 +791,25 @@ class LearningRateScheduler(Callback):
 
 
 class CSVLogger(Callback):
-    """Append each epoch's logs to a CSV file (``epoch`` first, then the metrics in a fixed order)."""
+    """Append each epoch's logs to a CSV file (``epoch`` first, then the metrics in a fixed order).
+
+    The columns are the first epoch's metrics in sorted order (or, when appending to a file that has a header,
+    the header's).
+
+    Parameters
+    ----------
+    filename : str or pathlib.Path
+        The CSV file.
+    separator : str, default ","
+        The one-character field separator.
+    append : bool, default False
+        Append to an existing file instead of emptying it at the start of ``fit``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type or value.
+    """
 
     @keywords()
     def __init__(self, filename: str | Path, separator: str = ",", append: bool = False):
@@ -456,6 +823,13 @@ class CSVLogger(Callback):
         self._keys: list[str] | None = None
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
+        """Empty the file (unless ``append``), or read the columns from its header.
+
+        Parameters
+        ----------
+        logs : dict, optional
+            Unused: ``fit`` passes None.
+        """
         if not self.append:
             self.filename.write_text("")
         self._keys = None
@@ -465,6 +839,16 @@ class CSVLogger(Callback):
             self._keys = header[1:] if header else None
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        """Append the epoch's row (and the header first, when the file has none).
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch index (continuing across ``fit`` calls).
+        logs : dict, optional
+            The epoch's metrics: ``loss`` (and ``accuracy`` for classifiers), ``val_*`` with validation data,
+            ``lr`` and ``epoch_seconds``.
+        """
         logs = logs or {}
         write_header = self._keys is None
         if self._keys is None:
@@ -481,7 +865,33 @@ class TerminateOnNaN(Callback):
     finite step (the update that produced the NaN is never applied), and ``fit`` returns normally."""
 
     def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """Set ``model.stop_training`` when the loss is NaN or infinite.
+
+        Parameters
+        ----------
+        batch : int
+            The index, within the epoch, of the last batch of the chunk just trained.
+        logs : dict, optional
+            ``{"loss": mean objective of the epoch so far}`` (and ``"accuracy"`` for classifiers); at a non-finite
+            loss, ``{"loss": that value}`` with ``batch`` the batch that produced it.
+        """
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss) and self.model is not None:
             print(f"Batch {batch}: invalid loss, terminating training")
             self.model.stop_training = True
+
+
+__all__ = [
+    "MONITORS",
+    "CSVLogger",
+    "Callback",
+    "CallbackList",
+    "EarlyStopping",
+    "History",
+    "LearningRateScheduler",
+    "Logs",
+    "ModelCheckpoint",
+    "ReduceLROnPlateau",
+    "TerminateOnNaN",
+    "check_callbacks",
+]

@@ -19,7 +19,25 @@ WEIGHT_PARAMETER = {"dense": "W", "batchnorm": "gamma"}
 
 
 def layer_name(kind: str, index: int) -> str:
-    """The name ``model.summary()`` prints for layer ``index``: its kind in lower case and its position."""
+    """The name ``model.summary()`` prints for layer ``index``: its kind in lower case and its position.
+
+    Parameters
+    ----------
+    kind : str
+        The layer's ``kind`` (``"dense"``, ``"activation"``, ``"batchnorm"``, ``"dropout"``).
+    index : int
+        Its position in the model, >= 0.
+
+    Returns
+    -------
+    str
+        ``f"{kind}_{index}"``.
+
+    Examples
+    --------
+    >>> layer_name("dense", 0)
+    'dense_0'
+    """
     index = check_int(index, "index", minimum=0)
     return f"{kind}_{index}"
 
@@ -44,18 +62,43 @@ def _std(values: np.ndarray) -> float:
 def layer_stats(
     model: Sequential, X: Any, y: Any, sample_weight: Any = None, *, bins: int = 30
 ) -> list[dict[str, Any]]:
-    """One dict per layer of ``model`` describing a training-mode pass over (X, y):
-
-    - ``name`` (``dense_0``, ``activation_1``, ``batchnorm_2``, ``dropout_3``... as ``model.summary()`` prints),
-      ``kind`` and ``index``;
-    - ``activation_mean``, ``activation_std``, ``activation_zero_fraction``, ``activation_hist`` ``(counts,
-      edges)`` of the layer's output over all rows and units (``bins`` bins);
-    - ``grad_mean``, ``grad_std``, ``grad_zero_fraction``, ``grad_hist``: the same for d loss / d output;
-    - ``weight_std`` and ``weight_grad_std``: the standard deviation of the weights and of d objective / d weights
-      (Dense: W; BatchNorm: gamma), None for layers without weights.
+    """Per-layer statistics of one training-mode pass over (X, y).
 
     When the last layer's softmax or sigmoid is fused into the loss, its "activation" is the logits (the loss's
     input) and its gradient d loss / d logits. Nothing in the model changes (no update, no running statistics).
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+    X : array-like of shape (n_samples, n_features)
+        The batch.
+    y : array-like
+        Its targets, as ``fit`` takes them.
+    sample_weight : array-like of shape (n_samples,), optional
+        Non-negative weights of the samples in the loss.
+    bins : int, default 30
+        Histogram bins, 1 to 10,000.
+
+    Returns
+    -------
+    list of dict
+        One dict per layer with:
+
+        - ``name`` (``dense_0``, ``activation_1``, ``batchnorm_2``, ``dropout_3``... as ``model.summary()``
+          prints), ``kind``, ``index``, ``units`` and ``activation`` (the layer's activation name, or None);
+        - ``activation_mean``, ``activation_std``, ``activation_zero_fraction``, ``activation_hist``
+          ``(counts, edges)`` of the layer's output over all rows and units (``bins`` bins, finite values);
+        - ``grad_mean``, ``grad_std``, ``grad_zero_fraction``, ``grad_hist``: the same for d loss / d output;
+        - ``weight_std`` and ``weight_grad_std``: the standard deviation of the weights and of d objective /
+          d weights (Dense: W; BatchNorm: gamma), None for layers without weights.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a ``ferronet.Sequential``.
+    ValueError
+        If the model is not built, or the data or ``bins`` is not valid.
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"model must be a ferronet.Sequential; got {type(model).__name__}")
@@ -91,7 +134,19 @@ def layer_stats(
 
 
 def format_table(stats: list[dict[str, Any]]) -> str:
-    """The statistics as a plain-text table, one line per layer (for scripts and notebooks)."""
+    """The statistics as a plain-text table, one line per layer (for scripts and notebooks).
+
+    Parameters
+    ----------
+    stats : list of dict
+        What ``layer_stats`` returns.
+
+    Returns
+    -------
+    str
+        A header, then per layer its name, output mean, std and zero fraction, d loss / d output std and weight
+        gradient std ("-" for layers without weights).
+    """
     header = f"{'layer':<16}{'act mean':>11}{'act std':>11}{'zeros':>7}{'grad std':>11}{'W grad std':>12}"
     lines = [header]
     for row in stats:

@@ -64,7 +64,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 try:
     import dask.array as da
@@ -84,13 +84,23 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _core
 from ._progress import progress_bar
+from ._types import (
+    ClassWeight,
+    DTypeName,
+    LearningRateName,
+    OptimizerName,
+    RegressorLoss,
+    SklearnActivation,
+    SolverName,
+    Verbosity,
+)
 from ._validation import ENGINE_LAYOUT, check_bool, check_choice, check_int
 from .callbacks import Callback, CallbackList, History, Logs, TerminateOnNaN, check_callbacks
 from .layers import BatchNorm, Dense
 from .losses import LABEL_LOSSES
 from .model import PRECHECKED_EPOCHS, Sequential, _model_lock, _tqdm_available, check_seed
 from .optim import Optimizer
-from .schedules import learning_rate
+from .schedules import Schedule, learning_rate
 from .sklearn import MLPClassifier, MLPRegressor, _BaseMLP
 from .training import _SHORT, check_verbose, epoch_line
 
@@ -963,15 +973,15 @@ def fit(
     client: Any = None,
     epochs: int = 1,
     batch_size: int = 32,
-    optimizer: Any = None,
+    optimizer: Optimizer | OptimizerName | None = None,
     sync_every: int = 50,
     validation_data: tuple[Any, ...] | None = None,
     callbacks: Sequence[Callback] | None = None,
     seed: int | None = None,
     sample_weight: Any = None,
     shuffle: bool = True,
-    schedule: Any = None,
-    verbose: bool | int | str = 0,
+    schedule: Schedule | Callable[[int, float], float] | None = None,
+    verbose: Verbosity = 0,
 ) -> History:
     """Train ``model`` in place on a Dask cluster, each worker on the row chunks it holds (local SGD).
 
@@ -1232,17 +1242,24 @@ class DistributedMLPClassifier(MLPClassifier):
     multilabel targets (both raise ValueError). ``predict``/``predict_proba`` of a dask X return lazy dask arrays
     computed chunk by chunk on the workers, and ``score`` computes on the cluster. In-memory input behaves exactly
     as ``MLPClassifier``. With a single chunk, a fit equals ``MLPClassifier``'s on the same data bit for bit.
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dropout, batch_norm, dtype, class_weight : see MLPClassifier
+        As in ``ferronet.sklearn.MLPClassifier``.
+    sync_every : int, default 50
+        Batches each row chunk trains between two averages of the replicas (dask input only).
     """
 
     def __init__(
         self,
         hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
+        activation: SklearnActivation = "relu",
         *,
-        solver: str = "adam",
+        solver: SolverName = "adam",
         alpha: float = 0.0001,
-        batch_size: Any = "auto",
-        learning_rate: str = "constant",
+        batch_size: int | Literal["auto"] = "auto",
+        learning_rate: LearningRateName = "constant",
         learning_rate_init: float = 0.001,
         power_t: float = 0.5,
         max_iter: int = 200,
@@ -1262,8 +1279,8 @@ class DistributedMLPClassifier(MLPClassifier):
         max_fun: int = 15000,
         dropout: float = 0.0,
         batch_norm: bool = False,
-        dtype: str | None = None,
-        class_weight: Any = None,
+        dtype: DTypeName | None = None,
+        class_weight: ClassWeight = None,
         sync_every: int = 50,
     ):
         super().__init__(
@@ -1468,18 +1485,25 @@ class DistributedMLPRegressor(MLPRegressor):
     replica per row chunk averaged every ``sync_every`` batches; ``predict`` of a dask X returns a lazy dask array and
     ``score`` (R², uniform average over outputs) computes on the cluster. ``early_stopping=True`` is not supported
     with dask input. In-memory input behaves exactly as ``MLPRegressor``.
+
+    Parameters
+    ----------
+    loss, hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dropout, batch_norm, dtype : see MLPRegressor
+        As in ``ferronet.sklearn.MLPRegressor``.
+    sync_every : int, default 50
+        Batches each row chunk trains between two averages of the replicas (dask input only).
     """
 
     def __init__(
         self,
-        loss: str = "squared_error",
+        loss: RegressorLoss = "squared_error",
         hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
+        activation: SklearnActivation = "relu",
         *,
-        solver: str = "adam",
+        solver: SolverName = "adam",
         alpha: float = 0.0001,
-        batch_size: Any = "auto",
-        learning_rate: str = "constant",
+        batch_size: int | Literal["auto"] = "auto",
+        learning_rate: LearningRateName = "constant",
         learning_rate_init: float = 0.001,
         power_t: float = 0.5,
         max_iter: int = 200,
@@ -1499,7 +1523,7 @@ class DistributedMLPRegressor(MLPRegressor):
         max_fun: int = 15000,
         dropout: float = 0.0,
         batch_norm: bool = False,
-        dtype: str | None = None,
+        dtype: DTypeName | None = None,
         sync_every: int = 50,
     ):
         super().__init__(

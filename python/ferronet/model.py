@@ -25,6 +25,7 @@ from . import _core, _files, _memory
 from ._file_formats import check_model_bytes
 from ._names import FIT_HINTS, PREDICT_HINTS, SEQUENTIAL_HINTS, instance_hint, keywords
 from ._progress import resolve_progress
+from ._types import DTypeName, FloatDType, InitName, LossName, OptimizerName, Progress, Verbosity
 from ._validation import (
     SparseRows,
     as_array,
@@ -102,7 +103,25 @@ def _locked(method: Callable[Concatenate[_Self, _Params], _Result]) -> Callable[
 
 
 def check_seed(seed: Any) -> int:
-    """A seed: an int in [0, 2**64), or None for a random one."""
+    """Check a model's seed, or draw one.
+
+    Parameters
+    ----------
+    seed : int or None
+        An integer in ``[0, 2**64)``, or None for a random one drawn from the operating system.
+
+    Returns
+    -------
+    int
+        The seed.
+
+    Raises
+    ------
+    TypeError
+        If ``seed`` is not an integer (or None).
+    ValueError
+        If ``seed`` is out of range.
+    """
     if seed is None:
         return cast(int, np.random.SeedSequence().entropy) % 2**64  # drawn from the OS: always an int
     return check_int(seed, "seed", minimum=0, maximum=2**64 - 1)
@@ -117,13 +136,57 @@ class Sequential:
     weights; other sparse formats are refused (convert them with ``X.tocsr()``). Results equal the dense path's up
     to rounding (another order of summation).
 
-    ``loss`` is one of "softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge", "poisson" (half the Poisson
-    deviance with the log link: the last layer is linear and outputs log(mean), ``predict`` returns the mean
-    exp(output); targets >= 0). The reported objective is
-    the batch-mean data loss plus ``0.5*l2*sum(W**2) + l1*sum(|W|)`` over weights (not biases). ``dtype`` is
-    "float32" or "float64"; the same ``seed`` gives bit-identical results whatever the thread count.
-    Without ``input_dim`` the model is built by the first ``fit``/``train_step``. ``penalty_per_sample=True``
-    divides the penalty by each batch's total sample weight (scikit-learn's convention for ``alpha``).
+    The reported objective is the batch-mean data loss plus ``0.5*l2*sum(W**2) + l1*sum(|W|)`` over weights (not
+    biases); the exact formulas are in docs/formulas.md. The same ``seed`` gives bit-identical results whatever
+    the thread count. A call that raises leaves the model as it was; a model serves one call at a time (calls
+    from other threads wait).
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+        ``Dense``, ``Activation``, ``Dropout`` and ``BatchNorm`` layers, at least one ``Dense``; softmax only on
+        the last layer.
+    input_dim : int, optional
+        The number of input features. Without it the model is built by the first ``fit``/``train_step`` (or
+        ``build``).
+    loss : {"softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge", "poisson"}, default "softmax_cross_entropy"
+        The data loss. Targets are class labels for softmax cross-entropy and hinge, values in [0, 1] for binary
+        cross-entropy, values for mse; ``"poisson"`` is half the Poisson deviance with the log link (the last
+        layer must be linear and outputs log(mean), ``predict`` returns the mean exp(output); targets >= 0).
+    l2 : float, default 0.0
+        The L2 penalty ``0.5*l2*sum(W**2)`` over weights; >= 0.
+    l1 : float, default 0.0
+        The L1 penalty ``l1*sum(|W|)`` over weights; >= 0.
+    dtype : {"float32", "float64"}, default "float32"
+        The float type of the parameters and the computation (a NumPy dtype or scalar type works too).
+    seed : int or None, default 0
+        Seeds the initial weights, the shuffles and the dropout masks, in ``[0, 2**64)``; None draws one.
+    penalty_per_sample : bool, default False
+        Divide the penalty by each batch's total sample weight (scikit-learn's convention for ``alpha``).
+
+    Attributes
+    ----------
+    layers : list of Layer
+        The layers, in order.
+    stop_training : bool
+        Set by a callback (e.g. ``EarlyStopping``) to end ``fit`` after the current epoch.
+    history : History or None
+        The history of the last ``fit``.
+
+    Raises
+    ------
+    TypeError
+        If ``layers`` is not a list of ferronet layers, or an argument has the wrong type.
+    ValueError
+        If the layers are empty, hold no ``Dense``, use softmax before the last layer, do not end linear with
+        ``loss="poisson"``, or a name or number is not allowed.
+
+    Examples
+    --------
+    >>> import ferronet as fnet
+    >>> model = fnet.Sequential([fnet.Dense(16, activation="relu"), fnet.Dense(3)], input_dim=4, seed=0)
+    >>> model.n_params
+    131
     """
 
     @keywords(hints=SEQUENTIAL_HINTS)
@@ -131,10 +194,10 @@ class Sequential:
         self,
         layers: Sequence[Layer] = (),
         input_dim: int | None = None,
-        loss: str = "softmax_cross_entropy",
+        loss: LossName = "softmax_cross_entropy",
         l2: float = 0.0,
         l1: float = 0.0,
-        dtype: str = "float32",
+        dtype: FloatDType = "float32",
         seed: int | None = 0,
         *,
         penalty_per_sample: bool = False,
@@ -183,17 +246,54 @@ class Sequential:
         cls,
         architecture: Sequence[dict[str, Any]],
         *,
-        loss: str | None = None,
-        init: str | None = None,
+        loss: LossName | None = None,
+        init: InitName | None = None,
         seed: int | None = 0,
-        dtype: str = "float32",
+        dtype: FloatDType = "float32",
         l2: float = 0.0,
         l1: float = 0.0,
     ) -> Sequential:
         """Build from a seed-style list of ``{"input_dim", "output_dim", "activation"}`` dicts.
 
-        Without ``loss``, the last activation decides: softmax → softmax cross-entropy, sigmoid → binary
-        cross-entropy, linear → mse.
+        Parameters
+        ----------
+        architecture : sequence of dict
+            One dict per ``Dense`` layer with ``output_dim``, ``activation`` (default ``"linear"``) and
+            ``input_dim`` (required for the first, which sets the model's ``input_dim``; later ones, when given,
+            must equal the previous ``output_dim``).
+        loss : {"softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge", "poisson"}, optional
+            Without it the last activation decides: softmax → softmax cross-entropy, sigmoid → binary
+            cross-entropy, linear → mse.
+        init : {"he", "xavier", "xavier_uniform", "lecun", "uniform", "small", "zeros"}, optional
+            The init of every layer; None picks each activation's default.
+        seed : int or None, default 0
+            As in ``Sequential``.
+        dtype : {"float32", "float64"}, default "float32"
+            As in ``Sequential``.
+        l2 : float, default 0.0
+            As in ``Sequential``.
+        l1 : float, default 0.0
+            As in ``Sequential``.
+
+        Returns
+        -------
+        Sequential
+            A built model.
+
+        Raises
+        ------
+        TypeError
+            If ``architecture`` is not a non-empty list of dicts.
+        ValueError
+            If a dict has unknown or missing keys, the widths do not chain, or no loss can be inferred.
+
+        Examples
+        --------
+        >>> model = Sequential.from_architecture(
+        ...     [{"input_dim": 2, "output_dim": 25, "activation": "relu"}, {"output_dim": 1, "activation": "sigmoid"}]
+        ... )
+        >>> model.loss
+        'binary_cross_entropy'
         """
         if isinstance(architecture, dict) or not isinstance(architecture, Sequence) or not architecture:
             raise TypeError("architecture must be a non-empty list of dicts with input_dim, output_dim and activation")
@@ -228,7 +328,25 @@ class Sequential:
 
     @_locked
     def build(self, input_dim: int) -> Sequential:
-        """Create the parameters for inputs of ``input_dim`` features (done by ``fit`` when needed)."""
+        """Create the parameters for inputs of ``input_dim`` features (done by ``fit`` when needed).
+
+        Parameters
+        ----------
+        input_dim : int
+            The number of input features.
+
+        Returns
+        -------
+        Sequential
+            The model itself. Building a built model for the same width does nothing.
+
+        Raises
+        ------
+        ValueError
+            If the model is already built for another width, or ``input_dim`` is out of range.
+        MemoryError
+            If the parameters would not fit in the memory available.
+        """
         input_dim = check_int(input_dim, "input_dim", minimum=1, maximum=MAX_UNITS)
         if self._engine is not None:
             if input_dim != self.input_dim:
@@ -279,6 +397,7 @@ class Sequential:
 
     @property
     def built(self) -> bool:
+        """Whether the parameters exist (``input_dim`` given, or built by ``build``/``fit``)."""
         return self._engine is not None
 
     def _require_built(self) -> _core.Model:
@@ -289,20 +408,25 @@ class Sequential:
     @property
     @_locked
     def input_dim(self) -> int | None:
+        """The number of input features, or None before the model is built."""
         return None if self._engine is None else int(self._engine.input_dim)
 
     @property
     def output_dim(self) -> int:
+        """The number of outputs: the last ``Dense`` layer's units."""
         widths = [layer.units for layer in self.layers if isinstance(layer, Dense)]
         return widths[-1]
 
     @property
     @_locked
     def n_params(self) -> int:
+        """The number of trainable parameters (weights, biases, BatchNorm's gamma and beta); needs a built model."""
         return int(self._require_built().n_params)
 
     @property
     def is_classifier(self) -> bool:
+        """Whether the loss is a classification loss (softmax cross-entropy, binary cross-entropy, hinge), which
+        reports accuracy."""
         return self.loss in CLASSIFICATION_LOSSES
 
     @property
@@ -312,7 +436,15 @@ class Sequential:
         return self._optimizer
 
     def config(self) -> dict[str, Any]:
-        """The JSON-able description of the model (architecture and training configuration)."""
+        """The JSON-able description of the model (architecture and training configuration).
+
+        Returns
+        -------
+        dict
+            ``layers`` (each layer's ``config()``), ``input_dim``, ``loss``, ``l1``, ``l2``, ``dtype``, ``seed`` and
+            ``penalty_per_sample``; ``from_config`` makes a model of the same architecture from it (with fresh
+            weights: the weights are not part of the config).
+        """
         return {
             "layers": [layer.config() for layer in self.layers],
             "input_dim": self.input_dim,
@@ -326,6 +458,26 @@ class Sequential:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
+        """A new model from ``config()``: the same architecture and settings, with fresh initial weights.
+
+        Parameters
+        ----------
+        config : dict
+            What ``config()`` returns (``l1``, ``l2``, ``dtype``, ``seed``, ``input_dim`` and
+            ``penalty_per_sample`` may be left out for their defaults).
+
+        Returns
+        -------
+        Sequential
+            Built when ``config["input_dim"]`` is set.
+
+        Raises
+        ------
+        KeyError
+            If ``layers`` or ``loss`` is missing.
+        TypeError, ValueError
+            If an entry is not valid (as ``Sequential`` and ``layer_from_config`` check).
+        """
         layers = [layer_from_config(layer) for layer in config["layers"]]
         return cls(
             layers,
@@ -339,9 +491,25 @@ class Sequential:
         )
 
     @_locked
-    def copy(self, dtype: str | None = None) -> Sequential:
+    def copy(self, dtype: FloatDType | None = None) -> Sequential:
         """An independent copy: the same weights, optimizer (a copy of the object) and its state, and counters,
-        so the copy trains on exactly as the original would. ``dtype`` converts it (optimizer state included)."""
+        so the copy trains on exactly as the original would.
+
+        Parameters
+        ----------
+        dtype : {"float32", "float64"}, optional
+            Convert the copy (parameters and optimizer state) to this dtype; the model's own by default.
+
+        Returns
+        -------
+        Sequential
+            The copy (unbuilt when the model is).
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``dtype`` is not float32 or float64.
+        """
         config = self.config()
         target = config["dtype"] if dtype is None else check_dtype(dtype).name
         clone = Sequential.from_config({**config, "dtype": target, "input_dim": None})
@@ -360,8 +528,12 @@ class Sequential:
     def summary(self, print_fn: Callable[[str], Any] | None = None, *, file: Any = None) -> None:
         """Print the layers, their output shapes and parameter counts (Keras' ``summary``: prints, returns None).
 
-        ``print_fn`` receives the whole table as one string instead (e.g. ``lines.append``); ``file`` prints to
-        another stream.
+        Parameters
+        ----------
+        print_fn : callable (str) -> Any, optional
+            Receives the whole table as one string instead of printing it (e.g. ``lines.append``).
+        file : file-like, optional
+            The stream to print to (default ``sys.stdout``).
         """
         text = self._summary_text()
         if print_fn is not None:
@@ -400,9 +572,26 @@ class Sequential:
 
     @keywords()
     def save(self, path: Any, include_optimizer: bool = True) -> None:
-        """Write the model as a safetensors file: weights as tensors, the architecture, the counters and (unless
-        ``include_optimizer=False``) the optimizer and its state in its metadata, so that ``ferronet.load``
-        then ``fit`` continues bit-identically. The write is atomic."""
+        """Write the model as a safetensors file, atomically (a temporary file, then a rename).
+
+        The file holds the weights as tensors and, in its metadata, the architecture, the counters and (unless
+        ``include_optimizer=False``) the optimizer and its state, so that ``ferronet.load`` then ``fit``
+        continues bit-identically. An unbuilt model saves its architecture only.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (its directory must exist).
+        include_optimizer : bool, default True
+            Store the optimizer and its state.
+
+        Raises
+        ------
+        TypeError
+            If an argument has the wrong type.
+        OSError
+            If the file cannot be written (an existing file is left as it was).
+        """
         data = self._to_bytes(include_optimizer)  # fails before any file is touched
         _files.atomic_write(path, data)
 
@@ -441,16 +630,45 @@ class Sequential:
 
     @_locked
     def state_dict(self, include_optimizer: bool = True) -> dict[str, Any]:
-        """The model's state (copies): ``{"tensors": {name: array}, "meta": {"counters": ..., "optimizer": ...}}``
-        with the model file's tensor names (``layers.0.W``, ``optimizer.0.W.exp_avg`` ...)."""
+        """The model's whole state, as copies.
+
+        Parameters
+        ----------
+        include_optimizer : bool, default True
+            Include the optimizer's configuration and state.
+
+        Returns
+        -------
+        dict
+            ``{"tensors": {name: array}, "meta": {"counters": ..., "optimizer": ...}}`` with the model file's
+            tensor names (``layers.0.W``, ``optimizer.0.W.exp_avg`` ...).
+
+        Raises
+        ------
+        ValueError
+            If the model is not built.
+        """
         include_optimizer = check_bool(include_optimizer, "include_optimizer")
         tensors, meta = self._require_built().state_dict(include_optimizer)
         return {"tensors": dict(tensors), "meta": json.loads(meta)}
 
     @_locked
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Replace the whole state with one from ``state_dict`` (of a model of the same architecture and dtype),
-        optimizer included when it holds one; all or nothing."""
+        """Replace the whole state with one from ``state_dict``, all or nothing.
+
+        Parameters
+        ----------
+        state : dict
+            What ``state_dict`` returned, from a model of the same architecture (arrays are converted to this
+            model's dtype); its optimizer, when it holds one, becomes this model's optimizer.
+
+        Raises
+        ------
+        TypeError
+            If ``state`` does not have the structure ``state_dict`` returns.
+        ValueError
+            If the model is not built, or a tensor is missing, misshapen or not finite.
+        """
         engine = self._require_built()
         if not isinstance(state, dict) or set(state) != {"tensors", "meta"}:
             raise TypeError("state must be a dict with 'tensors' and 'meta', as state_dict() returns")
@@ -473,15 +691,51 @@ class Sequential:
 
     # ---- export: ONNX and PyTorch (optional dependencies, loaded on use) --------------------------------------
 
-    def to_onnx(self, path: Any = None, *, opset: int | None = None, dtype: str | None = None) -> Any:
-        """The model as a standard ONNX graph (inference form), written to ``path`` when given; see
-        ``ferronet.onnx.to_onnx``. Needs ``pip install "ferronet[onnx]"``."""
+    def to_onnx(self, path: Any = None, *, opset: int | None = None, dtype: DTypeName | None = None) -> Any:
+        """The model as a standard ONNX graph (inference form); see ``ferronet.onnx.to_onnx``.
+
+        Needs ``pip install "ferronet[onnx]"``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+            Also write the graph to this ``.onnx`` file (atomically).
+        opset : int, optional
+            The ONNX opset (default ``ferronet.onnx.DEFAULT_OPSET``).
+        dtype : {"float32", "float64"}, optional
+            The float type of the graph; the model's by default.
+
+        Returns
+        -------
+        onnx.ModelProto
+            The checked graph.
+
+        Raises
+        ------
+        ImportError
+            If onnx is not installed.
+        ValueError
+            If the model is not built or an argument is not allowed.
+        """
         from ._onnx_export import to_onnx
 
         return to_onnx(self, path, opset=opset, dtype=dtype)
 
     def to_torch(self) -> Any:
-        """A ``torch.nn.Sequential`` in eval mode computing what ``forward`` computes (needs PyTorch)."""
+        """A ``torch.nn.Sequential`` in eval mode computing what ``forward`` computes (needs PyTorch).
+
+        Returns
+        -------
+        torch.nn.Sequential
+            See ``ferronet.torch_interop.to_torch``.
+
+        Raises
+        ------
+        ImportError
+            If PyTorch is not installed.
+        ValueError
+            If the model is not built.
+        """
         from .torch_interop import to_torch
 
         return to_torch(self)
@@ -491,15 +745,42 @@ class Sequential:
         cls,
         module: Any,
         *,
-        loss: str | None = None,
+        loss: LossName | None = None,
         input_dim: int | None = None,
-        dtype: str | None = None,
+        dtype: FloatDType | None = None,
         seed: int | None = 0,
     ) -> Sequential:
-        """A model with the layers and weights of a ``torch.nn.Sequential`` of Linear, ReLU, LeakyReLU(0.01),
-        Sigmoid, Tanh, Identity, BatchNorm1d, Dropout and a last Softmax (needs PyTorch). ``loss`` defaults to what
-        the last activation implies (softmax → softmax cross-entropy, sigmoid → binary cross-entropy, none → mse);
-        ``dtype`` to the module's. See ``ferronet.torch_interop`` for the correspondence."""
+        """A model with the layers and weights of a ``torch.nn.Sequential`` (needs PyTorch).
+
+        The module may hold Linear, ReLU, LeakyReLU(0.01), Sigmoid, Tanh, Identity, BatchNorm1d, Dropout and a last
+        Softmax; see ``ferronet.torch_interop`` for the correspondence.
+
+        Parameters
+        ----------
+        module : torch.nn.Sequential
+            The network to import (nested Sequentials are flattened).
+        loss : {"softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge", "poisson"}, optional
+            Defaults to what the last activation implies (softmax → softmax cross-entropy, sigmoid → binary
+            cross-entropy, none → mse).
+        input_dim : int, optional
+            The input width, needed only when the module starts with a layer that does not tell it.
+        dtype : {"float32", "float64"}, optional
+            Defaults to the module's parameter dtype.
+        seed : int or None, default 0
+            The new model's seed (shuffles and dropout masks when training on).
+
+        Returns
+        -------
+        Sequential
+            A built model computing what the module computes.
+
+        Raises
+        ------
+        ImportError
+            If PyTorch is not installed.
+        ValueError
+            If the module holds a layer ferronet has no counterpart for, or widths or settings do not match.
+        """
         if input_dim is not None:
             input_dim = check_int(input_dim, "input_dim", minimum=1, maximum=MAX_UNITS)
         seed = check_seed(seed)
@@ -514,12 +795,38 @@ class Sequential:
 
     @_locked
     def get_weights(self) -> list[dict[str, np.ndarray]]:
-        """Copies of the parameters: one dict per layer ({"W", "b"}, BatchNorm's four arrays, or {})."""
+        """Copies of the parameters.
+
+        Returns
+        -------
+        list of dict
+            One dict per layer: ``{"W": (fan_in, fan_out), "b": (fan_out,)}`` for Dense, ``gamma``, ``beta``,
+            ``running_mean`` and ``running_var`` for BatchNorm, ``{}`` for the others.
+
+        Raises
+        ------
+        ValueError
+            If the model is not built.
+        """
         return list(self._require_built().get_weights())
 
     @_locked
     def set_weights(self, weights: Sequence[dict[str, Any]]) -> None:
-        """Replace the parameters (same structure as ``get_weights``); checked completely before anything changes."""
+        """Replace the parameters; everything is checked before anything changes.
+
+        Parameters
+        ----------
+        weights : sequence of dict
+            The structure ``get_weights`` returns: one dict per layer with exactly its arrays, of the same shapes
+            (converted to the model's dtype), finite, and ``running_var`` >= 0.
+
+        Raises
+        ------
+        TypeError
+            If ``weights`` does not have that structure.
+        ValueError
+            If the model is not built, or an array is missing, misshapen or not finite.
+        """
         engine = self._require_built()
         if not isinstance(weights, Sequence) or isinstance(weights, (str, bytes, dict)):
             raise TypeError("weights must be a list with one dict per layer, as get_weights() returns")
@@ -657,9 +964,26 @@ class Sequential:
 
     @_locked
     def forward(self, X: Any, training: bool = False) -> np.ndarray:
-        """The last layer's output: logits, or probabilities when the last layer's softmax/sigmoid is fused with
-        the loss. ``training=True`` applies the dropout masks of the current step and BatchNorm batch statistics
-        (and updates nothing)."""
+        """The last layer's output for ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+        training : bool, default False
+            Apply the dropout masks of the current step and BatchNorm batch statistics (and update nothing).
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, output_dim)
+            The last layer's activations: probabilities when it ends in softmax or sigmoid (even when the loss
+            fuses them), else its linear output.
+
+        Raises
+        ------
+        ValueError
+            If the model is not built, or ``X`` has the wrong width or non-finite values.
+        """
         features = self._features(X, allow_empty=not training)
         return self._require_built().forward(features, check_bool(training, "training"), False)
 
@@ -670,8 +994,25 @@ class Sequential:
 
     @keywords(hints=PREDICT_HINTS)
     def predict(self, X: Any) -> np.ndarray:
-        """Class indices (softmax cross-entropy, hinge), 0/1 per output (binary cross-entropy), values (mse) or
-        means exp(output) (poisson). Single-output models return shape (n,)."""
+        """Predictions for ``X``, in inference mode.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        numpy.ndarray
+            Class indices (int64, (n,)) for softmax cross-entropy and hinge; 0/1 per output (int64) for binary
+            cross-entropy; values for mse; means ``exp(output)`` for poisson. Single-output models return shape
+            (n,), others (n, outputs).
+
+        Raises
+        ------
+        ValueError
+            If the model is not built, or ``X`` has the wrong width or non-finite values.
+        """
         logits = self._logits(X)
         if self.loss in LABEL_LOSSES:
             return logits.argmax(axis=1).astype(np.int64) if logits.shape[0] else np.zeros(0, np.int64)
@@ -684,8 +1025,24 @@ class Sequential:
 
     @keywords(hints=PREDICT_HINTS)
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities: softmax over the outputs (softmax cross-entropy), or sigmoids (binary
-        cross-entropy; a single output gives the two columns [1 - p, p])."""
+        """Class probabilities for ``X``, in inference mode.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        numpy.ndarray
+            Softmax over the outputs (softmax cross-entropy), or sigmoids (binary cross-entropy; a single output
+            gives the two columns ``[1 - p, p]``).
+
+        Raises
+        ------
+        ValueError
+            If the loss is not softmax or binary cross-entropy, the model is not built, or ``X`` is not valid.
+        """
         if self.loss == "softmax_cross_entropy":
             logits = self._logits(X)
             return _core.softmax_forward(logits) if logits.shape[0] else logits
@@ -700,7 +1057,27 @@ class Sequential:
     @keywords(hints=PREDICT_HINTS)
     @_locked
     def evaluate(self, X: Any, y: Any, sample_weight: Any = None) -> dict[str, float]:
-        """The objective (mean data loss + penalty) and, for classifiers, the accuracy, in inference mode."""
+        """The objective and, for classifiers, the accuracy on (X, y), in inference mode.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+        y : array-like
+            The targets, as ``fit`` takes them.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights of the samples in the mean.
+
+        Returns
+        -------
+        dict
+            ``{"loss": mean data loss + penalty}`` plus ``"accuracy"`` for classifiers.
+
+        Raises
+        ------
+        ValueError
+            If the model is not built or the data is not valid.
+        """
         features, targets, weights = self._batch(X, y, sample_weight)
         loss, correct = self._require_built().evaluate(features, targets, weights)
         result = {"loss": float(loss)}
@@ -710,8 +1087,28 @@ class Sequential:
 
     @_locked
     def gradients(self, X: Any, y: Any, sample_weight: Any = None) -> list[dict[str, np.ndarray]]:
-        """d objective / d parameter on (X, y) in training mode, without updating: the structure of
-        ``get_weights`` (BatchNorm gives "gamma" and "beta")."""
+        """The gradient of the objective with respect to each parameter on (X, y), in training mode, without
+        updating anything.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+        y : array-like
+            The targets, as ``fit`` takes them.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights of the samples in the mean.
+
+        Returns
+        -------
+        list of dict
+            The structure of ``get_weights`` (BatchNorm gives ``"gamma"`` and ``"beta"`` only).
+
+        Raises
+        ------
+        ValueError
+            If the model is not built or the data is not valid.
+        """
         features, targets, weights = self._batch(X, y, sample_weight)
         return list(self._require_built().gradients(features, targets, weights)[1])
 
@@ -737,9 +1134,34 @@ class Sequential:
 
     @keywords(hints=FIT_HINTS)
     @_locked
-    def train_step(self, X: Any, y: Any, optimizer: Any = None, sample_weight: Any = None) -> float:
-        """One update on a batch; returns the objective at the weights before the update. A loss that is not
-        finite raises FloatingPointError and changes nothing (the optimizer included)."""
+    def train_step(
+        self, X: Any, y: Any, optimizer: Optimizer | OptimizerName | None = None, sample_weight: Any = None
+    ) -> float:
+        """One update on one batch (built from ``X`` when needed).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The batch.
+        y : array-like
+            The targets, as ``fit`` takes them.
+        optimizer : Optimizer or {"sgd", "adam", "rmsprop"}, optional
+            As in ``fit``: defaults to the optimizer used last (or ``SGD()``).
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights of the samples in the mean.
+
+        Returns
+        -------
+        float
+            The objective at the weights before the update.
+
+        Raises
+        ------
+        FloatingPointError
+            If the loss is not finite (nothing changes, the optimizer included).
+        TypeError, ValueError
+            If an argument is not valid.
+        """
         with self._unbuilt_on_error():
             features, targets, weights = self._batch(X, y, sample_weight, build=True)
             chosen, reset = self._choose_optimizer(optimizer)
@@ -755,15 +1177,15 @@ class Sequential:
         y: Any,
         epochs: int = 1,
         batch_size: int = 32,
-        optimizer: Any = None,
-        schedule: Any = None,
+        optimizer: Optimizer | OptimizerName | None = None,
+        schedule: Schedule | Callable[[int, float], float] | None = None,
         shuffle: bool = True,
         validation_data: tuple[Any, ...] | None = None,
         validation_split: float = 0.0,
         early_stopping: EarlyStopping | None = None,
-        progress: bool | str = False,
+        progress: Progress = False,
         sample_weight: Any = None,
-        verbose: bool | int | str = 0,
+        verbose: Verbosity = 0,
         callbacks: Sequence[Callback] | None = None,
         initial_epoch: int | None = None,
     ) -> History:
@@ -773,28 +1195,34 @@ class Sequential:
         ----------
         X, y : array-like (X also a SciPy CSR or CSC sparse matrix or array)
             Samples (n, features) and targets: class labels of shape (n,) or (n, 1), or one-hot (n, classes),
-            for classification losses; (n,) or (n, outputs) values for mse/binary cross-entropy.
-        epochs : int
+            for softmax cross-entropy and hinge; (n,) or (n, outputs) values for mse, binary cross-entropy (in
+            [0, 1]) and poisson (>= 0).
+        epochs : int, default 1
             As in Keras: the index of the last epoch when ``initial_epoch`` is given (epochs ``initial_epoch``
             to ``epochs - 1`` run); otherwise the number of epochs to run.
-        batch_size : int
-        optimizer : Optimizer or "sgd"/"adam"/"rmsprop", optional
+        batch_size : int, default 32
+            Rows per update (the last batch of an epoch may be smaller).
+        optimizer : Optimizer or {"sgd", "adam", "rmsprop"}, optional
             Defaults to the optimizer used last (or ``SGD()``); the same object keeps its state, a new one starts
             fresh state.
         schedule : Schedule or callable (epoch, lr0) -> lr, optional
             The learning rate of each epoch from the optimizer's ``lr``.
-        shuffle : bool
+        shuffle : bool, default True
+            Shuffle the rows every epoch (a permutation drawn from the seed and the epoch index).
         validation_data : (X_val, y_val) or (X_val, y_val, sample_weight), optional
-        validation_split : float
-            Holds out the last fraction of the rows (before shuffling, as Keras does).
+            Evaluated at the end of every epoch (``val_loss``, ``val_accuracy``).
+        validation_split : float, default 0.0
+            Holds out the last fraction of the rows (before shuffling, as Keras does); in ``[0, 1)``.
         early_stopping : EarlyStopping, optional
             The same as passing it in ``callbacks``.
-        progress : bool or "auto"
+        progress : bool or "auto", default False
             A tqdm bar per epoch ("auto": when stderr is a terminal).
         sample_weight : array-like of shape (n,), optional
-        verbose : 0, 1, 2, bool or "auto"
+            Non-negative weights of the samples in each batch's mean.
+        verbose : {0, 1, 2, True, False, "auto"}, default 0
             Keras' meaning: 0 silent, 1 a progress bar, 2 a line per epoch (True: a line per epoch).
         callbacks : list of Callback, optional
+            Called between epochs (see ``ferronet.callbacks``).
         initial_epoch : int, optional
             The index of the first epoch (for schedules, callbacks, the history). Without it the index continues
             from the epochs already trained with this optimizer, so ``fit(epochs=2)`` then

@@ -4,16 +4,13 @@ Needs the ``onnx`` package (``pip install 'ferronet[onnx]'``, which also brings 
 
 The graph has one input, ``X``: float[N, input_dim] in the model's dtype. Its outputs follow skl2onnx's names:
 
-==========================  ===========================================================================
-loss                        outputs
-==========================  ===========================================================================
-softmax_cross_entropy       ``label`` int64[N] (the class index), ``probabilities`` [N, k]
-binary_cross_entropy        ``label`` int64[N] and ``probabilities`` [N, 2] ([1 - p, p]) for one output;
-                            ``label`` int64[N, k] (0/1 each) and ``probabilities`` [N, k] for k outputs
-hinge                       ``label`` int64[N] and ``scores`` [N, k] (the raw scores: not probabilities)
-mse                         ``variable`` [N, k] (also [N, 1] for one output, as skl2onnx's regressors)
-poisson                     ``variable`` [N, k]: ``Exp`` of the last layer (the mean; the layer gives its log)
-==========================  ===========================================================================
+| loss | outputs |
+| --- | --- |
+| softmax_cross_entropy | ``label`` int64[N] (the class index), ``probabilities`` [N, k] |
+| binary_cross_entropy | ``label`` int64[N] and ``probabilities`` [N, 2] ([1 - p, p]) for one output; ``label`` int64[N, k] (0/1 each) and ``probabilities`` [N, k] for k outputs |
+| hinge | ``label`` int64[N] and ``scores`` [N, k] (the raw scores: not probabilities) |
+| mse | ``variable`` [N, k] (also [N, 1] for one output, as skl2onnx's regressors) |
+| poisson | ``variable`` [N, k]: ``Exp`` of the last layer (the mean; the layer gives its log) |
 
 These are ``predict`` and ``predict_proba`` of the model. Dense layers become ``Gemm``, BatchNorm an inference
 ``BatchNormalization`` with the running statistics, Dropout nothing; leaky_relu is ``LeakyRelu`` in float32 and

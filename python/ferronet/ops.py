@@ -1,6 +1,6 @@
 """The Rust kernels one by one, on NumPy arrays: ``fnet.ops``.
 
-Each function has the name and signature of its NumPy twin in :mod:`ferronet.reference`, so the two modules are
+Each function has the name and signature of its NumPy twin in ``ferronet.reference``, so the two modules are
 interchangeable (``ops.relu_backward(g, a)`` ≈ ``reference.relu_backward(g, a)``), and calls the kernel of the same
 name in ``ferronet._core`` (``rust/py/ops.rs``). Every argument is checked here first, with messages that name it:
 
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._types import ActivationName
 from ._validation import (
     SparseRows,
     as_array,
@@ -214,14 +215,54 @@ def _dense_inputs(x: Any, W: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def dense_forward(x: Any, W: Any, b: Any) -> np.ndarray:
-    """``z = x @ W + b``."""
+    """``z = x @ W + b``.
+
+    Parameters
+    ----------
+    x : array-like of shape (n_samples, fan_in)
+        The layer's input.
+    W : array-like of shape (fan_in, fan_out)
+        The weights.
+    b : array-like of shape (fan_out,)
+        The biases.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_samples, fan_out)
+        The pre-activations ``z``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     x, W = _dense_inputs(x, W)
     b = _vector(b, "b", x.dtype, W.shape[1], "W")
     return _core.dense_forward(x, W, b)
 
 
 def dense_backward(x: Any, W: Any, dz: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``dx = dz @ W.T``, ``dW = x.T @ dz``, ``db = dz.sum(axis=0)``."""
+    """``dx = dz @ W.T``, ``dW = x.T @ dz``, ``db = dz.sum(axis=0)``.
+
+    Parameters
+    ----------
+    x : array-like of shape (n_samples, fan_in)
+        The layer's input.
+    W : array-like of shape (fan_in, fan_out)
+        The weights.
+    dz : array-like of shape (n_samples, fan_out)
+        d loss / d z.
+
+    Returns
+    -------
+    dx, dW, db : numpy.ndarray
+        The gradients with respect to ``x``, ``W`` and ``b``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     x, W = _dense_inputs(x, W)
     dz = _matrix(dz, "dz", x.dtype, layout=" of shape (n_samples, fan_out)")
     if dz.shape[0] != x.shape[0]:
@@ -233,7 +274,25 @@ def dense_backward(x: Any, W: Any, dz: Any) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def dense_weight_grads(x: Any, dz: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``dW = x.T @ dz``, ``db = dz.sum(axis=0)`` (through ``dense_backward``, which also computes a discarded dx)."""
+    """``dW = x.T @ dz``, ``db = dz.sum(axis=0)`` (through ``dense_backward``, which also computes a discarded dx).
+
+    Parameters
+    ----------
+    x : array-like of shape (n_samples, fan_in)
+        The layer's input.
+    dz : array-like of shape (n_samples, fan_out)
+        d loss / d z.
+
+    Returns
+    -------
+    dW, db : numpy.ndarray
+        The gradients with respect to the weights and the biases.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     x = _matrix(x, "x")
     dz = _matrix(dz, "dz", x.dtype, layout=" of shape (n_samples, fan_out)")
     if dz.shape[0] != x.shape[0]:
@@ -322,66 +381,274 @@ def _softmax_matrix(array: np.ndarray, name: str) -> None:
 
 
 def relu_forward(z: Any) -> np.ndarray:
-    """``max(z, 0)``."""
+    """``max(z, 0)``.
+
+    Parameters
+    ----------
+    z : array-like
+        The pre-activations.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new array of ``z``'s shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     return _forward(_core.relu_forward, z)
 
 
 def relu_backward(grad: Any, output: Any) -> np.ndarray:
-    """``grad`` where ``output > 0``, else 0."""
+    """``grad`` where ``output > 0``, else 0.
+
+    Parameters
+    ----------
+    grad : array-like
+        The gradient of the loss with respect to the activation's output.
+    output : array-like
+        The forward output ``a``, of the shape of ``grad``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The gradient with respect to the input, of ``grad``'s shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     return _backward(_core.relu_backward, grad, output)
 
 
 def leaky_relu_forward(z: Any, slope: float = LEAKY_RELU_SLOPE) -> np.ndarray:
-    """``z`` where ``z > 0``, else ``z * slope``."""
+    """``z`` where ``z > 0``, else ``z * slope``.
+
+    Parameters
+    ----------
+    z : array-like
+        The pre-activations.
+    slope : float, default 0.01
+        The slope for negative inputs (``activations.LEAKY_RELU_SLOPE``).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new array of ``z``'s shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     slope = check_float(slope, "slope")
     return _forward(_core.leaky_relu_forward, z, slope)
 
 
 def leaky_relu_backward(grad: Any, output: Any, slope: float = LEAKY_RELU_SLOPE) -> np.ndarray:
-    """``grad`` where ``output > 0``, else ``grad * slope``."""
+    """``grad`` where ``output > 0``, else ``grad * slope``.
+
+    Parameters
+    ----------
+    grad : array-like
+        The gradient of the loss with respect to the activation's output.
+    output : array-like
+        The forward output ``a``, of the shape of ``grad``.
+    slope : float, default 0.01
+        The slope for negative inputs.
+
+    Returns
+    -------
+    numpy.ndarray
+        The gradient with respect to the input, of ``grad``'s shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     slope = check_float(slope, "slope")
     return _backward(_core.leaky_relu_backward, grad, output, slope)
 
 
 def sigmoid_forward(z: Any) -> np.ndarray:
-    """``1 / (1 + exp(-z))``, computed without overflow."""
+    """``1 / (1 + exp(-z))``, computed without overflow.
+
+    Parameters
+    ----------
+    z : array-like
+        The pre-activations.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new array of ``z``'s shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     return _forward(_core.sigmoid_forward, z)
 
 
 def sigmoid_backward(grad: Any, output: Any) -> np.ndarray:
-    """``grad * a * (1 - a)``."""
+    """``grad * a * (1 - a)``.
+
+    Parameters
+    ----------
+    grad : array-like
+        The gradient of the loss with respect to the activation's output.
+    output : array-like
+        The forward output ``a``, of the shape of ``grad``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The gradient with respect to the input, of ``grad``'s shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     return _backward(_core.sigmoid_backward, grad, output)
 
 
 def tanh_forward(z: Any) -> np.ndarray:
-    """``tanh(z)``."""
+    """``tanh(z)``.
+
+    Parameters
+    ----------
+    z : array-like
+        The pre-activations.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new array of ``z``'s shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     return _forward(_core.tanh_forward, z)
 
 
 def tanh_backward(grad: Any, output: Any) -> np.ndarray:
-    """``grad * (1 - a*a)``."""
+    """``grad * (1 - a*a)``.
+
+    Parameters
+    ----------
+    grad : array-like
+        The gradient of the loss with respect to the activation's output.
+    output : array-like
+        The forward output ``a``, of the shape of ``grad``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The gradient with respect to the input, of ``grad``'s shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     return _backward(_core.tanh_backward, grad, output)
 
 
 def linear_forward(z: Any) -> np.ndarray:
-    """The identity ``z`` (a converted copy)."""
+    """The identity ``z`` (a converted copy).
+
+    Parameters
+    ----------
+    z : array-like
+        The pre-activations.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new array of ``z``'s shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     return _forward(_core.linear_forward, z)
 
 
 def linear_backward(grad: Any, output: Any) -> np.ndarray:
-    """The identity ``grad`` (a converted copy; ``output`` is checked but unused)."""
+    """The identity ``grad`` (a converted copy; ``output`` is checked but unused).
+
+    Parameters
+    ----------
+    grad : array-like
+        The gradient of the loss with respect to the activation's output.
+    output : array-like
+        The forward output ``a``, of the shape of ``grad``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The gradient with respect to the input, of ``grad``'s shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     return _backward(_core.linear_backward, grad, output)
 
 
 def softmax_forward(z: Any) -> np.ndarray:
-    """Row-wise ``exp(z - max) / sum(exp(z - max))``."""
+    """Row-wise ``exp(z - max) / sum(exp(z - max))``.
+
+    Parameters
+    ----------
+    z : array-like of shape (n_samples, n_classes)
+        The logits.
+
+    Returns
+    -------
+    numpy.ndarray
+        The probabilities, each row summing to 1.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     z = _array(z, "z")
     _softmax_matrix(z, "z")
     return _core.softmax_forward(z)
 
 
 def softmax_backward(grad: Any, output: Any) -> np.ndarray:
-    """Row-wise ``a * (grad - sum(grad * a))``."""
+    """Row-wise ``a * (grad - sum(grad * a))``.
+
+    Parameters
+    ----------
+    grad : array-like of shape (n_samples, n_classes)
+        d loss / d probabilities.
+    output : array-like
+        The softmax output ``a``, of the shape of ``grad``.
+
+    Returns
+    -------
+    numpy.ndarray
+        d loss / d logits.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     grad = _array(grad, "grad")
     _softmax_matrix(grad, "grad")
     return _core.softmax_backward(grad, _like(output, "output", grad, "grad"))
@@ -406,13 +673,51 @@ _BACKWARD: dict[str, Callable[[Any, Any], np.ndarray]] = {
 }
 
 
-def activation_forward(name: str, z: Any) -> np.ndarray:
-    """The activation ``name`` applied to ``z``."""
+def activation_forward(name: ActivationName, z: Any) -> np.ndarray:
+    """The activation ``name`` applied to ``z``.
+
+    Parameters
+    ----------
+    name : {"relu", "leaky_relu", "sigmoid", "tanh", "linear", "softmax"}
+        The activation.
+    z : array-like
+        The pre-activations.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new array of ``z``'s shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     return _FORWARD[check_choice(name, "activation name", ACTIVATIONS)](z)
 
 
-def activation_backward(name: str, grad: Any, output: Any) -> np.ndarray:
-    """The gradient through activation ``name``, from its forward ``output``."""
+def activation_backward(name: ActivationName, grad: Any, output: Any) -> np.ndarray:
+    """The gradient through activation ``name``, from its forward ``output``.
+
+    Parameters
+    ----------
+    name : {"relu", "leaky_relu", "sigmoid", "tanh", "linear", "softmax"}
+        The activation.
+    grad : array-like
+        The gradient of the loss with respect to the activation's output.
+    output : array-like
+        The forward output ``a``, of the shape of ``grad``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The gradient with respect to the input, of ``grad``'s shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     return _BACKWARD[check_choice(name, "activation name", ACTIVATIONS)](grad, output)
 
 
@@ -426,7 +731,29 @@ def _loss_input(value: Any, name: str) -> np.ndarray:
 
 
 def softmax_cross_entropy(logits: Any, labels: Any, sample_weight: Any = None) -> tuple[float, np.ndarray]:
-    """``mean_i(logsumexp(z_i) - z_i[y_i])`` (fused, max-shifted), grad ``(softmax(z) - onehot(y)) / n``."""
+    """``mean_i(logsumexp(z_i) - z_i[y_i])`` (fused, max-shifted), grad ``(softmax(z) - onehot(y)) / n``.
+
+    Parameters
+    ----------
+    logits : array-like of shape (n_samples, n_classes)
+        The last layer's linear output.
+    labels : array-like of shape (n_samples,)
+        Integer class labels in ``0..n_classes-1``.
+    sample_weight : array-like of shape (n_samples,), optional
+        Non-negative per-row weights: the mean becomes ``sum_i w_i l_i / sum_i w_i``.
+
+    Returns
+    -------
+    loss : float
+        The mean loss.
+    grad : numpy.ndarray
+        d loss / d input, of the input's shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     logits = _loss_input(logits, "logits")
     n, k = logits.shape
     labels = _labels(labels, "labels", n, k, "logits")
@@ -435,7 +762,29 @@ def softmax_cross_entropy(logits: Any, labels: Any, sample_weight: Any = None) -
 
 
 def mse(pred: Any, target: Any, sample_weight: Any = None) -> tuple[float, np.ndarray]:
-    """``mean((pred - target)**2)`` over rows and outputs, grad ``2 (pred - target) / (n*k)``."""
+    """``mean((pred - target)**2)`` over rows and outputs, grad ``2 (pred - target) / (n*k)``.
+
+    Parameters
+    ----------
+    pred : array-like of shape (n_samples, n_outputs)
+        The predictions.
+    target : array-like of shape (n_samples, n_outputs)
+        The targets.
+    sample_weight : array-like of shape (n_samples,), optional
+        Non-negative per-row weights: the mean becomes ``sum_i w_i l_i / sum_i w_i``.
+
+    Returns
+    -------
+    loss : float
+        The mean loss.
+    grad : numpy.ndarray
+        d loss / d input, of the input's shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     pred = _loss_input(pred, "pred")
     target = _like(target, "target", pred, "pred")
     loss, grad = _core.mse(pred, target, _sample_weight(sample_weight, pred.shape[0], pred.dtype))
@@ -443,7 +792,29 @@ def mse(pred: Any, target: Any, sample_weight: Any = None) -> tuple[float, np.nd
 
 
 def binary_cross_entropy(logits: Any, target: Any, sample_weight: Any = None) -> tuple[float, np.ndarray]:
-    """``mean(max(z, 0) - z*t + log1p(exp(-|z|)))`` on logits, grad ``(sigmoid(z) - t) / (n*k)``."""
+    """``mean(max(z, 0) - z*t + log1p(exp(-|z|)))`` on logits, grad ``(sigmoid(z) - t) / (n*k)``.
+
+    Parameters
+    ----------
+    logits : array-like of shape (n_samples, n_outputs)
+        The last layer's linear output.
+    target : array-like of shape (n_samples, n_outputs)
+        Targets in [0, 1].
+    sample_weight : array-like of shape (n_samples,), optional
+        Non-negative per-row weights: the mean becomes ``sum_i w_i l_i / sum_i w_i``.
+
+    Returns
+    -------
+    loss : float
+        The mean loss.
+    grad : numpy.ndarray
+        d loss / d input, of the input's shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     logits = _loss_input(logits, "logits")
     target = _like(target, "target", logits, "logits")
     loss, grad = _core.binary_cross_entropy(
@@ -453,7 +824,29 @@ def binary_cross_entropy(logits: Any, target: Any, sample_weight: Any = None) ->
 
 
 def hinge(scores: Any, labels: Any, sample_weight: Any = None) -> tuple[float, np.ndarray]:
-    """``mean_i sum_{j != y_i} max(0, s_ij - s_iy_i + 1)`` (multiclass hinge) and its subgradient."""
+    """``mean_i sum_{j != y_i} max(0, s_ij - s_iy_i + 1)`` (multiclass hinge) and its subgradient.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n_samples, n_classes)
+        The class scores.
+    labels : array-like of shape (n_samples,)
+        Integer class labels in ``0..n_classes-1``.
+    sample_weight : array-like of shape (n_samples,), optional
+        Non-negative per-row weights: the mean becomes ``sum_i w_i l_i / sum_i w_i``.
+
+    Returns
+    -------
+    loss : float
+        The mean loss.
+    grad : numpy.ndarray
+        A subgradient with respect to ``scores``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     scores = _loss_input(scores, "scores")
     n, k = scores.shape
     labels = _labels(labels, "labels", n, k, "scores")
@@ -463,7 +856,29 @@ def hinge(scores: Any, labels: Any, sample_weight: Any = None) -> tuple[float, n
 
 def poisson(z: Any, target: Any, sample_weight: Any = None) -> tuple[float, np.ndarray]:
     """Half the Poisson deviance on ``z = log(mean)``: ``mean(exp(z) - t*z + t*log(t) - t)`` over rows and outputs
-    (``0*log(0) = 0``), grad ``(exp(z) - t) / (n*k)``. Targets must be >= 0."""
+    (``0*log(0) = 0``), grad ``(exp(z) - t) / (n*k)``.
+
+    Parameters
+    ----------
+    z : array-like of shape (n_samples, n_outputs)
+        The log of the predicted means.
+    target : array-like of shape (n_samples, n_outputs)
+        Counts or rates, >= 0.
+    sample_weight : array-like of shape (n_samples,), optional
+        Non-negative per-row weights: the mean becomes ``sum_i w_i l_i / sum_i w_i``.
+
+    Returns
+    -------
+    loss : float
+        The mean loss.
+    grad : numpy.ndarray
+        d loss / d input, of the input's shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     z = _loss_input(z, "z")
     target = _like(target, "target", z, "z")
     if (target < 0).any():
@@ -489,12 +904,52 @@ def _penalty_args(W: Any, l1: Any, l2: Any) -> tuple[np.ndarray, float, float]:
 
 
 def penalty(W: Any, l1: float, l2: float) -> float:
-    """``0.5*l2*sum(W**2) + l1*sum(|W|)``."""
+    """``0.5*l2*sum(W**2) + l1*sum(|W|)``.
+
+    Parameters
+    ----------
+    W : array-like
+        The weights.
+    l1 : float
+        The L1 factor, >= 0.
+    l2 : float
+        The L2 factor, >= 0.
+
+    Returns
+    -------
+    float
+        The penalty.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     return float(_core.penalty(*_penalty_args(W, l1, l2)))
 
 
 def penalty_grad(W: Any, l1: float, l2: float) -> np.ndarray:
-    """``l2*W + l1*sign(W)`` (sign(0) = 0)."""
+    """``l2*W + l1*sign(W)`` (sign(0) = 0).
+
+    Parameters
+    ----------
+    W : array-like
+        The weights.
+    l1 : float
+        The L1 factor, >= 0.
+    l2 : float
+        The L2 factor, >= 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        d penalty / d W, of ``W``'s shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     return _core.penalty_grad(*_penalty_args(W, l1, l2))
 
 
@@ -506,7 +961,31 @@ def _bn_eps(eps: Any) -> float:
 
 
 def batchnorm_forward_train(x: Any, gamma: Any, beta: Any, eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(gamma * (x - mean) / sqrt(var + eps) + beta, mean, var)`` with the batch's mean and biased var."""
+    """``(gamma * (x - mean) / sqrt(var + eps) + beta, mean, var)`` with the batch's mean and biased var.
+
+    Parameters
+    ----------
+    x : array-like of shape (n_samples, n_features)
+        The batch, at least one row.
+    gamma : array-like of shape (n_features,)
+        The scales.
+    beta : array-like of shape (n_features,)
+        The shifts.
+    eps : float
+        Added to the variance; > 0.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        The normalized, scaled and shifted batch.
+    mean, var : numpy.ndarray
+        The batch's per-feature mean and biased variance.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     x = _matrix(x, "x")
     _non_empty(x, "x")
     cols = x.shape[1]
@@ -518,7 +997,33 @@ def batchnorm_forward_train(x: Any, gamma: Any, beta: Any, eps: float) -> tuple[
 def batchnorm_forward_eval(
     x: Any, gamma: Any, beta: Any, running_mean: Any, running_var: Any, eps: float
 ) -> np.ndarray:
-    """``gamma * (x - running_mean) / sqrt(running_var + eps) + beta``."""
+    """``gamma * (x - running_mean) / sqrt(running_var + eps) + beta``.
+
+    Parameters
+    ----------
+    x : array-like of shape (n_samples, n_features)
+        The batch.
+    gamma : array-like of shape (n_features,)
+        The scales.
+    beta : array-like of shape (n_features,)
+        The shifts.
+    running_mean : array-like of shape (n_features,)
+        The running mean.
+    running_var : array-like of shape (n_features,)
+        The running variance, >= 0.
+    eps : float
+        Added to the variance; > 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        The normalized batch, of ``x``'s shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     x = _matrix(x, "x")
     _non_empty(x, "x", rows=False)
     cols = x.shape[1]
@@ -530,7 +1035,29 @@ def batchnorm_forward_eval(
 
 
 def batchnorm_backward(dy: Any, x: Any, gamma: Any, eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``dx = gamma / (n*sqrt(var + eps)) * (n*dy - sum(dy) - x_hat*sum(dy*x_hat))``, ``dgamma``, ``dbeta``."""
+    """``dx = gamma / (n*sqrt(var + eps)) * (n*dy - sum(dy) - x_hat*sum(dy*x_hat))``, ``dgamma``, ``dbeta``.
+
+    Parameters
+    ----------
+    dy : array-like of shape (n_samples, n_features)
+        d loss / d output.
+    x : array-like of shape (n_samples, n_features)
+        The forward input.
+    gamma : array-like of shape (n_features,)
+        The scales.
+    eps : float
+        Added to the variance; > 0.
+
+    Returns
+    -------
+    dx, dgamma, dbeta : numpy.ndarray
+        The gradients with respect to ``x``, ``gamma`` and ``beta``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     dy = _matrix(dy, "dy")
     _non_empty(dy, "dy")
     x = _like(x, "x", dy, "dy")
@@ -542,7 +1069,33 @@ def batchnorm_backward(dy: Any, x: Any, gamma: Any, eps: float) -> tuple[np.ndar
 def batchnorm_update_running(
     running_mean: Any, running_var: Any, batch_mean: Any, batch_var: Any, n: int, momentum: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(k*running_mean + (1-k)*mean, k*running_var + (1-k)*var*n/(n-1))`` with k = ``momentum``."""
+    """``(k*running_mean + (1-k)*mean, k*running_var + (1-k)*var*n/(n-1))`` with k = ``momentum``.
+
+    Parameters
+    ----------
+    running_mean : array-like of shape (n_features,)
+        The running mean.
+    running_var : array-like of shape (n_features,)
+        The running variance.
+    batch_mean : array-like of shape (n_features,)
+        The batch's mean.
+    batch_var : array-like of shape (n_features,)
+        The batch's biased variance (made unbiased here).
+    n : int
+        The batch's rows, >= 2.
+    momentum : float
+        The keep factor k, in [0, 1].
+
+    Returns
+    -------
+    new_mean, new_var : numpy.ndarray
+        The updated running statistics.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     running_mean = _array(running_mean, "running_mean", ndim=1, layout=" of shape (n_features,)")
     running_var = _like(running_var, "running_var", running_mean, "running_mean")
     batch_mean = _like(batch_mean, "batch_mean", running_mean, "running_mean")
@@ -557,21 +1110,89 @@ def batchnorm_update_running(
 
 
 def dropout_forward(x: Any, mask: Any, p: float) -> np.ndarray:
-    """``x * where(mask, 1/(1-p), 0)``."""
+    """``x * where(mask, 1/(1-p), 0)``.
+
+    Parameters
+    ----------
+    x : array-like
+        The input.
+    mask : array-like of bool
+        The keep mask (True = kept), of ``x``'s shape.
+    p : float
+        The drop probability, in [0, 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        The kept entries scaled by ``1/(1-p)``, zeros elsewhere.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     x = _array(x, "x")
     mask = _mask(mask, x, "x")
     return _core.dropout_forward(x, mask, check_probability(p, "p"))
 
 
 def dropout_backward(grad: Any, mask: Any, p: float) -> np.ndarray:
-    """``grad * where(mask, 1/(1-p), 0)``."""
+    """``grad * where(mask, 1/(1-p), 0)``.
+
+    Parameters
+    ----------
+    grad : array-like
+        d loss / d output.
+    mask : array-like of bool
+        The keep mask of the forward pass, of ``grad``'s shape.
+    p : float
+        The drop probability, in [0, 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        d loss / d input.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     grad = _array(grad, "grad")
     mask = _mask(mask, grad, "grad")
     return _core.dropout_backward(grad, mask, check_probability(p, "p"))
 
 
 def dropout_mask(rows: int, cols: int, p: float, seed: int, step: int, layer: int, stream: int = 2) -> np.ndarray:
-    """The engine's keep mask (bool, (rows, cols), True = kept, P(keep) = 1 - p) for ``layer`` at ``step``."""
+    """The engine's keep mask for ``layer`` at ``step``, as training draws it.
+
+    Parameters
+    ----------
+    rows : int
+        Rows of the mask.
+    cols : int
+        Columns of the mask (rows * cols <= 2**31).
+    p : float
+        The drop probability, in [0, 1).
+    seed : int
+        The model's seed, below 2**64.
+    step : int
+        The optimizer step.
+    layer : int
+        The layer's index.
+    stream : int, default 2
+        The random stream: ``rng.DROPOUT`` (2) or ``rng.DROPCONNECT`` (3).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (rows, cols)
+        True = kept, with probability ``1 - p``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     rows = check_int(rows, "rows", minimum=0, maximum=_MAX_MASK)
     cols = check_int(cols, "cols", minimum=0, maximum=_MAX_MASK)
     if rows * cols > _MAX_MASK:
@@ -598,7 +1219,27 @@ def _eps(eps: Any) -> float:
 
 
 def sgd_update(param: Any, grad: Any, lr: float) -> np.ndarray:
-    """``param - lr*grad``."""
+    """``param - lr*grad``.
+
+    Parameters
+    ----------
+    param : array-like
+        The parameter.
+    grad : array-like
+        Its gradient, of the same shape.
+    lr : float
+        The learning rate, >= 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        The updated parameter.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     param = _array(param, "param")
     grad = _like(grad, "grad", param, "param")
     return _core.sgd_update(param, grad, _lr(lr))
@@ -614,13 +1255,61 @@ def _momentum_args(
 
 
 def momentum_update(param: Any, grad: Any, velocity: Any, lr: float, momentum: float) -> tuple[np.ndarray, np.ndarray]:
-    """``v = momentum*v + g``; ``p = p - lr*v``. Returns ``(param, velocity)``."""
+    """``v = momentum*v + g``; ``p = p - lr*v``.
+
+    Parameters
+    ----------
+    param : array-like
+        The parameter.
+    grad : array-like
+        Its gradient, of the same shape.
+    velocity : array-like
+        The velocity, of the same shape.
+    lr : float
+        The learning rate, >= 0.
+    momentum : float
+        In [0, 1).
+
+    Returns
+    -------
+    param, velocity : numpy.ndarray
+        The updated parameter and velocity.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     new_param, new_velocity = _core.momentum_update(*_momentum_args(param, grad, velocity, lr, momentum))
     return new_param, new_velocity
 
 
 def nesterov_update(param: Any, grad: Any, velocity: Any, lr: float, momentum: float) -> tuple[np.ndarray, np.ndarray]:
-    """``v = momentum*v + g``; ``p = p - lr*(g + momentum*v)``. Returns ``(param, velocity)``."""
+    """``v = momentum*v + g``; ``p = p - lr*(g + momentum*v)``.
+
+    Parameters
+    ----------
+    param : array-like
+        The parameter.
+    grad : array-like
+        Its gradient, of the same shape.
+    velocity : array-like
+        The velocity, of the same shape.
+    lr : float
+        The learning rate, >= 0.
+    momentum : float
+        In [0, 1).
+
+    Returns
+    -------
+    param, velocity : numpy.ndarray
+        The updated parameter and velocity.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     new_param, new_velocity = _core.nesterov_update(*_momentum_args(param, grad, velocity, lr, momentum))
     return new_param, new_velocity
 
@@ -628,7 +1317,39 @@ def nesterov_update(param: Any, grad: Any, velocity: Any, lr: float, momentum: f
 def adam_update(
     param: Any, grad: Any, m: Any, v: Any, step: int, lr: float, beta1: float, beta2: float, eps: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``m = b1*m + (1-b1)*g``; ``v = b2*v + (1-b2)*g*g``; ``p -= lr*(m/(1-b1**t)) / (sqrt(v/(1-b2**t)) + eps)``."""
+    """``m = b1*m + (1-b1)*g``; ``v = b2*v + (1-b2)*g*g``; ``p -= lr*(m/(1-b1**t)) / (sqrt(v/(1-b2**t)) + eps)``.
+
+    Parameters
+    ----------
+    param : array-like
+        The parameter.
+    grad : array-like
+        Its gradient, of the same shape.
+    m : array-like
+        The first-moment average.
+    v : array-like
+        The second-moment average, >= 0.
+    step : int
+        The step number t, from 1.
+    lr : float
+        The learning rate, >= 0.
+    beta1 : float
+        In [0, 1).
+    beta2 : float
+        In [0, 1).
+    eps : float
+        > 0.
+
+    Returns
+    -------
+    param, m, v : numpy.ndarray
+        The updated parameter and moments.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     param = _array(param, "param")
     grad = _like(grad, "grad", param, "param")
     m = _like(m, "m", param, "param")
@@ -641,7 +1362,33 @@ def adam_update(
 
 
 def rmsprop_update(param: Any, grad: Any, sq: Any, lr: float, rho: float, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """``sq = rho*sq + (1-rho)*g*g``; ``p = p - lr*g / (sqrt(sq) + eps)``. Returns ``(param, sq)``."""
+    """``sq = rho*sq + (1-rho)*g*g``; ``p = p - lr*g / (sqrt(sq) + eps)``.
+
+    Parameters
+    ----------
+    param : array-like
+        The parameter.
+    grad : array-like
+        Its gradient, of the same shape.
+    sq : array-like
+        The squared-gradient average, >= 0.
+    lr : float
+        The learning rate, >= 0.
+    rho : float
+        In [0, 1).
+    eps : float
+        > 0.
+
+    Returns
+    -------
+    param, sq : numpy.ndarray
+        The updated parameter and average.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type, shape or value, or holds NaN or infinity.
+    """
     param = _array(param, "param")
     grad = _like(grad, "grad", param, "param")
     sq = _like(sq, "sq", param, "param")
@@ -682,7 +1429,11 @@ def _mix(kernel: Callable[[Any], int], arrays: list[np.ndarray]) -> np.uint64 | 
 
 
 class rng:
-    """The engine's counter-based generator (``rust/rng.rs``), with the names of ``ferronet.reference.rng``."""
+    """The engine's counter-based generator (``rust/rng.rs``), with the names of ``ferronet.reference.rng``.
+
+    A namespace of static functions (not meant to be instantiated); ``SHUFFLE``, ``DROPOUT`` and ``DROPCONNECT``
+    name its random streams.
+    """
 
     GAMMA = 0x9E3779B97F4A7C15
     SHUFFLE = 1
@@ -691,23 +1442,103 @@ class rng:
 
     @staticmethod
     def splitmix64(x: int | np.ndarray) -> np.uint64 | np.ndarray:
-        """``z = x + GAMMA; z = (z ^ z>>30) * M1; z = (z ^ z>>27) * M2; return z ^ z>>31`` (mod 2**64)."""
+        """``z = x + GAMMA; z = (z ^ z>>30) * M1; z = (z ^ z>>27) * M2; return z ^ z>>31`` (mod 2**64).
+
+        Parameters
+        ----------
+        x : int or array-like of int
+            Words in [0, 2**64).
+
+        Returns
+        -------
+        numpy.uint64 or numpy.ndarray
+            The mixed word(s), element-wise.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``x`` is not a non-negative integer (array) below 2**64.
+        """
         return _mix(lambda words: _core.splitmix64(words[0]), [_words(x, "x")])
 
     @staticmethod
     def hash_words(*words: int | np.ndarray) -> np.uint64 | np.ndarray:
-        """``h = splitmix64(w0)``, then ``h = splitmix64(h ^ w)`` per further word (words broadcast element-wise)."""
+        """``h = splitmix64(w0)``, then ``h = splitmix64(h ^ w)`` per further word (words broadcast element-wise).
+
+        Parameters
+        ----------
+        *words : int or array-like of int
+            At least one word; arrays broadcast together.
+
+        Returns
+        -------
+        numpy.uint64 or numpy.ndarray
+            The hash (an array of the broadcast shape when a word is an array).
+
+        Raises
+        ------
+        TypeError, ValueError
+            If no word is given, or a word is not a non-negative integer below 2**64, or the shapes do not broadcast.
+        """
         if not words:
             raise TypeError("hash_words needs at least one word")
         return _mix(_core.hash_words, [_words(word, f"words[{i}]") for i, word in enumerate(words)])
 
     @staticmethod
     def epoch_permutation(n: int, seed: int, epoch: int) -> np.ndarray:
-        """The sample order of one epoch (int64, (n,)): Fisher–Yates with draws ``hash_words(seed, SHUFFLE, epoch, i)``."""
+        """The sample order of one epoch: Fisher–Yates with draws ``hash_words(seed, SHUFFLE, epoch, i)``.
+
+        Parameters
+        ----------
+        n : int
+            Rows, below 2**32.
+        seed : int
+            The model's seed.
+        epoch : int
+            The epoch index.
+
+        Returns
+        -------
+        numpy.ndarray of int64, shape (n,)
+            A permutation of ``0..n-1``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If an argument is not an integer in range.
+        """
         n = check_int(n, "n", minimum=0, maximum=2**32 - 1)
         return _core.epoch_permutation(n, _u64(seed, "seed"), _u64(epoch, "epoch"))
 
     @staticmethod
     def mask(rows: int, cols: int, p: float, seed: int, stream: int, step: int, layer: int) -> np.ndarray:
-        """A keep mask (bool, (rows, cols), True = kept) with P(keep) = 1 - p, keyed by (seed, stream, step, layer, row)."""
+        """A keep mask with P(keep) = 1 - p, keyed by (seed, stream, step, layer, row) (``dropout_mask``'s order of arguments differs).
+
+        Parameters
+        ----------
+        rows : int
+            Rows of the mask.
+        cols : int
+            Columns of the mask.
+        p : float
+            The drop probability, in [0, 1).
+        seed : int
+            The model's seed.
+        stream : int
+            ``DROPOUT`` (2) or ``DROPCONNECT`` (3).
+        step : int
+            The optimizer step.
+        layer : int
+            The layer's index.
+
+        Returns
+        -------
+        numpy.ndarray of bool, shape (rows, cols)
+            True = kept.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If an argument is not valid.
+        """
         return dropout_mask(rows, cols, p, seed, step, layer, stream)

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from ._names import instance_hint, keywords
+from ._types import OptimizerName
 from ._validation import check_bool, check_choice, check_float
 
 #: torch.optim and Keras arguments ferronet has no counterpart for, and what to do instead.
@@ -29,8 +30,21 @@ _HINTS = {
 
 
 class Optimizer(ABC):
-    """Base class: an optimizer is its configuration; ``lr`` may be changed between epochs by a schedule."""
+    """Base class: an optimizer is its configuration; ``lr`` may be changed between epochs by a schedule.
 
+    Parameters
+    ----------
+    lr : float
+        The learning rate (>= 0): the base rate a schedule starts from; callbacks such as ``ReduceLROnPlateau``
+        change it.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``lr`` is not a finite number >= 0.
+    """
+
+    #: The optimizer's name in configurations and saved files ("sgd", "adam", "rmsprop").
     kind: str = "optimizer"
 
     def __init__(self, lr: float):
@@ -38,7 +52,13 @@ class Optimizer(ABC):
 
     @abstractmethod
     def config(self) -> dict[str, Any]:
-        """The JSON-able hyperparameters, with "kind"."""
+        """The JSON-able hyperparameters.
+
+        Returns
+        -------
+        dict
+            ``{"kind": ..., "lr": ..., **hyperparameters}``; ``optimizer_from_config`` rebuilds the optimizer.
+        """
 
     def __repr__(self) -> str:
         args = ", ".join(f"{key}={value!r}" for key, value in self.config().items() if key != "kind")
@@ -49,6 +69,27 @@ class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum, as torch.optim.SGD (no dampening).
 
     ``v = momentum*v + g``; plain ``p -= lr*v``; Nesterov ``p -= lr*(g + momentum*v)``. momentum=0 is plain SGD.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+        The learning rate, >= 0.
+    momentum : float, default 0.0
+        The velocity's decay, in ``[0, 1)``.
+    nesterov : bool, default False
+        Nesterov momentum (needs ``momentum > 0``).
+    learning_rate : float, optional
+        Keras' name for ``lr`` (pass one or the other).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type or range, or ``nesterov=True`` with ``momentum=0``.
+
+    Examples
+    --------
+    >>> SGD(lr=0.05, momentum=0.9)
+    SGD(lr=0.05, momentum=0.9, nesterov=False)
     """
 
     kind = "sgd"
@@ -64,11 +105,46 @@ class SGD(Optimizer):
             raise ValueError("nesterov=True needs momentum > 0 (as torch.optim.SGD requires); got momentum=0")
 
     def config(self) -> dict[str, Any]:
+        """The JSON-able hyperparameters.
+
+        Returns
+        -------
+        dict
+            ``{"kind": "sgd", "lr", "momentum", "nesterov"}``.
+        """
         return {"kind": self.kind, "lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov}
 
 
 class Adam(Optimizer):
-    """Adam with bias correction, eps outside the square root (torch.optim.Adam, no weight decay, no amsgrad)."""
+    """Adam with bias correction, eps outside the square root (torch.optim.Adam, no weight decay, no amsgrad).
+
+    ``m = beta1*m + (1-beta1)*g``; ``v = beta2*v + (1-beta2)*g*g``;
+    ``p -= lr * (m / (1-beta1**t)) / (sqrt(v / (1-beta2**t)) + eps)``.
+
+    Parameters
+    ----------
+    lr : float, default 1e-3
+        The learning rate, >= 0.
+    beta1 : float, default 0.9
+        Decay of the first-moment average, in ``[0, 1)``.
+    beta2 : float, default 0.999
+        Decay of the second-moment average, in ``[0, 1)``.
+    eps : float, default 1e-8
+        Added to the denominator; > 0.
+    learning_rate : float, optional
+        Keras' name for ``lr``.
+    betas : tuple of float, optional
+        torch's ``(beta1, beta2)``.
+    beta_1, beta_2 : float, optional
+        Keras' names for ``beta1`` and ``beta2``.
+    epsilon : float, optional
+        Keras' name for ``eps``. Each alias replaces its ferronet name; passing both is a TypeError.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type or range.
+    """
 
     kind = "adam"
 
@@ -101,11 +177,41 @@ class Adam(Optimizer):
         self.eps = check_float(eps, "eps", minimum=0.0, min_inclusive=False)
 
     def config(self) -> dict[str, Any]:
+        """The JSON-able hyperparameters.
+
+        Returns
+        -------
+        dict
+            ``{"kind": "adam", "lr", "beta1", "beta2", "eps"}``.
+        """
         return {"kind": self.kind, "lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
 
 class RMSProp(Optimizer):
-    """RMSprop as torch.optim.RMSprop with ``alpha = rho``: no centering, no momentum."""
+    """RMSprop as torch.optim.RMSprop with ``alpha = rho``: no centering, no momentum.
+
+    ``sq = rho*sq + (1-rho)*g*g``; ``p -= lr * g / (sqrt(sq) + eps)``.
+
+    Parameters
+    ----------
+    lr : float, default 1e-3
+        The learning rate, >= 0.
+    rho : float, default 0.9
+        Decay of the squared-gradient average, in ``[0, 1)``.
+    eps : float, default 1e-8
+        Added to the denominator; > 0.
+    learning_rate : float, optional
+        Keras' name for ``lr``.
+    alpha : float, optional
+        torch's name for ``rho``.
+    epsilon : float, optional
+        Keras' name for ``eps``. Each alias replaces its ferronet name; passing both is a TypeError.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type or range.
+    """
 
     kind = "rmsprop"
 
@@ -132,14 +238,38 @@ class RMSProp(Optimizer):
         self.eps = check_float(eps, "eps", minimum=0.0, min_inclusive=False)
 
     def config(self) -> dict[str, Any]:
+        """The JSON-able hyperparameters.
+
+        Returns
+        -------
+        dict
+            ``{"kind": "rmsprop", "lr", "rho", "eps"}``.
+        """
         return {"kind": self.kind, "lr": self.lr, "rho": self.rho, "eps": self.eps}
 
 
+#: Optimizer classes by name (``kind``).
 OPTIMIZER_TYPES = {cls.kind: cls for cls in (SGD, Adam, RMSProp)}
 
 
 def optimizer_from_config(config: dict[str, Any]) -> Optimizer:
-    """Rebuild an optimizer from ``Optimizer.config()``."""
+    """Rebuild an optimizer from ``Optimizer.config()``.
+
+    Parameters
+    ----------
+    config : dict
+        An optimizer's ``config()``: its ``"kind"`` and its hyperparameters.
+
+    Returns
+    -------
+    Optimizer
+        A new ``SGD``, ``Adam`` or ``RMSProp``.
+
+    Raises
+    ------
+    ValueError
+        If ``config`` is not a dict with a known ``"kind"``, or its hyperparameters do not fit that optimizer.
+    """
     if not isinstance(config, dict) or "kind" not in config:
         raise ValueError(f"an optimizer config must be a dict with a 'kind' key; got {config!r}")
     kind = check_choice(config["kind"], "optimizer kind", OPTIMIZER_TYPES)
@@ -150,8 +280,26 @@ def optimizer_from_config(config: dict[str, Any]) -> Optimizer:
         raise ValueError(f"bad {kind} optimizer config {config!r}: {error}") from None
 
 
-def get_optimizer(value: Any) -> Optimizer:
-    """An Optimizer instance, or a name ('sgd', 'adam', 'rmsprop') for one with default hyperparameters."""
+def get_optimizer(value: Optimizer | OptimizerName) -> Optimizer:
+    """The optimizer ``fit(optimizer=...)`` means: an instance as it is, or a name for a new default one.
+
+    Parameters
+    ----------
+    value : Optimizer or {"sgd", "adam", "rmsprop"}
+        An optimizer object, or a name for ``SGD()``, ``Adam()`` or ``RMSProp()`` with default hyperparameters.
+
+    Returns
+    -------
+    Optimizer
+        ``value`` itself when it is an ``Optimizer`` (it keeps its state in the model), else a new instance.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is neither an ``Optimizer`` nor a string.
+    ValueError
+        If the name is unknown.
+    """
     if isinstance(value, Optimizer):
         return value
     if isinstance(value, str):

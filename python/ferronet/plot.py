@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._types import HistogramKind
 from ._validation import check_choice, check_features, check_int, check_labels
 
 if TYPE_CHECKING:
@@ -55,7 +56,35 @@ def _series(values: Any, key: str) -> np.ndarray:
 
 def history(history: Any, *, title: str | None = None) -> Figure:
     """Loss (and val_loss) per epoch, accuracy (and val_accuracy) when recorded, and the learning rate when a
-    schedule changed it. ``history`` is what ``fit`` returns (or its ``.history`` dict)."""
+    schedule changed it, one panel each.
+
+    Parameters
+    ----------
+    history : History or dict
+        What ``fit`` returns, or its ``.history`` dict of per-epoch lists (``"loss"`` is required; every series
+        must have as many values; ``epoch_seconds`` is ignored).
+    title : str, optional
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (save it with ``fig.savefig("history.png")``).
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+    TypeError
+        If ``history`` is not a History or a dict of lists of numbers.
+    ValueError
+        If there is no ``"loss"`` series, no epoch, or series of different lengths.
+
+    Examples
+    --------
+    >>> fig = history({"loss": [1.0, 0.5, 0.25]}, title="spiral")  # doctest: +SKIP
+    >>> fig.savefig("history.png")  # doctest: +SKIP
+    """
     record = getattr(history, "history", history)
     if not isinstance(record, Mapping):
         raise TypeError(
@@ -118,9 +147,36 @@ def decision_boundary(
 ) -> Figure:
     """The classes ``model.predict`` assigns over the plane, with the points (X, y) on top.
 
-    For models with 2 inputs only (a ferronet Sequential classifier or any estimator with ``predict`` returning
-    class labels). ``resolution`` is the grid size per axis; ``ax`` draws into an existing Axes (for side-by-side
-    comparisons) and returns its figure.
+    Parameters
+    ----------
+    model : Sequential or estimator
+        A classifier with 2 inputs whose ``predict`` returns one integer class label per row (a ferronet
+        ``Sequential`` classifier, or any estimator with such a ``predict``).
+    X : array-like of shape (n_samples, 2)
+        The points to draw; the plotted area is their bounding box plus a margin.
+    y : array-like of shape (n_samples,)
+        Their integer class labels (the colours).
+    resolution : int, default 200
+        The grid size per axis, 2 to 2000.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes (for side-by-side comparisons) instead of a new figure.
+    title : str, optional
+        The Axes' title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A new figure, or the figure that holds ``ax``.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+    TypeError
+        If ``model`` has no ``predict`` method.
+    ValueError
+        If the model or X does not have 2 inputs, the labels are not valid, or ``predict`` does not return one
+        integer label per row.
     """
     if not callable(getattr(model, "predict", None)):
         raise TypeError(f"model must have a predict method; got {type(model).__name__}")
@@ -183,11 +239,36 @@ def _check_stats(stats: Any, name: str = "stats") -> list[Mapping[str, Any]]:
     return list(stats)
 
 
-def layer_histograms(stats: Any, *, which: str = "activation", columns: int = 5, title: str | None = None) -> Figure:
-    """One histogram per layer of ``layer_stats`` output: the layer outputs (``which="activation"``) or
-    d loss / d output (``which="grad"``), each titled with the layer's name and standard deviation."""
+def layer_histograms(
+    stats: Any, *, which: HistogramKind = "activation", columns: int = 5, title: str | None = None
+) -> Figure:
+    """One histogram per layer of ``layer_stats`` output, each titled with the layer's name and standard deviation.
+
+    Parameters
+    ----------
+    stats : list of dict
+        What ``ferronet.diagnostics.layer_stats`` returns.
+    which : {"activation", "grad"}, default "activation"
+        The layer outputs, or d loss / d output.
+    columns : int, default 5
+        Histograms per row, 1 to 50.
+    title : str, optional
+        The figure's title (by default it says what is shown).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The grid of histograms.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+    TypeError, ValueError
+        If ``stats`` is not a non-empty ``layer_stats`` list, or an argument is not allowed.
+    """
     rows = _check_stats(stats)
-    which = check_choice(which, "which", ("activation", "grad"))
+    check_choice(which, "which", ("activation", "grad"))
     columns = check_int(columns, "columns", minimum=1, maximum=50)
     columns = min(columns, len(rows))
     lines = math.ceil(len(rows) / columns)
@@ -222,8 +303,27 @@ def _per_dense_block(rows: list[Mapping[str, Any]]) -> tuple[list[float], list[f
 def layer_std(runs: Any, *, title: str | None = None) -> Figure:
     """Standard deviation of each Dense block's output and of its weight gradient against depth, on log scales.
 
-    ``runs`` is one ``layer_stats`` list or a dict ``{label: layer_stats list}`` to compare networks (a block is a
-    Dense layer with the BatchNorm/Activation/Dropout layers after it, so nets with and without BatchNorm align).
+    A block is a Dense layer with the BatchNorm/Activation/Dropout layers after it, so networks with and without
+    BatchNorm align. Zeros, which a log axis cannot show, are left out.
+
+    Parameters
+    ----------
+    runs : list of dict, or dict of str to list of dict
+        One ``layer_stats`` list, or ``{label: layer_stats list}`` to compare networks (one line each).
+    title : str, optional
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels: block output std and weight-gradient std against depth.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+    TypeError, ValueError
+        If a run is not a ``layer_stats`` list or has no Dense layer, or ``runs`` is empty.
     """
     labelled = dict(runs) if isinstance(runs, Mapping) else {"": runs}
     if not labelled:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ._names import keywords
+from ._types import FloatDType
 from ._validation import (
     MAX_SEED,
     as_array,
@@ -28,12 +29,32 @@ from ._validation import (
 __all__ = ["Standardizer", "one_hot", "standardize", "train_test_split"]
 
 
-def one_hot(y: Any, n_classes: int | None = None, dtype: Any = "float32") -> np.ndarray:
+def one_hot(y: Any, n_classes: int | None = None, dtype: FloatDType = "float32") -> np.ndarray:
     """Integer labels of shape (n,) as a one-hot matrix of shape (n, n_classes).
 
-    ``n_classes=None`` uses ``max(y) + 1``. Labels must be whole numbers in ``0..n_classes-1``; ``dtype`` is
-    ``"float32"`` (the default) or ``"float64"``.
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Class labels: whole numbers in ``0..n_classes-1``.
+    n_classes : int, optional
+        The number of columns; None uses ``max(y) + 1`` (and needs a non-empty ``y``).
+    dtype : {"float32", "float64"}, default "float32"
+        The result's dtype.
 
+    Returns
+    -------
+    numpy.ndarray of shape (n, n_classes)
+        1 in each row's label column, 0 elsewhere.
+
+    Raises
+    ------
+    TypeError
+        If ``y`` does not hold numbers, or ``dtype`` is not a dtype.
+    ValueError
+        If ``y`` is not 1-D, holds negative, non-integer or too large labels, or ``dtype`` is not float32/float64.
+
+    Examples
+    --------
     >>> one_hot([0, 2, 1], 3)
     array([[1., 0., 0.],
            [0., 0., 1.],
@@ -109,8 +130,31 @@ def standardize(X: Any, axis: int | None = 0, eps: float = 0.0) -> np.ndarray:
     no division by zero and no warnings. float32 input stays float32 (the statistics are computed in float64);
     any other numeric input becomes float64. NaN or infinity raises ``ValueError``.
 
-    For statistics you can reuse on new data (a test set), use :class:`Standardizer`.
+    For statistics you can reuse on new data (a test set), use ``Standardizer``.
 
+    Parameters
+    ----------
+    X : array-like
+        Numbers, at least 1-D, finite.
+    axis : int or None, default 0
+        The axis along which mean and std are computed (0: per column); None uses the whole array.
+    eps : float, default 0.0
+        Slices whose standard deviation is at most ``eps`` count as constant; >= 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new array of ``X``'s shape: float32 for float32 input, float64 otherwise.
+
+    Raises
+    ------
+    TypeError
+        If ``X`` does not hold numbers.
+    ValueError
+        If ``X`` is a scalar, empty along ``axis``, or holds NaN or infinity, or ``axis``/``eps`` is out of range.
+
+    Examples
+    --------
     >>> standardize([[1.0, 5.0], [3.0, 5.0]])
     array([[-1.,  0.],
            [ 1.,  0.]])
@@ -140,6 +184,15 @@ class Standardizer:
     ``with_mean=False`` / ``with_std=False`` skip centring / scaling (``mean_`` / ``scale_`` are then None).
     Outputs are float32 for float32 input, float64 otherwise.
 
+    Parameters
+    ----------
+    with_mean : bool, default True
+        Centre the data (False: ``mean_`` is None).
+    with_std : bool, default True
+        Scale to unit variance (False: ``scale_`` and ``var_`` are None).
+
+    Examples
+    --------
     >>> s = Standardizer().fit([[0.0, 1.0], [2.0, 1.0]])
     >>> s.mean_, s.scale_
     (array([1., 1.]), array([1., 1.]))
@@ -160,7 +213,25 @@ class Standardizer:
         return check_features(array, "X", np.dtype(dtype))
 
     def fit(self, X: Any, y: Any = None) -> Standardizer:
-        """Learn the per-column mean and scale of ``X`` (n_samples, n_features); ``y`` is ignored."""
+        """Learn the per-column mean and scale of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Finite numbers.
+        y : None
+            Ignored (scikit-learn's signature).
+
+        Returns
+        -------
+        Standardizer
+            The fitted standardizer itself.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``X`` is not a non-empty finite 2-D array, or ``with_mean``/``with_std`` is not a bool.
+        """
         with_mean = check_bool(self.with_mean, "with_mean")
         with_std = check_bool(self.with_std, "with_std")
         matrix = self._matrix(X)
@@ -184,7 +255,24 @@ class Standardizer:
         return matrix
 
     def transform(self, X: Any) -> np.ndarray:
-        """``(X - mean_) / scale_`` as a new array."""
+        """``(X - mean_) / scale_`` as a new array.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Finite numbers with as many features as the fitted data.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 for float32 input, float64 otherwise.
+
+        Raises
+        ------
+        ValueError
+            If the standardizer is not fitted, ``X`` has another number of features or is not finite, or the
+            result is beyond the dtype's range.
+        """
         matrix = self._check_fitted(X)
         with np.errstate(over="ignore", invalid="ignore"):
             result = matrix.astype(np.float64)
@@ -195,11 +283,41 @@ class Standardizer:
             return _representable(result, matrix.dtype, "transform")
 
     def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
-        """``fit(X)`` then ``transform(X)``."""
+        """``fit(X)`` then ``transform(X)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Finite numbers.
+        y : None
+            Ignored (scikit-learn's signature).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``X`` standardized with its own statistics.
+        """
         return self.fit(X).transform(X)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
-        """``X * scale_ + mean_``: back to the original units."""
+        """``X * scale_ + mean_``: back to the original units.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Standardized data.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 for float32 input, float64 otherwise.
+
+        Raises
+        ------
+        ValueError
+            If the standardizer is not fitted, ``X`` has another number of features or is not finite, or the
+            result is beyond the dtype's range.
+        """
         matrix = self._check_fitted(X)
         with np.errstate(over="ignore", invalid="ignore"):
             result = matrix.astype(np.float64)
@@ -247,6 +365,42 @@ def train_test_split(
     proportions both sets keep: each class is split in proportion, rounded so the sizes add up). The rows drawn
     for a seed are ferronet's, not scikit-learn's.
 
+    Parameters
+    ----------
+    X : array-like
+        Samples, one row per sample.
+    y : array-like
+        Targets, as many rows as ``X``.
+    test_fraction : float, default 0.2
+        The fraction of rows in the test set, in ``(0, 1)``.
+    seed : int or None, default 0
+        Seeds the permutation; None takes fresh entropy.
+    shuffle : bool, default True
+        Permute the rows before splitting.
+    test_size : float or int, optional
+        scikit-learn's: the test set as a fraction in ``(0, 1)`` or a number of rows (instead of ``test_fraction``).
+    train_size : float or int, optional
+        scikit-learn's: the training set as a fraction or a number of rows; given alone, the test set is the rest.
+    random_state : int or None, optional
+        scikit-learn's name for ``seed``.
+    stratify : array-like, optional
+        Labels whose proportions both sets keep (needs ``shuffle=True``).
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test : numpy.ndarray
+        The rows of ``X`` and ``y`` in each set.
+
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type.
+    ValueError
+        If ``X`` and ``y`` have different numbers of rows, or a set would be empty.
+
+    Examples
+    --------
+    >>> import numpy as np
     >>> X_train, X_test, y_train, y_test = train_test_split(np.arange(20).reshape(10, 2), np.arange(10))
     >>> X_train.shape, X_test.shape
     ((8, 2), (2, 2))

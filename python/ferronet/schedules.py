@@ -28,9 +28,25 @@ def _power(base: float, exponent: float) -> float:
 
 
 class Schedule(ABC):
+    """Base class of the learning-rate schedules: a callable ``(epoch, lr0) -> lr`` that ``fit`` calls once per
+    epoch (any such callable works as a schedule too)."""
+
     @abstractmethod
     def __call__(self, epoch: int, lr0: float) -> float:
-        """The learning rate of epoch ``epoch`` (0-based) given the initial rate ``lr0``."""
+        """The learning rate of epoch ``epoch`` given the optimizer's rate ``lr0``.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch index (continuing across ``fit`` calls).
+        lr0 : float
+            The optimizer's ``lr``.
+
+        Returns
+        -------
+        float
+            The rate for this epoch.
+        """
 
     def __repr__(self) -> str:
         args = ", ".join(f"{key}={value!r}" for key, value in vars(self).items())
@@ -38,7 +54,25 @@ class Schedule(ABC):
 
 
 class StepDecay(Schedule):
-    """``lr0 * factor ** (epoch // every)``: e.g. halve the rate every epoch (factor=0.5, every=1)."""
+    """``lr0 * factor ** (epoch // every)``: e.g. halve the rate every epoch (factor=0.5, every=1).
+
+    Parameters
+    ----------
+    factor : float, default 0.5
+        The multiplier applied every ``every`` epochs; > 0 (above 1 the rate grows).
+    every : int, default 1
+        Epochs between two steps; >= 1.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type or range.
+
+    Examples
+    --------
+    >>> [StepDecay(factor=0.5, every=2)(epoch, 1.0) for epoch in range(5)]
+    [1.0, 1.0, 0.5, 0.5, 0.25]
+    """
 
     @keywords()
     def __init__(self, factor: float = 0.5, every: int = 1):
@@ -46,33 +80,119 @@ class StepDecay(Schedule):
         self.every = check_int(every, "every", minimum=1)
 
     def __call__(self, epoch: int, lr0: float) -> float:
+        """The learning rate of epoch ``epoch`` given the optimizer's rate ``lr0``.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch index (continuing across ``fit`` calls).
+        lr0 : float
+            The optimizer's ``lr``.
+
+        Returns
+        -------
+        float
+            The rate for this epoch (``lr0 * factor ** (epoch // every)``).
+        """
         return float(lr0) * _power(self.factor, epoch // self.every)
 
 
 class InverseTimeDecay(Schedule):
-    """``lr0 / (1 + decay * epoch)``."""
+    """``lr0 / (1 + decay * epoch)``.
+
+    Parameters
+    ----------
+    decay : float
+        The decay per epoch; >= 0 (0 keeps the rate constant).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``decay`` is not a finite number >= 0.
+    """
 
     @keywords()
     def __init__(self, decay: float):
         self.decay = check_float(decay, "decay", minimum=0.0)
 
     def __call__(self, epoch: int, lr0: float) -> float:
+        """The learning rate of epoch ``epoch`` given the optimizer's rate ``lr0``.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch index (continuing across ``fit`` calls).
+        lr0 : float
+            The optimizer's ``lr``.
+
+        Returns
+        -------
+        float
+            The rate for this epoch (``lr0 / (1 + decay * epoch)``).
+        """
         return float(lr0) / (1.0 + self.decay * epoch)
 
 
 class ExponentialDecay(Schedule):
-    """``lr0 * gamma ** epoch``."""
+    """``lr0 * gamma ** epoch``.
+
+    Parameters
+    ----------
+    gamma : float
+        The multiplier per epoch; > 0.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``gamma`` is not a finite number > 0.
+    """
 
     @keywords()
     def __init__(self, gamma: float):
         self.gamma = check_float(gamma, "gamma", minimum=0.0, min_inclusive=False)
 
     def __call__(self, epoch: int, lr0: float) -> float:
+        """The learning rate of epoch ``epoch`` given the optimizer's rate ``lr0``.
+
+        Parameters
+        ----------
+        epoch : int
+            The 0-based epoch index (continuing across ``fit`` calls).
+        lr0 : float
+            The optimizer's ``lr``.
+
+        Returns
+        -------
+        float
+            The rate for this epoch (``lr0 * gamma ** epoch``).
+        """
         return float(lr0) * _power(self.gamma, epoch)
 
 
 def learning_rate(schedule: object, epoch: int, lr0: float) -> float:
-    """Evaluate a schedule (or None: constant) and check that the result is a usable rate."""
+    """Evaluate a schedule and check that the result is a usable rate (what ``fit`` does every epoch).
+
+    Parameters
+    ----------
+    schedule : Schedule, callable (epoch, lr0) -> lr, or None
+        The schedule; None keeps the rate constant.
+    epoch : int
+        The 0-based epoch index, >= 0.
+    lr0 : float
+        The optimizer's rate, >= 0.
+
+    Returns
+    -------
+    float
+        ``schedule(epoch, lr0)`` (``lr0`` for None).
+
+    Raises
+    ------
+    TypeError
+        If ``schedule`` is not callable or returns something that is not a number.
+    ValueError
+        If ``epoch`` or ``lr0`` is out of range, or the rate returned is negative, NaN or infinite.
+    """
     epoch = check_int(epoch, "epoch", minimum=0)
     lr0 = check_float(lr0, "lr0", minimum=0.0)
     if schedule is None:
@@ -82,3 +202,6 @@ def learning_rate(schedule: object, epoch: int, lr0: float) -> float:
             f"schedule must be a ferronet.schedules.Schedule or a callable (epoch, lr0) -> lr; got {type(schedule).__name__}"
         )
     return check_float(schedule(epoch, lr0), f"the learning rate the schedule returned for epoch {epoch}", minimum=0.0)
+
+
+__all__ = ["ExponentialDecay", "InverseTimeDecay", "Schedule", "StepDecay", "learning_rate"]

@@ -77,7 +77,7 @@ import os
 import warnings
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 try:
     import scipy.optimize
@@ -98,6 +98,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _files, _sklearn_state
 from ._names import keywords
+from ._types import (
+    ActivationName,
+    ClassWeight,
+    DTypeName,
+    LearningRateName,
+    LossName,
+    RegressorLoss,
+    SklearnActivation,
+    SolverName,
+)
 from ._validation import check_bool, check_choice, check_float, check_int, check_sample_weight
 from .layers import Activation, BatchNorm, Dense, Dropout
 from .model import Sequential
@@ -107,7 +117,7 @@ if TYPE_CHECKING:  # typing.Self is Python 3.11+; annotations are not evaluated 
     from typing_extensions import Self
 
 #: scikit-learn's activation names → ours.
-ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+ACTIVATIONS: dict[str, ActivationName] = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 SOLVERS = ("lbfgs", "sgd", "adam")
 #: The solvers that train epoch by epoch on batches (and have ``partial_fit``).
 STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -116,7 +126,7 @@ STOCHASTIC_SOLVERS = ("sgd", "adam")
 SPARSE_FORMATS = ["csr", "csc"]
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 #: Output activation (scikit-learn's name) → (our last activation, our loss).
-HEADS = {
+HEADS: dict[str, tuple[ActivationName, LossName]] = {
     "softmax": ("softmax", "softmax_cross_entropy"),
     "logistic": ("sigmoid", "binary_cross_entropy"),
     "identity": ("linear", "mse"),
@@ -183,12 +193,12 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
     def __init__(
         self,
         hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
+        activation: SklearnActivation = "relu",
         *,
-        solver: str = "adam",
+        solver: SolverName = "adam",
         alpha: float = 0.0001,
-        batch_size: Any = "auto",
-        learning_rate: str = "constant",
+        batch_size: int | Literal["auto"] = "auto",
+        learning_rate: LearningRateName = "constant",
         learning_rate_init: float = 0.001,
         power_t: float = 0.5,
         max_iter: int = 200,
@@ -208,7 +218,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         max_fun: int = 15000,
         dropout: float = 0.0,
         batch_norm: bool = False,
-        dtype: str | None = None,
+        dtype: DTypeName | None = None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -372,7 +382,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         if self.out_activation_ == "softmax":
             self.n_outputs_ = len(self.classes_)
         self.n_layers_ = len(sizes) + 2
-        dtype = self.dtype or (X.dtype.name if X.dtype == np.float32 else "float64")
+        dtype = cast(DTypeName, self.dtype or (X.dtype.name if X.dtype == np.float32 else "float64"))
         activation = ACTIVATIONS[self.activation]
         layers: list[Any] = []
         for size in sizes:
@@ -778,6 +788,16 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
     def load(cls, path: str | os.PathLike[str]) -> Self:
         """The estimator that ``save`` wrote to ``path`` (see ``ferronet.sklearn.load``).
 
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A model file written by ``save``.
+
+        Returns
+        -------
+        MLPClassifier or MLPRegressor
+            A fitted estimator of this class.
+
         Raises
         ------
         ValueError
@@ -800,19 +820,129 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     Parameters and attributes as ``sklearn.neural_network.MLPClassifier`` (see the module docstring for the
     differences), plus ``dropout`` (after each hidden layer), ``batch_norm`` (BatchNorm between each hidden Dense
     layer and its activation), ``dtype`` ("float32", "float64" or None: X's float32, else float64) and
-    ``class_weight`` (None, "balanced" or {class: weight}; multiplies ``sample_weight``).
+    ``class_weight`` (None, "balanced" or {class: weight}; multiplies ``sample_weight``). Parameters are checked
+    by ``fit``, as scikit-learn does.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int, default (100,)
+        The width of each hidden layer.
+    activation : {"identity", "logistic", "tanh", "relu"}, default "relu"
+        The hidden layers' activation (ferronet's linear, sigmoid, tanh, relu).
+    solver : {"lbfgs", "sgd", "adam"}, default "adam"
+        ``"sgd"`` and ``"adam"`` train epoch by epoch on batches (and have ``partial_fit``); ``"lbfgs"`` runs
+        scipy's L-BFGS-B on the full-batch objective, as scikit-learn does.
+    alpha : float, default 0.0001
+        The L2 penalty, ``0.5 * alpha * ||W||^2`` divided by the batch's total sample weight; >= 0.
+    batch_size : int or "auto", default "auto"
+        Rows per batch of the stochastic solvers; ``"auto"`` is ``min(200, n_samples)``, larger sizes are clipped
+        to ``n_samples`` with a warning (with ``batch_norm``, moved to the nearest size that leaves no one-row batch).
+    learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
+        The rate schedule of ``solver="sgd"``: constant, ``learning_rate_init / (t_ + 1) ** power_t``, or divided by
+        5 whenever the loss (or validation score) stops improving.
+    learning_rate_init : float, default 0.001
+        The initial learning rate of the stochastic solvers; > 0.
+    power_t : float, default 0.5
+        The exponent of ``learning_rate="invscaling"``; >= 0.
+    max_iter : int, default 200
+        Epochs of the stochastic solvers, iterations of L-BFGS.
+    shuffle : bool, default True
+        Shuffle the rows every epoch (stochastic solvers).
+    random_state : int, RandomState or None, default None
+        Seeds the initial weights (drawn as scikit-learn draws them), the early-stopping split, and the engine's
+        shuffles and dropout masks.
+    tol : float, default 1e-4
+        The improvement below which an epoch counts as no progress (or L-BFGS's ``gtol``).
+    verbose : bool or int, default False
+        Print the loss of each epoch.
+    warm_start : bool, default False
+        Continue from the previous fit's weights instead of starting over.
+    momentum : float, default 0.9
+        The momentum of ``solver="sgd"``, in [0, 1).
+    nesterovs_momentum : bool, default True
+        Nesterov momentum for ``solver="sgd"``.
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the rows and stop when the validation score has not improved by ``tol``
+        for ``n_iter_no_change`` epochs, keeping the best weights (stochastic solvers).
+    validation_fraction : float, default 0.1
+        The held-out fraction for ``early_stopping``, in [0, 1).
+    beta_1 : float, default 0.9
+        Adam's first-moment decay, in [0, 1).
+    beta_2 : float, default 0.999
+        Adam's second-moment decay, in [0, 1).
+    epsilon : float, default 1e-8
+        Adam's epsilon; > 0.
+    n_iter_no_change : int, default 10
+        Epochs without improvement of more than ``tol`` before stopping (or, adaptive, dividing the rate); may be
+        ``numpy.inf``.
+    max_fun : int, default 15000
+        The most function evaluations of L-BFGS.
+    dropout : float, default 0.0
+        ferronet's: the drop probability of a Dropout layer after each hidden layer, in [0, 1) (not with
+        ``"lbfgs"``).
+    batch_norm : bool, default False
+        ferronet's: BatchNorm between each hidden Dense layer and its activation (not with ``"lbfgs"``).
+    dtype : {"float32", "float64"} or None, default None
+        ferronet's: the float type of training; None computes in X's dtype when it is float32, else float64.
+    class_weight : None, "balanced", dict or list of dict, default None
+        ferronet's: weights multiplying ``sample_weight`` per class: ``{class: weight}``, ``"balanced"`` (inversely
+        proportional to the class frequencies; not with ``partial_fit``), or one dict per output for multilabel
+        targets.
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray
+        The class labels (or, multilabel, the output indices).
+    coefs_ : list of numpy.ndarray
+        The Dense layers' weight matrices, (fan_in, fan_out) each.
+    intercepts_ : list of numpy.ndarray
+        The Dense layers' biases.
+    loss_ : float
+        scikit-learn's objective at the end of the last epoch (or L-BFGS's last value).
+    loss_curve_ : list of float
+        The objective per epoch (stochastic solvers).
+    best_loss_ : float or None
+        The best training loss (None with ``early_stopping``).
+    validation_scores_ : list of float or None
+        The validation score per epoch with ``early_stopping``.
+    best_validation_score_ : float or None
+        The best validation score with ``early_stopping``.
+    t_ : int
+        Samples seen by the stochastic solvers.
+    n_features_in_ : int
+        The number of features seen by ``fit``.
+    feature_names_in_ : numpy.ndarray
+        The column names of a DataFrame X.
+    n_iter_ : int
+        Epochs (or L-BFGS iterations) run.
+    n_layers_ : int
+        Layers, input and output included.
+    n_outputs_ : int
+        Output units.
+    model_ : Sequential
+        The trained ferronet network.
+    out_activation_ : str
+        ``"softmax"`` (several classes) or ``"logistic"`` (binary or multilabel).
+
+    Examples
+    --------
+    >>> from ferronet.sklearn import MLPClassifier
+    >>> X, y = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [0, 1, 1, 0]
+    >>> clf = MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0).fit(X, y)
+    >>> clf.predict(X).shape
+    (4,)
     """
 
     @keywords()
     def __init__(
         self,
         hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
+        activation: SklearnActivation = "relu",
         *,
-        solver: str = "adam",
+        solver: SolverName = "adam",
         alpha: float = 0.0001,
-        batch_size: Any = "auto",
-        learning_rate: str = "constant",
+        batch_size: int | Literal["auto"] = "auto",
+        learning_rate: LearningRateName = "constant",
         learning_rate_init: float = 0.001,
         power_t: float = 0.5,
         max_iter: int = 200,
@@ -832,8 +962,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         max_fun: int = 15000,
         dropout: float = 0.0,
         batch_norm: bool = False,
-        dtype: str | None = None,
-        class_weight: Any = None,
+        dtype: DTypeName | None = None,
+        class_weight: ClassWeight = None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -980,16 +1110,49 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return np.asarray(self._label_binarizer.inverse_transform(scores.ravel() if self.n_outputs_ == 1 else scores))
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predicted class labels (an indicator matrix for multilabel targets)."""
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        numpy.ndarray
+            Labels from ``classes_``, shape (n_samples,); an indicator matrix for multilabel targets.
+        """
         return self._predict(self._check_X(X))
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities in the order of ``classes_`` ((n, 2) for binary problems)."""
+        """Class probabilities in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_classes)
+            (n, 2) for binary problems; per-output probabilities for multilabel targets.
+        """
         scores = self._scores(self._check_X(X))
         return np.hstack([1 - scores, scores]) if self.n_outputs_ == 1 else scores
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """The logarithm of ``predict_proba``."""
+        """The logarithm of ``predict_proba``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_samples, n_classes)
+            ``log(predict_proba(X))`` (``-inf`` where a probability is 0).
+        """
         with np.errstate(divide="ignore"):
             return np.asarray(np.log(self.predict_proba(X)))
 
@@ -1003,19 +1166,117 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     Parameters and attributes as ``sklearn.neural_network.MLPRegressor`` (``loss="squared_error"`` or
     ``"poisson"``; see the module docstring), plus ``dropout``, ``batch_norm`` and ``dtype``. Targets may have
     several outputs; with ``loss="poisson"`` they must be >= 0 and ``predict`` returns ``exp`` of the last layer.
+    Parameters are checked by ``fit``, as scikit-learn does.
+
+    Parameters
+    ----------
+    loss : {"squared_error", "poisson"}, default "squared_error"
+        The loss; ``"poisson"`` is half the Poisson deviance with an ``exp`` output (targets >= 0).
+    hidden_layer_sizes : int or sequence of int, default (100,)
+        The width of each hidden layer.
+    activation : {"identity", "logistic", "tanh", "relu"}, default "relu"
+        The hidden layers' activation (ferronet's linear, sigmoid, tanh, relu).
+    solver : {"lbfgs", "sgd", "adam"}, default "adam"
+        ``"sgd"`` and ``"adam"`` train epoch by epoch on batches (and have ``partial_fit``); ``"lbfgs"`` runs
+        scipy's L-BFGS-B on the full-batch objective, as scikit-learn does.
+    alpha : float, default 0.0001
+        The L2 penalty, ``0.5 * alpha * ||W||^2`` divided by the batch's total sample weight; >= 0.
+    batch_size : int or "auto", default "auto"
+        Rows per batch of the stochastic solvers; ``"auto"`` is ``min(200, n_samples)``, larger sizes are clipped
+        to ``n_samples`` with a warning (with ``batch_norm``, moved to the nearest size that leaves no one-row batch).
+    learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
+        The rate schedule of ``solver="sgd"``: constant, ``learning_rate_init / (t_ + 1) ** power_t``, or divided by
+        5 whenever the loss (or validation score) stops improving.
+    learning_rate_init : float, default 0.001
+        The initial learning rate of the stochastic solvers; > 0.
+    power_t : float, default 0.5
+        The exponent of ``learning_rate="invscaling"``; >= 0.
+    max_iter : int, default 200
+        Epochs of the stochastic solvers, iterations of L-BFGS.
+    shuffle : bool, default True
+        Shuffle the rows every epoch (stochastic solvers).
+    random_state : int, RandomState or None, default None
+        Seeds the initial weights (drawn as scikit-learn draws them), the early-stopping split, and the engine's
+        shuffles and dropout masks.
+    tol : float, default 1e-4
+        The improvement below which an epoch counts as no progress (or L-BFGS's ``gtol``).
+    verbose : bool or int, default False
+        Print the loss of each epoch.
+    warm_start : bool, default False
+        Continue from the previous fit's weights instead of starting over.
+    momentum : float, default 0.9
+        The momentum of ``solver="sgd"``, in [0, 1).
+    nesterovs_momentum : bool, default True
+        Nesterov momentum for ``solver="sgd"``.
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the rows and stop when the validation score has not improved by ``tol``
+        for ``n_iter_no_change`` epochs, keeping the best weights (stochastic solvers).
+    validation_fraction : float, default 0.1
+        The held-out fraction for ``early_stopping``, in [0, 1).
+    beta_1 : float, default 0.9
+        Adam's first-moment decay, in [0, 1).
+    beta_2 : float, default 0.999
+        Adam's second-moment decay, in [0, 1).
+    epsilon : float, default 1e-8
+        Adam's epsilon; > 0.
+    n_iter_no_change : int, default 10
+        Epochs without improvement of more than ``tol`` before stopping (or, adaptive, dividing the rate); may be
+        ``numpy.inf``.
+    max_fun : int, default 15000
+        The most function evaluations of L-BFGS.
+    dropout : float, default 0.0
+        ferronet's: the drop probability of a Dropout layer after each hidden layer, in [0, 1) (not with
+        ``"lbfgs"``).
+    batch_norm : bool, default False
+        ferronet's: BatchNorm between each hidden Dense layer and its activation (not with ``"lbfgs"``).
+    dtype : {"float32", "float64"} or None, default None
+        ferronet's: the float type of training; None computes in X's dtype when it is float32, else float64.
+
+    Attributes
+    ----------
+    coefs_ : list of numpy.ndarray
+        The Dense layers' weight matrices, (fan_in, fan_out) each.
+    intercepts_ : list of numpy.ndarray
+        The Dense layers' biases.
+    loss_ : float
+        scikit-learn's objective at the end of the last epoch (or L-BFGS's last value).
+    loss_curve_ : list of float
+        The objective per epoch (stochastic solvers).
+    best_loss_ : float or None
+        The best training loss (None with ``early_stopping``).
+    validation_scores_ : list of float or None
+        The validation score per epoch with ``early_stopping``.
+    best_validation_score_ : float or None
+        The best validation score with ``early_stopping``.
+    t_ : int
+        Samples seen by the stochastic solvers.
+    n_features_in_ : int
+        The number of features seen by ``fit``.
+    feature_names_in_ : numpy.ndarray
+        The column names of a DataFrame X.
+    n_iter_ : int
+        Epochs (or L-BFGS iterations) run.
+    n_layers_ : int
+        Layers, input and output included.
+    n_outputs_ : int
+        Output units.
+    model_ : Sequential
+        The trained ferronet network.
+    out_activation_ : str
+        ``"identity"``, or ``"exp"`` for ``loss="poisson"``.
     """
 
     @keywords()
     def __init__(
         self,
-        loss: str = "squared_error",
+        loss: RegressorLoss = "squared_error",
         hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
+        activation: SklearnActivation = "relu",
         *,
-        solver: str = "adam",
+        solver: SolverName = "adam",
         alpha: float = 0.0001,
-        batch_size: Any = "auto",
-        learning_rate: str = "constant",
+        batch_size: int | Literal["auto"] = "auto",
+        learning_rate: LearningRateName = "constant",
         learning_rate_init: float = 0.001,
         power_t: float = 0.5,
         max_iter: int = 200,
@@ -1035,7 +1296,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         max_fun: int = 15000,
         dropout: float = 0.0,
         batch_norm: bool = False,
-        dtype: str | None = None,
+        dtype: DTypeName | None = None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -1119,7 +1380,18 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return np.asarray(self._model.predict(X))
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predicted values: shape (n,) for one output, (n, n_outputs) otherwise."""
+        """Predicted values.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (n,) for one output, (n, n_outputs) otherwise (the means ``exp(output)`` for ``loss="poisson"``).
+        """
         return self._predict(self._check_X(X))
 
     def _score(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> float:

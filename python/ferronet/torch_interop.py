@@ -3,16 +3,12 @@
 
 PyTorch is not a ferronet dependency: install it yourself to use this module. The layers map one to one:
 
-=====================================  ==================================================================
-ferronet                               torch.nn
-=====================================  ==================================================================
-``Dense(units, activation)``           ``Linear`` (weight = W.T, bias = b), then the activation module
-activation relu / leaky_relu / ...     ``ReLU`` / ``LeakyReLU(0.01)`` / ``Sigmoid`` / ``Tanh`` /
-                                       ``Softmax(dim=1)`` (last layer only); linear: none (``Identity``
-                                       for a standalone ``Activation("linear")``)
-``BatchNorm(momentum, eps)``           ``BatchNorm1d(momentum=1 - momentum, eps)`` with the running statistics
-``Dropout(p)``                         ``Dropout(p)``
-=====================================  ==================================================================
+| ferronet | torch.nn |
+| --- | --- |
+| ``Dense(units, activation)`` | ``Linear`` (weight = W.T, bias = b), then the activation module |
+| activation relu / leaky_relu / sigmoid / tanh / softmax / linear | ``ReLU`` / ``LeakyReLU(0.01)`` / ``Sigmoid`` / ``Tanh`` / ``Softmax(dim=1)`` (last layer only) / none (``Identity`` for a standalone ``Activation("linear")``) |
+| ``BatchNorm(momentum, eps)`` | ``BatchNorm1d(momentum=1 - momentum, eps)`` with the running statistics |
+| ``Dropout(p)`` | ``Dropout(p)`` |
 
 Weights are copied bit for bit, in the model's dtype (float32 or float64). The torch module computes what
 ``Sequential.forward`` does: a last softmax or sigmoid is applied even when ferronet fuses it into the loss.
@@ -21,7 +17,7 @@ Weights are copied bit for bit, in the model's dtype (float32 or float64). The t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -32,6 +28,7 @@ except ImportError:  # pragma: no cover - exercised only without torch
         "ferronet.torch_interop needs PyTorch, which ferronet does not install: pip install torch"
     ) from None
 
+from ._types import ActivationName, DTypeName, FloatDType, LossName
 from ._validation import check_choice, check_dtype, check_int
 from .activations import LEAKY_RELU_SLOPE
 from .layers import Activation, BatchNorm, Dense, Dropout, Layer
@@ -43,7 +40,7 @@ if TYPE_CHECKING:  # the model calls this module, not the reverse
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 #: torch activation module classes and the ferronet activation each stands for.
-ACTIVATION_MODULES: dict[type, str] = {
+ACTIVATION_MODULES: dict[type, ActivationName] = {
     torch.nn.ReLU: "relu",
     torch.nn.LeakyReLU: "leaky_relu",
     torch.nn.Sigmoid: "sigmoid",
@@ -122,21 +119,35 @@ def _activation_module(name: str) -> torch.nn.Module:
 
 @dataclass(frozen=True)
 class TorchModel:
-    """What ``from_torch_layers`` read from a torch module: a Sequential's arguments and its weights."""
+    """What ``from_torch_layers`` read from a torch module: a Sequential's arguments and its weights.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        The ferronet layers.
+    weights : list of dict
+        Their parameters, in ``Sequential.get_weights`` form.
+    input_dim : int
+        The input width.
+    loss : {"softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge", "poisson"}
+        The loss given or inferred.
+    dtype : {"float32", "float64"}
+        The model's dtype.
+    """
 
     layers: list[Layer]
     weights: list[dict[str, np.ndarray]]
     input_dim: int
-    loss: str
-    dtype: str
+    loss: LossName
+    dtype: DTypeName
 
 
 def from_torch_layers(
     module: torch.nn.Sequential,
     *,
-    loss: str | None = None,
+    loss: LossName | None = None,
     input_dim: int | None = None,
-    dtype: str | None = None,
+    dtype: FloatDType | None = None,
 ) -> TorchModel:
     """The layers and weights of a ``torch.nn.Sequential`` (what ``Sequential.from_torch`` builds a model from).
 
@@ -149,8 +160,8 @@ def from_torch_layers(
     module : torch.nn.Sequential
         Made of Linear, ReLU, LeakyReLU (negative_slope 0.01 only), Sigmoid, Tanh, Identity, BatchNorm1d (tracking
         running statistics, momentum in (0, 1)), Dropout and, as the last module only, Softmax over dim 1.
-    loss : str, optional
-        One of ``ferronet.losses.LOSSES``. By default the last activation decides: softmax → softmax cross-entropy,
+    loss : {"softmax_cross_entropy", "mse", "binary_cross_entropy", "hinge", "poisson"}, optional
+        By default the last activation decides: softmax → softmax cross-entropy,
         sigmoid → binary cross-entropy, none → mse.
     input_dim : int, optional
         Checked against the width of the first Linear (or BatchNorm1d); taken from it when omitted.
@@ -223,7 +234,9 @@ def from_torch_layers(
             )
         loss = LOSS_FOR_LAST_ACTIVATION[last]
     assert input_dim is not None  # a Linear was found above
-    return TorchModel(layers=layers, weights=weights, input_dim=input_dim, loss=loss, dtype=model_dtype)
+    return TorchModel(
+        layers=layers, weights=weights, input_dim=input_dim, loss=loss, dtype=cast(DTypeName, model_dtype)
+    )
 
 
 def _is_sequential(module: Any) -> bool:
@@ -276,7 +289,7 @@ def _linear_weights(linear: torch.nn.Linear, dtype: str) -> dict[str, np.ndarray
     return {"W": W, "b": b}
 
 
-def _activation_name(child: torch.nn.Module, *, last: bool, where: str) -> str:
+def _activation_name(child: torch.nn.Module, *, last: bool, where: str) -> ActivationName:
     name = ACTIVATION_MODULES[type(child)]
     if name == "leaky_relu" and child.negative_slope != LEAKY_RELU_SLOPE:
         raise ValueError(

@@ -25,9 +25,37 @@ def gradient_check(
 
     Runs on a float64 copy of the model (the original is untouched), in training mode: the objective is the one
     ``gradients`` differentiates (data loss + penalty, masks of the current step, BatchNorm batch statistics).
-    ``max_entries`` caps how many entries of each parameter are checked (None: all), drawn with ``seed``.
-    The error of an entry is ``|analytic - numeric| / max(|analytic|, |numeric|, floor)``: the floor keeps gradients
-    that are (nearly) zero from turning finite-difference noise (~1e-10 in float64) into large relative errors.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+    X : array-like of shape (n_samples, n_features)
+        The batch.
+    y : array-like
+        Its targets, as ``fit`` takes them.
+    sample_weight : array-like of shape (n_samples,), optional
+        Non-negative weights of the samples in the loss.
+    eps : float, default 1e-5
+        The step of the central differences ``(f(w + eps) - f(w - eps)) / (2 eps)``; > 0.
+    max_entries : int or None, default 50
+        How many entries of each parameter are checked, drawn with ``seed`` (None: all).
+    seed : int, default 0
+        Seeds the choice of entries.
+    floor : float, default 1e-4
+        The error of an entry is ``|analytic - numeric| / max(|analytic|, |numeric|, floor)``: the floor keeps
+        gradients that are (nearly) zero from turning finite-difference noise (~1e-10 in float64) into large
+        relative errors; > 0.
+
+    Returns
+    -------
+    float
+        The largest error over the entries checked (the tests hold correct gradients to below 1e-5).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument is not valid, or the model is not built.
     """
     eps = check_float(eps, "eps", minimum=0.0, min_inclusive=False)
     floor = check_float(floor, "floor", minimum=0.0, min_inclusive=False)
@@ -61,3 +89,6 @@ def gradient_check(
                 exact = float(grad.reshape(-1)[entry])
                 worst = max(worst, abs(exact - numeric) / max(abs(exact), abs(numeric), floor))
     return worst
+
+
+__all__ = ["gradient_check"]

@@ -48,6 +48,13 @@ class DatasetNotFoundError(FileNotFoundError):
 
     ``places`` lists what was tried, one human-readable line each (directories with their exact paths, URLs
     with the reason they failed); the message repeats them and says how to provide the files.
+
+    Parameters
+    ----------
+    message : str
+        The whole message (``str(error)``).
+    places : sequence of str, default ()
+        The places looked at, kept as ``places``.
     """
 
     def __init__(self, message: str, places: Sequence[str] = ()) -> None:

@@ -38,10 +38,26 @@ def load_digits(return_images: bool = False) -> tuple[np.ndarray, np.ndarray]:
     C. Kaynak, 1998, https://doi.org/10.24432/C50P49, CC BY 4.0; see ``datasets/data/DIGITS_LICENSE.txt``), the
     same data as scikit-learn's ``load_digits``, in the same order. No download is ever needed.
 
-    Returns ``X`` float64 of shape (1797, 64), pixels in row-major order with integer values 0..16 (not scaled;
-    divide by 16 or standardize), and ``y`` int64 labels 0..9. With ``return_images=True``, ``X`` has shape
-    (1797, 8, 8). Each call returns fresh arrays that the caller may modify.
+    Parameters
+    ----------
+    return_images : bool, default False
+        Give ``X`` the shape (1797, 8, 8) instead of (1797, 64).
 
+    Returns
+    -------
+    X : numpy.ndarray
+        float64 of shape (1797, 64), pixels in row-major order with integer values 0..16 (not scaled; divide by 16
+        or standardize). Each call returns fresh arrays that the caller may modify.
+    y : numpy.ndarray
+        int64 labels 0..9, of shape (1797,).
+
+    Raises
+    ------
+    TypeError
+        If ``return_images`` is not a bool.
+
+    Examples
+    --------
     >>> X, y = load_digits()
     >>> X.shape, y.shape, int(X.max())
     ((1797, 64), (1797,), 16)

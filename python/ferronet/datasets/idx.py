@@ -2,7 +2,7 @@
 
 An IDX file is: two zero bytes, a type code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32,
 0x0E float64), the number of dimensions d, then d big-endian uint32 sizes, then the data in C order, big-endian.
-The files are usually distributed gzipped; :func:`read_idx` tells the two apart by the gzip magic bytes, not by
+The files are usually distributed gzipped; ``read_idx`` tells the two apart by the gzip magic bytes, not by
 the file name.
 """
 
@@ -180,11 +180,29 @@ def _as_path(path: Any, name: str = "path") -> Path:
 def read_idx(path: PathLike) -> np.ndarray:
     """Read an IDX file, gzipped or not (detected by its magic bytes), as an array in native byte order.
 
-    Every IDX type is supported: uint8, int8, int16, int32, float32 and float64. A malformed file (short header,
-    nonzero first bytes, unknown type code, data shorter or longer than the header declares, corrupt gzip) raises
-    ``ValueError`` naming the file and the reason; sizes are checked against what the file can hold before any
-    large allocation.
+    Every IDX type is supported: uint8, int8, int16, int32, float32 and float64. Sizes are checked against what
+    the file can hold before any large allocation.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The IDX file, gzipped or not.
+
+    Returns
+    -------
+    numpy.ndarray
+        The array, of the shape and type the header declares, in native byte order.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the file is malformed (short header, nonzero first bytes, unknown type code, data shorter or longer than
+        the header declares, corrupt gzip); the message names the file and the reason.
+
+    Examples
+    --------
     >>> images = read_idx("train-images-idx3-ubyte.gz")   # doctest: +SKIP
     >>> images.shape, images.dtype                          # doctest: +SKIP
     ((60000, 28, 28), dtype('uint8'))
@@ -199,10 +217,27 @@ def read_idx(path: PathLike) -> np.ndarray:
 def write_idx(path: PathLike, array: Any, *, compress: bool | None = None) -> None:
     """Write ``array`` as an IDX file (big-endian, as the format says).
 
-    The array's dtype picks the type code: uint8, int8, int16, int32, float32 or float64 (any byte order); other
-    dtypes raise ``TypeError`` (convert first, e.g. ``array.astype(np.int32)``). ``compress=None`` gzips when the
-    name ends in ``.gz``; ``True``/``False`` force it. Gzipped output is reproducible (no timestamp). The file is
-    written atomically: a failure leaves the previous file, if any, as it was.
+    The file is written atomically: a failure leaves the previous file, if any, as it was. Gzipped output is
+    reproducible (no timestamp).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    array : array-like
+        1 to 255 dimensions, each below 2**32. Its dtype picks the type code: uint8, int8, int16, int32, float32
+        or float64 (any byte order).
+    compress : bool, optional
+        Gzip the file; None (the default) gzips when the name ends in ``.gz``.
+
+    Raises
+    ------
+    TypeError
+        If the dtype is not one IDX stores (convert first, e.g. ``array.astype(np.int32)``).
+    ValueError
+        If the array has too many dimensions or a dimension too large.
+    OSError
+        If the file cannot be written.
     """
     target = _as_path(path)
     data = as_array(array, "array")
@@ -556,37 +591,6 @@ _LOADER_HINTS = {
     "transform": "the loader returns arrays: transform them afterwards",
 }
 
-_LOADER_DOC = """Load {title}: ``(X_train, y_train), (X_test, y_test)``.
-
-    With the defaults, ``X_train`` is float32 of shape (60000, 784) with pixels scaled to [0, 1] (``pixel / 255``),
-    ``X_test`` (10000, 784), and the labels int64 in 0..9. ``flatten=False`` keeps the images as (n, 28, 28);
-    ``normalize=False`` returns the raw uint8 pixels 0..255.
-
-    Given ``path`` (a directory), the four files must be there: nothing else is looked at, and a directory that
-    lacks them raises :class:`DatasetNotFoundError` naming the files and the directory. Without it, each file is
-    looked for, first match wins, in:
-
-    1. ``$FERRONET_DATA/{name}/``, then ``$FERRONET_DATA/``;
-    2. the cache, ``$XDG_CACHE_HOME/ferronet/{name}/`` or ``~/.cache/ferronet/{name}/``;
-    3. ``/usr/share/datasets/{name}/`` {system_note};
-    4. with ``download=True``, a download into the cache from ``mirror`` (a base URL or a list of them), else
-       ``${mirror_env}`` (whitespace-separated URLs), else {mirrors}.
-
-    Each file may be gzipped (``train-images-idx3-ubyte.gz``) or not (``train-images-idx3-ubyte``).
-    {checksum_note}
-
-    With ``verify=True`` (the default) files found on disk are checked too, and a mismatch raises ``ValueError``
-    naming the file (it is never silently replaced); ``verify=False`` skips the checksums and expected shapes, for
-    your own variants of the data (the files must still be well-formed IDX files with as many labels as images).
-    Downloads are read and checked before they land in the cache, atomically: a bad or malformed download raises
-    ``ValueError`` and leaves nothing behind.
-
-    Files in none of these places and no download possible (offline, ``download=False``, a network error, or no
-    answer within ``timeout`` seconds for a connection or a read) raise :class:`DatasetNotFoundError` (a
-    ``FileNotFoundError``) that lists every path looked at, why each download failed, and how to provide the files.
-    Where the files were found (or downloaded from) is logged at INFO on the ``ferronet.datasets`` logger.
-    """
-
 
 @keywords(hints=_LOADER_HINTS)
 def load_fashion_mnist(
@@ -599,6 +603,65 @@ def load_fashion_mnist(
     verify: bool = True,
     timeout: float = 30.0,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Load Fashion-MNIST (Zalando Research; 10 classes of clothing, MIT licence): ``(X_train, y_train), (X_test, y_test)``.
+
+    Given ``path`` (a directory), the four files must be there: nothing else is looked at, and a directory that
+    lacks them raises :class:`DatasetNotFoundError` naming the files and the directory. Without it, each of the
+    four files is looked for, first match wins, in:
+
+    1. ``$FERRONET_DATA/fashion-mnist/``, then ``$FERRONET_DATA/``;
+    2. the cache, ``$XDG_CACHE_HOME/ferronet/fashion-mnist/`` or ``~/.cache/ferronet/fashion-mnist/``;
+    3. ``/usr/share/datasets/fashion-mnist/`` (Debian/Ubuntu: ``apt-get install dataset-fashion-mnist``);
+    4. with ``download=True``, a download into the cache from ``mirror``, else ``$FERRONET_FASHION_MNIST_MIRROR``
+       (whitespace-separated URLs), else http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/.
+
+    Each file may be gzipped (``train-images-idx3-ubyte.gz``) or not (``train-images-idx3-ubyte``).
+    Every file is verified by the SHA-256 of its decompressed bytes, so Debian's recompressed
+    .gz files verify as well as the upstream ones.
+    Downloads are read and checked before they land in the cache, atomically: a bad or malformed download raises
+    ``ValueError`` and leaves nothing behind. Where the files were found (or downloaded from) is logged at INFO on
+    the ``ferronet.datasets`` logger.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        The directory holding the four files (the only place looked at when given).
+    flatten : bool, default True
+        Images as rows of 784 pixels; False keeps them as (n, 28, 28).
+    normalize : bool, default True
+        Pixels as float32 scaled to [0, 1] (``pixel / 255``); False returns the raw uint8 pixels 0..255.
+    download : bool, default True
+        Download the files that are nowhere on disk.
+    mirror : str or sequence of str, optional
+        Base URL(s) to download from instead of ``$FERRONET_FASHION_MNIST_MIRROR`` or the default mirrors.
+    verify : bool, default True
+        Check files found on disk too (a mismatch raises ``ValueError`` naming the file; it is never silently
+        replaced); False skips the checksums and expected shapes, for your own variants of the data (the files
+        must still be well-formed IDX files with as many labels as images).
+    timeout : float, default 30.0
+        Seconds to wait for a connection or a read.
+
+    Returns
+    -------
+    tuple
+        ``((X_train, y_train), (X_test, y_test))``, NumPy arrays. With the defaults ``X_train`` is float32 of shape
+        (60000, 784), ``X_test`` (10000, 784), and the labels int64 in 0..9.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        A ``FileNotFoundError``: the files are in none of these places and no download was possible (offline,
+        ``download=False``, a network error, or no answer within ``timeout``); it lists every path looked at, why
+        each download failed, and how to provide the files.
+    ValueError
+        If a file is malformed or fails its checksum, or ``path`` is a file.
+
+    Examples
+    --------
+    >>> (X_train, y_train), (X_test, y_test) = load_fashion_mnist()  # doctest: +SKIP
+    >>> X_train.shape, X_test.shape  # doctest: +SKIP
+    ((60000, 784), (10000, 784))
+    """
     return _load_idx_dataset(
         DATASETS["fashion-mnist"],
         path,
@@ -622,6 +685,68 @@ def load_mnist(
     verify: bool = True,
     timeout: float = 30.0,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Load MNIST (LeCun, Cortes and Burges; handwritten digits): ``(X_train, y_train), (X_test, y_test)``.
+
+    Given ``path`` (a directory), the four files must be there: nothing else is looked at, and a directory that
+    lacks them raises :class:`DatasetNotFoundError` naming the files and the directory. Without it, each of the
+    four files is looked for, first match wins, in:
+
+    1. ``$FERRONET_DATA/mnist/``, then ``$FERRONET_DATA/``;
+    2. the cache, ``$XDG_CACHE_HOME/ferronet/mnist/`` or ``~/.cache/ferronet/mnist/``;
+    3. ``/usr/share/datasets/mnist/`` (no Debian package ships it; any directory laid out this way works);
+    4. with ``download=True``, a download into the cache from ``mirror``, else ``$FERRONET_MNIST_MIRROR``
+       (whitespace-separated URLs), else https://ossci-datasets.s3.amazonaws.com/mnist/,
+       then https://storage.googleapis.com/cvdf-datasets/mnist/.
+
+    Each file may be gzipped (``train-images-idx3-ubyte.gz``) or not (``train-images-idx3-ubyte``).
+    Gzipped files are verified by the SHA-256 of the upstream .gz bytes (no published checksum of
+    the decompressed files was available to us; the .gz files' upstream MD5s are noted beside
+    ``DATASETS`` in ferronet/datasets/idx.py), so a recompressed copy fails the check (use ``verify=False``);
+    uncompressed files are checked by their shape and type only.
+    Downloads are read and checked before they land in the cache, atomically: a bad or malformed download raises
+    ``ValueError`` and leaves nothing behind. Where the files were found (or downloaded from) is logged at INFO on
+    the ``ferronet.datasets`` logger.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        The directory holding the four files (the only place looked at when given).
+    flatten : bool, default True
+        Images as rows of 784 pixels; False keeps them as (n, 28, 28).
+    normalize : bool, default True
+        Pixels as float32 scaled to [0, 1] (``pixel / 255``); False returns the raw uint8 pixels 0..255.
+    download : bool, default True
+        Download the files that are nowhere on disk.
+    mirror : str or sequence of str, optional
+        Base URL(s) to download from instead of ``$FERRONET_MNIST_MIRROR`` or the default mirrors.
+    verify : bool, default True
+        Check files found on disk too (a mismatch raises ``ValueError`` naming the file; it is never silently
+        replaced); False skips the checksums and expected shapes, for your own variants of the data (the files
+        must still be well-formed IDX files with as many labels as images).
+    timeout : float, default 30.0
+        Seconds to wait for a connection or a read.
+
+    Returns
+    -------
+    tuple
+        ``((X_train, y_train), (X_test, y_test))``, NumPy arrays. With the defaults ``X_train`` is float32 of shape
+        (60000, 784), ``X_test`` (10000, 784), and the labels int64 in 0..9.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        A ``FileNotFoundError``: the files are in none of these places and no download was possible (offline,
+        ``download=False``, a network error, or no answer within ``timeout``); it lists every path looked at, why
+        each download failed, and how to provide the files.
+    ValueError
+        If a file is malformed or fails its checksum, or ``path`` is a file.
+
+    Examples
+    --------
+    >>> (X_train, y_train), (X_test, y_test) = load_mnist()  # doctest: +SKIP
+    >>> X_train.shape, X_test.shape  # doctest: +SKIP
+    ((60000, 784), (10000, 784))
+    """
     return _load_idx_dataset(
         DATASETS["mnist"],
         path,
@@ -632,25 +757,3 @@ def load_mnist(
         verify=verify,
         timeout=timeout,
     )
-
-
-load_fashion_mnist.__doc__ = _LOADER_DOC.format(
-    title="Fashion-MNIST (Zalando Research; 10 classes of clothing, MIT licence)",
-    name="fashion-mnist",
-    system_note="(Debian/Ubuntu: ``apt-get install dataset-fashion-mnist``)",
-    mirror_env="FERRONET_FASHION_MNIST_MIRROR",
-    mirrors="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-    checksum_note="Every file is verified by the SHA-256 of its decompressed bytes, so Debian's recompressed\n"
-    "    .gz files verify as well as the upstream ones.",
-)
-load_mnist.__doc__ = _LOADER_DOC.format(
-    title="MNIST (LeCun, Cortes and Burges; handwritten digits)",
-    name="mnist",
-    system_note="(no Debian package ships it; any directory laid out this way works)",
-    mirror_env="FERRONET_MNIST_MIRROR",
-    mirrors="https://ossci-datasets.s3.amazonaws.com/mnist/,\n       then https://storage.googleapis.com/cvdf-datasets/mnist/",
-    checksum_note="Gzipped files are verified by the SHA-256 of the upstream .gz bytes (no published checksum of\n"
-    "    the decompressed files was available to us; the .gz files' upstream MD5s are noted beside\n"
-    "    ``DATASETS`` in ferronet/datasets/idx.py), so a recompressed copy fails the check (use ``verify=False``);\n"
-    "    uncompressed files are checked by their shape and type only.",
-)

@@ -26,9 +26,31 @@ def make_spiral(
     ``numpy.random.default_rng(seed).standard_normal(n)``, one call per class in class order (also when
     ``noise == 0``, so the draws do not depend on it); ``seed=None`` takes fresh entropy.
 
-    Returns ``X`` float64 of shape ``(n_per_class * n_classes, 2)`` and ``y`` int64 labels ``0..n_classes-1``,
-    grouped by class (class 0 first).
+    Parameters
+    ----------
+    n_per_class : int, default 100
+        Points per class, >= 1.
+    n_classes : int, default 3
+        Arms (classes), >= 1.
+    noise : float, default 0.2
+        The standard deviation of the angle noise, in radians (0 to 1e6).
+    seed : int or None, default 0
+        Seeds ``numpy.random.default_rng``; None takes fresh entropy.
 
+    Returns
+    -------
+    X : numpy.ndarray
+        float64 of shape ``(n_per_class * n_classes, 2)``.
+    y : numpy.ndarray
+        int64 labels ``0..n_classes-1``, grouped by class (class 0 first).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument is not an integer/number in its range.
+
+    Examples
+    --------
     >>> X, y = make_spiral(n_per_class=100, n_classes=3)
     >>> X.shape, y.shape, sorted(set(y.tolist()))
     ((300, 2), (300,), [0, 1, 2])
