@@ -39,6 +39,7 @@ __all__ = [
     "Dataset",
     "Model",
     "adam_update",
+    "after_fork",
     "batchnorm_backward",
     "batchnorm_forward_eval",
     "batchnorm_forward_train",
