@@ -118,6 +118,13 @@ pub fn pool(work: Work) -> Result<Arc<ThreadPool>> {
     }))
 }
 
+/// Threads the current call may spread its work over: the pool's size on one of the engine's pools, 1 on any
+/// other thread. Small calls run inline on the caller's thread (`py/run.rs`); every parallel split checks this
+/// first, so such a call never touches rayon (whose global pool would be dead in a forked child).
+pub fn available() -> usize {
+    if rayon::current_thread_index().is_some() { rayon::current_num_threads() } else { 1 }
+}
+
 /// Run `work` inside the compute pool (nested `rayon::join` calls then use it).
 pub fn install<R: Send>(work: impl FnOnce() -> R + Send) -> Result<R> {
     Ok(pool(Work::Compute)?.install(work))

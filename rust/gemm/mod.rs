@@ -267,7 +267,7 @@ const PARALLEL_PACK_MIN: usize = 1 << 14;
 
 fn execute<T: Real>(entries: &'static Entries<T>, job: &Job<T>) -> Result<()> {
     let plan = job.plan;
-    let parallel = rayon::current_num_threads() > 1;
+    let parallel = crate::threads::available() > 1;
     let task_len = driver::task_scratch_len(&plan);
     scratch::with(&scratch::PACKED_B, plan.nc * job.k, |packed_b: *mut T| -> Result<()> {
         for (n0, width) in plan.column_blocks(job.n) {

@@ -12,7 +12,7 @@ pub const PARALLEL_MIN_VALUES: usize = 1 << 15;
 
 /// Rows per parallel task for a (len / cols × cols) block, or None when it should run on one thread.
 pub fn parallel_rows(len: usize, cols: usize) -> Option<usize> {
-    if len < PARALLEL_MIN_VALUES || cols == 0 || rayon::current_num_threads() < 2 {
+    if len < PARALLEL_MIN_VALUES || cols == 0 || crate::threads::available() < 2 {
         return None;
     }
     Some((PARALLEL_MIN_VALUES / 4 / cols).max(1))

@@ -133,7 +133,7 @@ pub fn dense_forward_row<T: Real>(x: &[T], w: &[T], b: &[T], activation: Activat
     }
     // Large layers: blocks of columns on the engine's threads. Each output is still the sum over rows in order,
     // so the result is the same as on one thread.
-    if w.len() >= GEMV_PARALLEL_MIN && fan_out > GEMV_COLUMN_BLOCK && rayon::current_num_threads() > 1 {
+    if w.len() >= GEMV_PARALLEL_MIN && fan_out > GEMV_COLUMN_BLOCK && crate::threads::available() > 1 {
         use rayon::prelude::*;
         out.par_chunks_mut(GEMV_COLUMN_BLOCK)
             .enumerate()

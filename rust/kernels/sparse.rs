@@ -254,7 +254,7 @@ impl<'a, T: Real> CsrParts<'a, T> {
             }
             None
         };
-        let first_bad = if nnz >= 2 * CHECK_CHUNK && rayon::current_num_threads() > 1 {
+        let first_bad = if nnz >= 2 * CHECK_CHUNK && crate::threads::available() > 1 {
             indices.par_chunks_mut(CHECK_CHUNK).enumerate().filter_map(|(chunk, dst)| convert(chunk * CHECK_CHUNK, dst)).min()
         } else {
             convert(0, &mut indices)
@@ -277,7 +277,7 @@ impl<'a, T: Real> CsrParts<'a, T> {
             dst.copy_from_slice(src);
             src.iter().position(|v| !v.is_finite()).map(|k| offset + k)
         };
-        let bad = if values.len() >= 2 * CHECK_CHUNK && rayon::current_num_threads() > 1 {
+        let bad = if values.len() >= 2 * CHECK_CHUNK && crate::threads::available() > 1 {
             values
                 .par_chunks_mut(CHECK_CHUNK)
                 .zip(source.par_chunks(CHECK_CHUNK))
@@ -304,7 +304,7 @@ fn non_finite<T: Real>(index: &CsrIndex, values: &[T], k: usize, what: &str) -> 
 
 /// Whether a product of `work` multiply-adds is split across the engine's threads.
 fn parallel(work: usize) -> bool {
-    work >= 2 * TASK_WORK && rayon::current_num_threads() > 1
+    work >= 2 * TASK_WORK && crate::threads::available() > 1
 }
 
 /// `out += Σ v·W[c, :]` over one row's entries (one dispatch for the row). False for an index out of range.

@@ -125,7 +125,7 @@ impl Step {
     /// do not depend on how the tensor is cut, so the result is the same for any number of threads.
     pub fn apply_parallel<T: Real>(&self, param: &mut [T], grad: &[T], first: &mut [T], second: &mut [T]) -> Result<()> {
         use rayon::prelude::*;
-        if param.len() < PARALLEL_MIN || rayon::current_num_threads() < 2 {
+        if param.len() < PARALLEL_MIN || crate::threads::available() < 2 {
             return self.apply(param, grad, first, second);
         }
         crate::error::expect_len("grad", grad.len(), param.len())?;

@@ -82,13 +82,14 @@ fn with_batch<'py, T: Float, R: Send>(
     let weights = convert::weights::<T>(sample_weight)?;
     let targets = targets.view()?;
     let weights = weights.as_ref().map(|w| convert::slice(w, "sample_weight")).transpose()?;
+    let macs = rows.saturating_mul(model.network.n_params());
     let work = || {
         let index = x.checked_index("X")?;
         let batch = Batch { x: x.features(index.as_ref())?, rows, targets, weights };
         work(model, &batch)
     };
     match call {
-        BatchCall::Inspect => compute(py, work),
+        BatchCall::Inspect => run::compute_sized(py, macs, work),
         BatchCall::Update => run::uninterruptible(py, Work::Training, work),
     }
 }
@@ -245,7 +246,8 @@ impl PyModel {
             let rows = x.rows();
             let x = x.slices("X")?;
             let step = model.trainer.counters.step;
-            let out = compute(py, || {
+            let macs = rows.saturating_mul(model.network.n_params());
+            let out = run::compute_sized(py, macs, || {
                 let index = x.checked_index("X")?;
                 model.network.forward(x.features(index.as_ref())?, rows, training, step, logits_only)
             })?;

@@ -80,7 +80,8 @@ fn dense_forward<'py>(py: Python<'py>, x: &Any<'py>, w: &Any<'py>, b: &Any<'py>)
         let b = vector::<T>(b, "b", w.cols)?;
         let mut out = zeros_matrix::<T>(x.rows, w.cols, "the output")?;
         let (xv, wv) = (view(x.data(), x.rows, x.cols)?, view(w.data(), w.rows, w.cols)?);
-        run::interruptible(py, Work::Compute, || dense::dense_forward(xv, wv, &b, Activation::Linear, out.view_mut()))?;
+        let macs = x.rows.saturating_mul(w.rows).saturating_mul(w.cols);
+        run::compute_sized(py, macs, || dense::dense_forward(xv, wv, &b, Activation::Linear, out.view_mut()))?;
         Ok(out.into_pyarray(py).into_any())
     })
 }
@@ -93,7 +94,8 @@ fn dense_backward<'py>(py: Python<'py>, x: &Any<'py>, w: &Any<'py>, dz: &Any<'py
         let mut dw = zeros_matrix::<T>(w.rows, w.cols, "dW")?;
         let mut db = buffer::zeros::<T>(w.cols, "db")?;
         let (xv, wv, dzv) = (view(x.data(), x.rows, x.cols)?, view(w.data(), w.rows, w.cols)?, view(dz.data(), dz.rows, dz.cols)?);
-        run::interruptible(py, Work::Compute, || dense::dense_backward(xv, wv, dzv, dx.view_mut(), dw.view_mut(), &mut db))?;
+        let macs = 2usize.saturating_mul(x.rows).saturating_mul(w.rows).saturating_mul(w.cols);
+        run::compute_sized(py, macs, || dense::dense_backward(xv, wv, dzv, dx.view_mut(), dw.view_mut(), &mut db))?;
         Ok((dx.into_pyarray(py).into_any(), dw.into_pyarray(py).into_any(), convert::to_numpy_vector(py, db)))
     })
 }

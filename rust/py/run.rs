@@ -16,6 +16,21 @@ use crate::threads::{self, Work};
 
 const POLL: Duration = Duration::from_millis(50);
 
+/// Compute work of at most this many multiply-adds runs inline on the calling thread (still without the GIL):
+/// handing it to a pool thread and waiting for it costs about 10 µs, more than such work takes, and the GEMM's
+/// fixed plan gives it a single task anyway (`gemm/plan.rs`), so no thread would share it. The bits are the same
+/// either way (fixed plans); the caller's thread has IEEE semantics like the compute pool's.
+pub const INLINE_MAX_MACS: usize = 1 << 18;
+
+/// Compute work of about `macs` multiply-adds: inline when small (see `INLINE_MAX_MACS`; too short to need
+/// Ctrl-C), else on the compute pool, interruptible.
+pub fn compute_sized<R: Send>(py: Python<'_>, macs: usize, work: impl FnOnce() -> Result<R> + Send) -> PyResult<R> {
+    if macs <= INLINE_MAX_MACS {
+        return Ok(py.detach(work)?);
+    }
+    interruptible(py, Work::Compute, work)
+}
+
 /// Run `work` on the `kind` pool without the GIL, stopping it on Ctrl-C.
 pub fn interruptible<R: Send>(py: Python<'_>, kind: Work, work: impl FnOnce() -> Result<R> + Send) -> PyResult<R> {
     let pool = threads::pool(kind)?;

@@ -258,7 +258,7 @@ fn sgd_rows<T: Real>(
     }
     let block = |w: &mut [T], v: &mut [T], x: &[T], dx: Option<&mut [T]>| sgd_block(w, v, x, dz, dx, fan_out, rule, penalty);
     let x_blocks = x.par_chunks(BLOCK_ROWS);
-    let min_len = if w.len() >= PARALLEL_MIN_WEIGHTS && rayon::current_num_threads() > 1 { 1 } else { blocks.max(1) };
+    let min_len = if w.len() >= PARALLEL_MIN_WEIGHTS && crate::threads::available() > 1 { 1 } else { blocks.max(1) };
     let w_blocks = w.par_chunks_mut(chunk).with_min_len(min_len);
     match (velocity.is_empty(), dx) {
         (false, Some(dx)) => w_blocks

@@ -174,7 +174,7 @@ impl<T: Real> Parts<'_, T> {
         let second_blocks = if second.is_some() { fan_out.div_ceil(BLOCK_ROWS) } else { 0 };
         let solo = SOLO_CHUNKS.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok();
         let team_lock = if solo { None } else { TEAM.try_lock().ok() };
-        let threads = if team_lock.is_some() { rayon::current_num_threads().clamp(1, blocks) } else { 1 };
+        let threads = if team_lock.is_some() { crate::threads::available().clamp(1, blocks) } else { 1 };
         let first_sample = state.next;
         let zeros = |n: usize| crate::buffer::zeros::<T>(n, "the online team's buffers");
         let (mut partials, mut penalties) = (zeros(blocks * fan_out)?, zeros(blocks)?);
