@@ -183,10 +183,15 @@ fn product<T: Real>(
     if let Some(sums) = &col_sums {
         expect_len("column sums", sums.len(), n)?;
     }
-    // A one-column product (a regression head) would use one lane of each vector: compute Cᵀ = Bᵀ·Aᵀ instead, one
-    // row of m columns. Every element is still one chain of multiply-adds over k in order (products commute), so
-    // the bits are those of the direct product; the single bias value goes to every column.
-    let transpose = n == 1 && m > 1 && k > 0 && col_sums.is_none();
+    // A one-column product (a regression head, or its weight gradient) would use one lane of each vector: compute
+    // Cᵀ = Bᵀ·Aᵀ instead, one row of m columns. Every element is still one chain of multiply-adds over k in order
+    // (products commute), so the bits are those of the direct product; the single bias value goes to every
+    // column, and B's one column sum is taken first, in the same order as packing takes it.
+    let mut col_sums = col_sums;
+    let transpose = n == 1 && m > 1 && k > 0;
+    if transpose && let Some(sums) = col_sums.take() {
+        crate::kernels::dense::column_sums(b.view(), sums);
+    }
     let (pa, pb, mut pc, bias_step) =
         if transpose { (b.t(), a.t(), c.view_mut().reversed_axes(), 0) } else { (a.view(), b.view(), c.view_mut(), 1) };
     let (pm, pn) = pc.dim();

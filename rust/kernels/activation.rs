@@ -95,24 +95,28 @@ impl Activation {
     }
 }
 
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 pub fn relu_forward<T: Real>(x: &mut [T]) {
     for v in x {
         *v = if *v > T::zero() { *v } else { T::zero() };
     }
 }
 
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 pub fn relu_backward<T: Real>(grad: &mut [T], output: &[T]) {
     for (g, &y) in grad.iter_mut().zip(output) {
         *g = if y > T::zero() { *g } else { T::zero() };
     }
 }
 
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 pub fn leaky_relu_forward<T: Real>(x: &mut [T], slope: T) {
     for v in x {
         *v = if *v > T::zero() { *v } else { *v * slope };
     }
 }
 
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
 pub fn leaky_relu_backward<T: Real>(grad: &mut [T], output: &[T], slope: T) {
     for (g, &y) in grad.iter_mut().zip(output) {
         *g = if y > T::zero() { *g } else { *g * slope };
