@@ -16,6 +16,7 @@
 //! bit-identical for any number of threads on a given instruction set. Nothing is allocated once the per-thread
 //! packing buffers have grown to the sizes in use (`scratch.rs`).
 
+mod column;
 mod driver;
 mod entries;
 mod kernel;
@@ -182,6 +183,13 @@ fn product<T: Real>(
     }
     if let Some(sums) = &col_sums {
         expect_len("column sums", sums.len(), n)?;
+    }
+    if column::applies(&a, n, col_sums.is_some()) {
+        column::product(alpha, a.view(), b.column(0), beta, c.column_mut(0), bias.and_then(|b| b.first().copied()), activation)?;
+        if activation == Activation::Softmax {
+            softmax_rows(c);
+        }
+        return Ok(());
     }
     // A one-column product (a regression head, or its weight gradient) would use one lane of each vector: compute
     // Cᵀ = Bᵀ·Aᵀ instead, one row of m columns. Every element is still one chain of multiply-adds over k in order
