@@ -64,6 +64,7 @@ __all__ = [
     "penalty",
     "penalty_grad",
     "poisson",
+    "read_model_fd",
     "read_model_file",
     "relu_backward",
     "relu_forward",
@@ -185,6 +186,7 @@ class Model:
     def train_chunk(self, dataset: Dataset, seconds: float, max_batches: int | None = None) -> ChunkReport: ...
 
 def read_model_file(data: bytes, source: str) -> tuple[str, Model | None, str | None, dict[str, str]]: ...
+def read_model_fd(fd: int, source: str) -> tuple[str, Model | None, str | None, dict[str, str]]: ...
 def unbuilt_model_file(config: str) -> bytes: ...
 
 # ---- kernels (rust/py/ops.rs) ---------------------------------------------------------------------------

@@ -53,14 +53,19 @@ def _looks_like_onnx(data: bytes) -> bool:
     return 1 <= version <= 100 and index < len(data) and data[index] in _ONNX_NEXT_TAGS
 
 
-def _is_safetensors(data: bytes) -> bool:
-    return len(data) >= 9 and data[8:9] == b"{"
+#: Bytes that tell a safetensors file: its 8-byte header size, then the header's opening brace.
+SAFETENSORS_HEAD = 9
+
+
+def is_safetensors(data: bytes) -> bool:
+    """Whether ``data`` (at least the first ``SAFETENSORS_HEAD`` bytes of a file) starts like a safetensors file."""
+    return len(data) >= SAFETENSORS_HEAD and data[8:9] == b"{"
 
 
 def foreign_format(data: bytes) -> tuple[str, str] | None:
     """(what the bytes look like, advice) for a known non-ferronet format, or None (a safetensors file, or
     unknown content: the engine's reader judges those)."""
-    if _is_safetensors(data):
+    if is_safetensors(data):
         return None
     head = data[:16]
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):

@@ -29,7 +29,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-__all__ = ["as_path", "atomic_write", "check_target", "open_regular", "read_bytes"]
+__all__ = ["as_path", "atomic_write", "check_target", "open_regular", "read_bytes", "read_error"]
 
 #: The kernel's limit on symbolic links followed while resolving one path (Linux MAXSYMLINKS).
 MAX_SYMLINKS = 40
@@ -270,6 +270,11 @@ def open_regular(path: Any, *, what: str = "path") -> io.BufferedReader:
     except BaseException:
         os.close(fd)
         raise
+
+
+def read_error(error: OSError, path: Any, what: str = "path") -> OSError:
+    """``error``, raised while reading ``path``, as the error that names the user's path."""
+    return _renamed(error, as_path(path, what), what, "read")
 
 
 def read_bytes(path: Any, *, what: str = "path") -> bytes:

@@ -92,8 +92,7 @@ def load(path: str | os.PathLike[str]) -> Sequential:
     >>> import ferronet as fnet
     >>> model = fnet.load("model.safetensors")  # doctest: +SKIP
     """
-    data = _files.read_bytes(path)
-    return Sequential._from_bytes(data, f"model file {str(_files.as_path(path))!r}")
+    return Sequential._from_path_with_metadata(path, f"model file {str(_files.as_path(path))!r}")[0]
 
 
 def from_bytes(data: Any) -> Sequential:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy as copy_module
 import functools
+import io
 import json
 import math
 import os
@@ -22,7 +23,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 import numpy as np
 
 from . import _core, _files, _memory
-from ._file_formats import check_model_bytes
+from ._file_formats import SAFETENSORS_HEAD, check_model_bytes, is_safetensors
 from ._names import FIT_HINTS, PREDICT_HINTS, SEQUENTIAL_HINTS, instance_hint, keywords
 from ._progress import resolve_progress
 from ._types import DTypeName, FloatDType, InitName, LossName, OptimizerName, Progress, Verbosity
@@ -613,7 +614,32 @@ class Sequential:
     def _from_bytes_with_metadata(cls, data: bytes, source: str = "model bytes") -> tuple[Sequential, dict[str, str]]:
         """The model in ``data`` and the metadata entries that are not the engine's (see ``_to_bytes``)."""
         check_model_bytes(data, source)  # another format (a torch checkpoint...) is named before the engine reads
-        config_json, engine, optimizer_json, metadata = _core.read_model_file(data, source)
+        return cls._from_file_parts(_core.read_model_file(data, source), source)
+
+    @classmethod
+    def _from_path_with_metadata(cls, path: Any, source: str) -> tuple[Sequential, dict[str, str]]:
+        """The model in the file ``path`` and its metadata entries. A safetensors file goes to the engine open, which
+        reads each tensor straight into the model (peak memory: the model plus its header); anything else is read
+        whole, so that its format can be named."""
+        with _files.open_regular(path) as file:
+            try:
+                head = file.read(SAFETENSORS_HEAD)
+                if not is_safetensors(head):
+                    # One copy of the bytes, read by the raw file (a buffered read would join two copies).
+                    raw = cast(io.FileIO, file.raw)
+                    raw.seek(0)
+                    return cls._from_bytes_with_metadata(raw.readall(), source)
+            except OSError as error:
+                raise _files.read_error(error, path) from None
+            parts = _core.read_model_fd(file.fileno(), source)
+        return cls._from_file_parts(parts, source)
+
+    @classmethod
+    def _from_file_parts(
+        cls, parts: tuple[str, Any, str | None, dict[str, str]], source: str
+    ) -> tuple[Sequential, dict[str, str]]:
+        """A model from what the engine read out of a model file."""
+        config_json, engine, optimizer_json, metadata = parts
         config = json.loads(config_json)
         try:
             model = cls.from_config({**config, "input_dim": None})

@@ -1424,7 +1424,7 @@ def load(path: str | os.PathLike[str]) -> MLPClassifier | MLPRegressor:
         ``ferronet.load``), or its estimator state is invalid or inconsistent with its network.
     """
     source = f"model file {str(_files.as_path(path))!r}"
-    model, metadata = Sequential._from_bytes_with_metadata(_files.read_bytes(path), source)
+    model, metadata = Sequential._from_path_with_metadata(path, source)
     if METADATA_KEY not in metadata:
         raise ValueError(
             f"{source} holds a ferronet.Sequential without a scikit-learn estimator (it was not written by an "

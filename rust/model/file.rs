@@ -362,10 +362,21 @@ impl<'s> HeaderVisitor<'s> {
     }
 }
 
-/// The tensors of a checked file, read from its bytes.
+/// Where a file's tensor bytes are: in memory, or still in the open file (read tensor by tensor, straight into
+/// the model's buffers, so loading never holds the file's bytes and the model at once).
+enum Payload<'a> {
+    Bytes(&'a [u8]),
+    #[cfg(unix)]
+    File {
+        file: &'a std::fs::File,
+        offset: u64,
+    },
+}
+
+/// The tensors of a checked file.
 struct FileTensors<'a> {
     source: &'a str,
-    data: &'a [u8],
+    data: Payload<'a>,
     found: &'a HashMap<String, (usize, usize)>,
     expected: &'a BTreeMap<String, Vec<usize>>,
 }
@@ -380,12 +391,19 @@ impl<T: Real> TensorSource<T> for FileTensors<'_> {
     }
     fn read_into(&self, name: &str, out: &mut [T]) -> Result<()> {
         let (begin, end) = self.found.get(name).copied().ok_or_else(|| corrupt(self.source, format!("has no tensor {name:?}")))?;
-        let bytes = self.data.get(begin..end).ok_or_else(|| corrupt(self.source, "is truncated"))?;
         let dst: &mut [u8] = bytemuck::cast_slice_mut(out);
-        if dst.len() != bytes.len() {
+        if dst.len() != end.saturating_sub(begin) {
             return Err(corrupt(self.source, format!("has tensor {name:?} of the wrong size")));
         }
-        dst.copy_from_slice(bytes);
+        match &self.data {
+            Payload::Bytes(data) => dst.copy_from_slice(data.get(begin..end).ok_or_else(|| corrupt(self.source, "is truncated"))?),
+            #[cfg(unix)]
+            Payload::File { file, offset } => {
+                use std::os::unix::fs::FileExt;
+                file.read_exact_at(dst, offset + begin as u64)
+                    .map_err(|e| corrupt(self.source, format!("could not be read (tensor {name:?}: {e}); truncated?")))?;
+            }
+        }
         Ok(())
     }
 }
@@ -393,9 +411,44 @@ impl<T: Real> TensorSource<T> for FileTensors<'_> {
 /// Read a model file from its bytes; errors name it as `source` (e.g. "model file 'net.safetensors'").
 pub fn read(bytes: &[u8], source: &str) -> Result<LoadedFile> {
     let size = bytes.len();
-    let prefix: [u8; 8] = bytes
-        .get(..8)
-        .and_then(|p| p.try_into().ok())
+    let length = header_length(bytes.get(..8).and_then(|p| p.try_into().ok()), size as u64, source)?;
+    let header = bytes.get(8..8 + length).ok_or_else(|| truncated_header(source, length, size as u64))?;
+    let data = bytes.get(8 + length..).unwrap_or(&[]);
+    parse(header, Payload::Bytes(data), data.len(), source)
+}
+
+/// Read a model file from an open file: the header into memory (at most `MAX_HEADER_BYTES`), then each tensor
+/// from the file straight into the model's buffers.
+#[cfg(unix)]
+pub fn read_file(file: &std::fs::File, source: &str) -> Result<LoadedFile> {
+    use std::os::unix::fs::FileExt;
+    let unreadable = |e: std::io::Error| corrupt(source, format!("could not be read ({e})"));
+    let size = file.metadata().map_err(unreadable)?.len();
+    let mut prefix = [0u8; 8];
+    let prefix = file.read_exact_at(&mut prefix, 0).ok().map(|()| prefix);
+    let length = header_length(prefix, size, source)?;
+    if 8 + length as u64 > size {
+        return Err(truncated_header(source, length, size));
+    }
+    let mut header = crate::buffer::zeros::<u8>(length, "the file's header")?;
+    file.read_exact_at(&mut header, 8).map_err(unreadable)?;
+    let data_len = usize::try_from(size - 8 - length as u64).map_err(|_| corrupt(source, "is too large"))?;
+    parse(&header, Payload::File { file, offset: 8 + length as u64 }, data_len, source)
+}
+
+fn truncated_header(source: &str, length: usize, size: u64) -> Error {
+    corrupt(
+        source,
+        format!(
+            "is truncated or not a safetensors file: its header claims {length} bytes but only {} follow the header size",
+            size.saturating_sub(8)
+        ),
+    )
+}
+
+/// The header's length from the file's first 8 bytes (None: the file is shorter), checked.
+fn header_length(prefix: Option<[u8; 8]>, size: u64, source: &str) -> Result<usize> {
+    let prefix = prefix
         .ok_or_else(|| corrupt(source, format!("is not a safetensors file: it is {size} bytes, shorter than the 8-byte header size")))?;
     let length = u64::from_le_bytes(prefix);
     if length == 0 {
@@ -409,22 +462,17 @@ pub fn read(bytes: &[u8], source: &str) -> Result<LoadedFile> {
             ),
         ));
     }
-    let header = bytes.get(8..8 + length as usize).ok_or_else(|| {
-        corrupt(
-            source,
-            format!(
-                "is truncated or not a safetensors file: its header claims {length} bytes but only {} follow the header size",
-                size - 8
-            ),
-        )
-    })?;
-    let data = bytes.get(8 + length as usize..).unwrap_or(&[]);
+    usize::try_from(length).map_err(|_| corrupt(source, "has a header too large for this machine"))
+}
+
+/// Check the header against the tensors' bytes (`data_len` of them) and load the model.
+fn parse(header: &[u8], data: Payload<'_>, data_len: usize, source: &str) -> Result<LoadedFile> {
     let mut deserializer = serde_json::Deserializer::from_slice(header);
-    let mut plan = de::Deserializer::deserialize_map(&mut deserializer, HeaderVisitor { source, data_len: data.len() })
+    let mut plan = de::Deserializer::deserialize_map(&mut deserializer, HeaderVisitor { source, data_len })
         .map_err(|e| corrupt(source, format!("is corrupted: its header is not valid safetensors JSON ({e})")))??;
     // Header padding: safetensors pads with spaces; anything else after the object is corruption.
     deserializer.end().map_err(|e| corrupt(source, format!("is corrupted: its header is not valid safetensors JSON ({e})")))?;
-    plan.finish(data.len())?;
+    plan.finish(data_len)?;
     let optimizer = plan.meta.optimizer.and_then(|o| o.config.or(o.engine));
     let extra = std::mem::take(&mut plan.extra);
     if plan.config.input_dim.is_none() {

@@ -40,6 +40,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dataset::PyDataset>()?;
     m.add_class::<report::PyChunkReport>()?;
     m.add_function(wrap_pyfunction!(model::read_model_file, m)?)?;
+    m.add_function(wrap_pyfunction!(model::read_model_fd, m)?)?;
     m.add_function(wrap_pyfunction!(model::unbuilt_model_file, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;

@@ -475,7 +475,26 @@ type ReadFile = (String, Option<PyModel>, Option<String>, BTreeMap<String, Strin
 /// Read a model file's bytes (see `ReadFile`). Errors name the file as `source`.
 #[pyfunction]
 pub fn read_model_file(py: Python<'_>, data: &[u8], source: &str) -> PyResult<ReadFile> {
-    let LoadedFile { config, model, optimizer, extra } = compute(py, || file::read(data, source))?;
+    loaded(compute(py, || file::read(data, source))?)
+}
+
+/// Read a model file from an open file descriptor (Python keeps it open for the call): the tensors go straight
+/// from the file into the model, so the file's bytes are never all in memory.
+#[pyfunction]
+pub fn read_model_fd(py: Python<'_>, fd: i32, source: &str) -> PyResult<ReadFile> {
+    use std::os::fd::BorrowedFd;
+    if fd < 0 {
+        return Err(PyValueError::new_err(format!("fd must be an open file descriptor; got {fd}")));
+    }
+    // SAFETY: the caller passes the descriptor of a file it holds open for the length of this call; it is only
+    // duplicated here (the duplicate is closed when `file` drops).
+    let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+    let file = std::fs::File::from(owned);
+    loaded(compute(py, || file::read_file(&file, source))?)
+}
+
+fn loaded(file: LoadedFile) -> PyResult<ReadFile> {
+    let LoadedFile { config, model, optimizer, extra } = file;
     Ok((config.to_json()?, model.map(PyModel::wrap), optimizer.map(|o| json_of(&o)).transpose()?, extra))
 }
 
