@@ -294,7 +294,9 @@ fn execute<T: Real>(entries: &'static Entries<T>, job: &Job<T>) -> Result<()> {
                     unsafe { (entries.pack_b)(job, &block, panel) }
                 }
             };
-            if parallel && panels > 1 && job.k * width >= PARALLEL_PACK_MIN && !direct_b {
+            let tasks = plan.task_count(job.m, width);
+            // Packing in parallel only pays when the product itself is split (a small product runs as one task).
+            if parallel && tasks > 1 && panels > 1 && job.k * width >= PARALLEL_PACK_MIN && !direct_b {
                 (0..panels).into_par_iter().for_each(pack);
             } else {
                 (0..panels).for_each(pack);
@@ -308,7 +310,6 @@ fn execute<T: Real>(entries: &'static Entries<T>, job: &Job<T>) -> Result<()> {
                     unsafe { (entries.task)(job, &block, t, scratch) }
                 })
             };
-            let tasks = plan.task_count(job.m, width);
             if parallel && tasks > 1 {
                 (0..tasks).into_par_iter().try_for_each(run)?;
             } else {

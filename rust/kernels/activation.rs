@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::scalar::Real;
 
 /// Element-wise passes over at least this many values are split across the engine's threads.
-pub const PARALLEL_MIN_VALUES: usize = 1 << 15;
+pub const PARALLEL_MIN_VALUES: usize = 1 << 17;
 
 /// Rows per parallel task for a (len / cols × cols) block, or None when it should run on one thread.
 pub fn parallel_rows(len: usize, cols: usize) -> Option<usize> {
