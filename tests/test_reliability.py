@@ -12,6 +12,8 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
+from fractions import Fraction
 
 import ferronet as fnet
 import numpy as np
@@ -149,3 +151,54 @@ def test_ctrl_c_stops_long_calls_within_half_a_second(what):
     assert report["outcome"] == "KeyboardInterrupt"
     assert report["caught"] - sent < 0.5, report["caught"] - sent
     assert report["unchanged"] and report["usable"]
+
+
+@pytest.mark.parametrize(
+    ("call", "argument"),
+    [
+        (lambda: _core.epoch_permutation(2, 2**65, 1), "seed"),
+        (lambda: _core.epoch_permutation(-1, 0, 0), "n"),
+        (lambda: _core.sgd_update(np.ones(2), np.ones(2), Fraction(10**400, 3)), "lr"),
+        (lambda: _core.sgd_update(np.ones(2), np.ones(2), 10**400), "lr"),
+        (lambda: _core.rmsprop_update(np.ones(3), np.ones(3), np.ones(3), 0.4, 0.0, np.complex64(1)), "eps"),
+        (lambda: _core.read_model_fd(2**1329, "x"), "fd"),
+        (lambda: _core.set_num_threads(-1), "n"),
+    ],
+)
+def test_the_private_engine_refuses_out_of_range_numbers_with_type_error_naming_the_argument(call, argument):
+    """No OverflowError, no ComplexWarning: a TypeError whose note names the argument (PyO3 adds it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TypeError) as info:
+            call()
+    assert f"while processing '{argument}'" in getattr(info.value, "__notes__", [])
+
+
+def test_reading_a_model_from_a_closed_descriptor_is_a_value_error():
+    read, write = os.pipe()
+    os.close(read)
+    os.close(write)
+    with pytest.raises(ValueError, match="fd must be an open file descriptor"):
+        _core.read_model_fd(read, "x")
+
+
+def test_an_early_stopping_metric_must_be_real():
+    stop = fnet.EarlyStopping(monitor="loss", patience=1)
+    stop.set_model(fnet.Sequential([fnet.Dense(2)], input_dim=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"logs\['loss'\] must be a number; got complex64"):
+            stop.on_epoch_end(0, {"loss": np.complex64(1)})
+
+
+def test_the_estimators_refuse_numbers_beyond_floats_and_impossible_sizes_quickly():
+    pytest.importorskip("sklearn")
+    from ferronet.sklearn import MLPClassifier, MLPRegressor
+
+    with pytest.raises(ValueError, match="within the float range"):
+        MLPClassifier(max_iter=2).fit(np.array([[10**400], [1]], dtype=object), [0, 1])
+    huge = np.lib.stride_tricks.as_strided(np.zeros(1), shape=(2**31, 2**20), strides=(0, 0))  # 2**51 values
+    start = time.perf_counter()
+    with pytest.raises(MemoryError, match="a float copy of X"):
+        MLPRegressor(max_iter=2).fit(huge, np.zeros(2**31))
+    assert time.perf_counter() - start < 5  # scikit-learn's NaN scan over the view would take hours

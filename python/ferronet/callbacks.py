@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+import numpy as np
+
 from ._names import keywords
 from ._types import MonitorMode, MonitorName
 from ._validation import check_bool, check_choice, check_float, check_int
@@ -349,6 +351,8 @@ class _Monitor:
             available = ", ".join(sorted(logs or {})) or "none"
             raise ValueError(f"{who} monitors {self.monitor!r}, which fit does not report (available: {available})")
         try:
+            if isinstance(logs[self.monitor], (complex, np.complexfloating)):
+                raise TypeError("complex")
             return float(logs[self.monitor])
         except (OverflowError, TypeError, ValueError):
             raise ValueError(

@@ -68,6 +68,7 @@ that predicts class indices, not ``classes_``). Pickle and joblib keep working.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import json
@@ -76,7 +77,7 @@ import numbers
 import os
 import warnings
 from abc import ABCMeta, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 try:
@@ -96,7 +97,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _files, _sklearn_state
+from . import _files, _memory, _sklearn_state
 from ._names import keywords
 from ._types import (
     ActivationName,
@@ -119,6 +120,29 @@ if TYPE_CHECKING:  # typing.Self is Python 3.11+; annotations are not evaluated 
 #: scikit-learn's activation names → ours.
 ACTIVATIONS: dict[str, ActivationName] = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 SOLVERS = ("lbfgs", "sgd", "adam")
+
+
+@contextlib.contextmanager
+def _quiet_cast() -> Iterator[None]:
+    """Around scikit-learn's validation of X and y. Casting to float64 turns a value beyond its range (a long
+    double 1e4000) into inf with a RuntimeWarning: the finiteness check that follows raises a clear ValueError, so
+    the warning is silenced. A Python int or Fraction beyond a float's range raises OverflowError inside NumPy:
+    it becomes the ValueError the rest of the API raises for numbers out of range."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            yield
+    except OverflowError as error:
+        raise ValueError(f"X and y must hold numbers within the float range (about ±1.8e308): {error}") from None
+
+
+def _check_size(X: Any, what: str = "training on this X") -> None:
+    """Refuse an X whose float copy cannot fit in memory before scikit-learn scans it for NaN: a broadcast view
+    (strides of 0) can claim 2**51 values in a few bytes, and that scan would run for hours."""
+    shape, dtype = getattr(X, "shape", None), getattr(X, "dtype", None)
+    if isinstance(X, np.ndarray) and shape is not None and dtype is not None and X.size > 0:
+        _memory.require([("a float copy of X", X.size * max(dtype.itemsize, 4))], what)
+
+
 #: The solvers that train epoch by epoch on batches (and have ``partial_fit``).
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 
@@ -353,6 +377,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             raise
 
     def _fit_checked(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Self:
+        _check_size(X)
         sizes = self._check_params()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -680,7 +705,9 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
     def _check_X(self, X: Any) -> Any:
         """X checked by scikit-learn: a float array, or a CSR/CSC sparse matrix (kept sparse)."""
         check_is_fitted(self)
-        return validate_data(self, X, accept_sparse=SPARSE_FORMATS, reset=False, dtype=(np.float64, np.float32))
+        _check_size(X, "predicting on this X")
+        with _quiet_cast():
+            return validate_data(self, X, accept_sparse=SPARSE_FORMATS, reset=False, dtype=(np.float64, np.float32))
 
     @property
     def coefs_(self) -> list[np.ndarray]:
@@ -1001,9 +1028,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return tags
 
     def _validate_targets(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        X, y = validate_data(
-            self, X, y, accept_sparse=SPARSE_FORMATS, multi_output=True, dtype=(np.float64, np.float32), reset=reset
-        )
+        with _quiet_cast():
+            X, y = validate_data(
+                self, X, y, accept_sparse=SPARSE_FORMATS, multi_output=True, dtype=(np.float64, np.float32), reset=reset
+            )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -1339,16 +1367,17 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return super()._check_params()
 
     def _validate_targets(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=SPARSE_FORMATS,
-            multi_output=True,
-            y_numeric=True,
-            dtype=(np.float64, np.float32),
-            reset=reset,
-        )
+        with _quiet_cast():
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse=SPARSE_FORMATS,
+                multi_output=True,
+                y_numeric=True,
+                dtype=(np.float64, np.float32),
+                reset=reset,
+            )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if self.loss == "poisson" and y.size and np.min(y) < 0:

@@ -207,3 +207,48 @@ impl<T: Real> FeatureSlices<'_, T> {
         }
     }
 }
+
+// ---- numbers ---------------------------------------------------------------------------------------------
+// The private API's number arguments (`#[pyo3(from_py_with = ...)]`). PyO3's own conversions raise OverflowError
+// for an int beyond the type's range (or a Fraction beyond a float's) and accept NumPy's complex scalars with a
+// ComplexWarning; these raise TypeError instead, which PyO3 prefixes with the argument's name, so the private API
+// speaks the public API's vocabulary.
+
+fn out_of_range(error: PyErr, py: Python<'_>, expected: &str) -> PyErr {
+    if error.is_instance_of::<pyo3::exceptions::PyOverflowError>(py) {
+        PyTypeError::new_err(format!("expected {expected}; got a value out of that range"))
+    } else {
+        error
+    }
+}
+
+fn is_complex(value: &Bound<'_, PyAny>) -> bool {
+    value.is_instance_of::<pyo3::types::PyComplex>()
+        || value.get_type().name().is_ok_and(|name| {
+            let name = name.to_string();
+            name.contains("complex") || name == "clongdouble"
+        })
+}
+
+/// A real number within the float range.
+pub fn real(value: &Bound<'_, PyAny>) -> PyResult<f64> {
+    if is_complex(value) {
+        return Err(PyTypeError::new_err("expected a real number; got a complex number"));
+    }
+    value.extract::<f64>().map_err(|e| out_of_range(e, value.py(), "a real number within the float range (about ±1.8e308)"))
+}
+
+/// An integer from 0 to 2**64 - 1 (a count or an index).
+pub fn count(value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    value.extract::<usize>().map_err(|e| out_of_range(e, value.py(), "an integer from 0 to 2**64 - 1"))
+}
+
+/// An integer from 0 to 2**64 - 1 (a seed or a counter).
+pub fn uint64(value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    value.extract::<u64>().map_err(|e| out_of_range(e, value.py(), "an integer from 0 to 2**64 - 1"))
+}
+
+/// A file descriptor (a 32-bit int).
+pub fn descriptor(value: &Bound<'_, PyAny>) -> PyResult<i32> {
+    value.extract::<i32>().map_err(|e| out_of_range(e, value.py(), "a file descriptor (a 32-bit int)"))
+}

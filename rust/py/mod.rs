@@ -23,7 +23,7 @@ fn get_num_threads() -> usize {
 
 /// Resize the engine's thread pool (results do not depend on it, only speed does).
 #[pyfunction]
-fn set_num_threads(n: usize) -> PyResult<()> {
+fn set_num_threads(#[pyo3(from_py_with = convert::count)] n: usize) -> PyResult<()> {
     Ok(threads::set_num_threads(n)?)
 }
 

@@ -394,7 +394,7 @@ impl PyModel {
     }
 
     /// The learning rate of the next updates.
-    fn set_lr(&self, py: Python<'_>, lr: f64) -> PyResult<()> {
+    fn set_lr(&self, py: Python<'_>, #[pyo3(from_py_with = convert::real)] lr: f64) -> PyResult<()> {
         let mut guard = self.cell.lock(py);
         with_dtype!(self.dtype(), T => Ok(typed_mut::<T>(&mut guard)?.trainer.set_lr(lr)?))
     }
@@ -442,7 +442,14 @@ impl PyModel {
 
     /// Start an epoch (inside a fit); `first_batch` skips the epoch's batches before it.
     #[pyo3(signature = (dataset, batch_size, shuffle, first_batch = 0))]
-    fn begin_epoch(&self, py: Python<'_>, dataset: &PyDataset, batch_size: usize, shuffle: bool, first_batch: usize) -> PyResult<()> {
+    fn begin_epoch(
+        &self,
+        py: Python<'_>,
+        dataset: &PyDataset,
+        #[pyo3(from_py_with = convert::count)] batch_size: usize,
+        shuffle: bool,
+        #[pyo3(from_py_with = convert::count)] first_batch: usize,
+    ) -> PyResult<()> {
         let mut guard = self.cell.lock(py);
         with_dtype!(self.dtype(), T => {
             let m = typed_mut::<T>(&mut guard)?;
@@ -453,7 +460,13 @@ impl PyModel {
 
     /// Train the current epoch for about `seconds`, and at most `max_batches` batches (at least one batch).
     #[pyo3(signature = (dataset, seconds, max_batches = None))]
-    fn train_chunk(&self, py: Python<'_>, dataset: &PyDataset, seconds: f64, max_batches: Option<usize>) -> PyResult<PyChunkReport> {
+    fn train_chunk(
+        &self,
+        py: Python<'_>,
+        dataset: &PyDataset,
+        #[pyo3(from_py_with = convert::real)] seconds: f64,
+        max_batches: Option<usize>,
+    ) -> PyResult<PyChunkReport> {
         let mut guard = self.cell.lock(py);
         if !(seconds.is_finite() && seconds >= 0.0) {
             return Err(PyValueError::new_err(format!("seconds must be a finite number >= 0; got {seconds}")));
@@ -481,14 +494,16 @@ pub fn read_model_file(py: Python<'_>, data: &[u8], source: &str) -> PyResult<Re
 /// Read a model file from an open file descriptor (Python keeps it open for the call): the tensors go straight
 /// from the file into the model, so the file's bytes are never all in memory.
 #[pyfunction]
-pub fn read_model_fd(py: Python<'_>, fd: i32, source: &str) -> PyResult<ReadFile> {
+pub fn read_model_fd(py: Python<'_>, #[pyo3(from_py_with = convert::descriptor)] fd: i32, source: &str) -> PyResult<ReadFile> {
     use std::os::fd::BorrowedFd;
     if fd < 0 {
         return Err(PyValueError::new_err(format!("fd must be an open file descriptor; got {fd}")));
     }
     // SAFETY: the caller passes the descriptor of a file it holds open for the length of this call; it is only
     // duplicated here (the duplicate is closed when `file` drops).
-    let owned = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+    let owned = unsafe { BorrowedFd::borrow_raw(fd) }
+        .try_clone_to_owned()
+        .map_err(|e| PyValueError::new_err(format!("fd must be an open file descriptor; got {fd} ({e})")))?;
     let file = std::fs::File::from(owned);
     loaded(compute(py, || file::read_file(&file, source))?)
 }

@@ -213,13 +213,18 @@ activation_ops! {
 
 #[pyfunction]
 #[pyo3(signature = (z, slope = activation::LEAKY_SLOPE))]
-fn leaky_relu_forward<'py>(py: Python<'py>, z: &Any<'py>, slope: f64) -> PyResult<Any<'py>> {
+fn leaky_relu_forward<'py>(py: Python<'py>, z: &Any<'py>, #[pyo3(from_py_with = convert::real)] slope: f64) -> PyResult<Any<'py>> {
     act_forward(py, z, Activation::LeakyRelu, Some(slope))
 }
 
 #[pyfunction]
 #[pyo3(signature = (grad, output, slope = activation::LEAKY_SLOPE))]
-fn leaky_relu_backward<'py>(py: Python<'py>, grad: &Any<'py>, output: &Any<'py>, slope: f64) -> PyResult<Any<'py>> {
+fn leaky_relu_backward<'py>(
+    py: Python<'py>,
+    grad: &Any<'py>,
+    output: &Any<'py>,
+    #[pyo3(from_py_with = convert::real)] slope: f64,
+) -> PyResult<Any<'py>> {
     act_backward(py, grad, output, Activation::LeakyRelu, Some(slope))
 }
 
@@ -288,7 +293,11 @@ fn poisson<'py>(py: Python<'py>, z: &Any<'py>, target: &Any<'py>, sample_weight:
 // ---- penalty --------------------------------------------------------------------------------------------
 
 #[pyfunction(name = "penalty")]
-fn penalty_value(w: &Any<'_>, l1: f64, l2: f64) -> PyResult<f64> {
+fn penalty_value(
+    w: &Any<'_>,
+    #[pyo3(from_py_with = convert::real)] l1: f64,
+    #[pyo3(from_py_with = convert::real)] l2: f64,
+) -> PyResult<f64> {
     with_dtype!(dtype::of_array(w, "W")?, T => {
         let (data, _) = elements::<T>(w, "W")?;
         Ok(penalty::penalty(&data, T::of(l1), T::of(l2)).f64())
@@ -296,7 +305,12 @@ fn penalty_value(w: &Any<'_>, l1: f64, l2: f64) -> PyResult<f64> {
 }
 
 #[pyfunction]
-fn penalty_grad<'py>(py: Python<'py>, w: &Any<'py>, l1: f64, l2: f64) -> PyResult<Any<'py>> {
+fn penalty_grad<'py>(
+    py: Python<'py>,
+    w: &Any<'py>,
+    #[pyo3(from_py_with = convert::real)] l1: f64,
+    #[pyo3(from_py_with = convert::real)] l2: f64,
+) -> PyResult<Any<'py>> {
     with_dtype!(dtype::of_array(w, "W")?, T => {
         let (data, shape) = elements::<T>(w, "W")?;
         let mut grad = buffer::zeros::<T>(data.len(), "the gradient")?;
@@ -313,7 +327,7 @@ fn batchnorm_forward_train<'py>(
     x: &Any<'py>,
     gamma: &Any<'py>,
     beta: &Any<'py>,
-    eps: f64,
+    #[pyo3(from_py_with = convert::real)] eps: f64,
 ) -> PyResult<(Any<'py>, Any<'py>, Any<'py>)> {
     with_dtype!(dtype::of_array(x, "x")?, T => {
         let x = Mat::<T>::new(x, "x")?;
@@ -335,7 +349,7 @@ fn batchnorm_forward_eval<'py>(
     beta: &Any<'py>,
     running_mean: &Any<'py>,
     running_var: &Any<'py>,
-    eps: f64,
+    #[pyo3(from_py_with = convert::real)] eps: f64,
 ) -> PyResult<Any<'py>> {
     with_dtype!(dtype::of_array(x, "x")?, T => {
         let x = Mat::<T>::new(x, "x")?;
@@ -353,7 +367,7 @@ fn batchnorm_backward<'py>(
     dy: &Any<'py>,
     x: &Any<'py>,
     gamma: &Any<'py>,
-    eps: f64,
+    #[pyo3(from_py_with = convert::real)] eps: f64,
 ) -> PyResult<(Any<'py>, Any<'py>, Any<'py>)> {
     with_dtype!(dtype::of_array(x, "x")?, T => {
         let (x, dy) = (Mat::<T>::new(x, "x")?, Mat::<T>::new(dy, "dy")?);
@@ -373,8 +387,8 @@ fn batchnorm_update_running<'py>(
     running_var: &Any<'py>,
     batch_mean: &Any<'py>,
     batch_var: &Any<'py>,
-    n: usize,
-    momentum: f64,
+    #[pyo3(from_py_with = convert::count)] n: usize,
+    #[pyo3(from_py_with = convert::real)] momentum: f64,
 ) -> PyResult<(Any<'py>, Any<'py>)> {
     with_dtype!(dtype::of_array(running_mean, "running_mean")?, T => {
         let (mut rm, shape) = elements::<T>(running_mean, "running_mean")?;
@@ -401,7 +415,12 @@ fn scaled_mask<T: Real>(mask: &Any<'_>, p: f64, shape: &[usize]) -> PyResult<Vec
 }
 
 #[pyfunction]
-fn dropout_forward<'py>(py: Python<'py>, x: &Any<'py>, mask: &Any<'py>, p: f64) -> PyResult<Any<'py>> {
+fn dropout_forward<'py>(
+    py: Python<'py>,
+    x: &Any<'py>,
+    mask: &Any<'py>,
+    #[pyo3(from_py_with = convert::real)] p: f64,
+) -> PyResult<Any<'py>> {
     with_dtype!(dtype::of_array(x, "x")?, T => {
         let (mut data, shape) = elements::<T>(x, "x")?;
         dropout::dropout_forward(&mut data, &scaled_mask::<T>(mask, p, &shape)?)?;
@@ -410,7 +429,12 @@ fn dropout_forward<'py>(py: Python<'py>, x: &Any<'py>, mask: &Any<'py>, p: f64) 
 }
 
 #[pyfunction]
-fn dropout_backward<'py>(py: Python<'py>, grad: &Any<'py>, mask: &Any<'py>, p: f64) -> PyResult<Any<'py>> {
+fn dropout_backward<'py>(
+    py: Python<'py>,
+    grad: &Any<'py>,
+    mask: &Any<'py>,
+    #[pyo3(from_py_with = convert::real)] p: f64,
+) -> PyResult<Any<'py>> {
     with_dtype!(dtype::of_array(grad, "grad")?, T => {
         let (mut data, shape) = elements::<T>(grad, "grad")?;
         dropout::dropout_backward(&mut data, &scaled_mask::<T>(mask, p, &shape)?)?;
@@ -424,13 +448,13 @@ fn dropout_backward<'py>(py: Python<'py>, grad: &Any<'py>, mask: &Any<'py>, p: f
 #[allow(clippy::too_many_arguments)]
 fn dropout_mask<'py>(
     py: Python<'py>,
-    rows: usize,
-    cols: usize,
-    p: f64,
-    seed: u64,
-    step: u64,
-    layer: usize,
-    stream: u64,
+    #[pyo3(from_py_with = convert::count)] rows: usize,
+    #[pyo3(from_py_with = convert::count)] cols: usize,
+    #[pyo3(from_py_with = convert::real)] p: f64,
+    #[pyo3(from_py_with = convert::uint64)] seed: u64,
+    #[pyo3(from_py_with = convert::uint64)] step: u64,
+    #[pyo3(from_py_with = convert::count)] layer: usize,
+    #[pyo3(from_py_with = convert::uint64)] stream: u64,
 ) -> PyResult<Any<'py>> {
     let keep = dropout::keep_mask(rows, cols, p, seed, stream, step, layer)?;
     let keep = Array2::from_shape_vec((rows, cols), keep).map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -440,7 +464,12 @@ fn dropout_mask<'py>(
 // ---- optimizers -----------------------------------------------------------------------------------------
 
 #[pyfunction]
-fn sgd_update<'py>(py: Python<'py>, param: &Any<'py>, grad: &Any<'py>, lr: f64) -> PyResult<Any<'py>> {
+fn sgd_update<'py>(
+    py: Python<'py>,
+    param: &Any<'py>,
+    grad: &Any<'py>,
+    #[pyo3(from_py_with = convert::real)] lr: f64,
+) -> PyResult<Any<'py>> {
     with_dtype!(dtype::of_array(param, "param")?, T => {
         let (mut p, shape) = elements::<T>(param, "param")?;
         let (g, g_shape) = elements::<T>(grad, "grad")?;
@@ -480,8 +509,8 @@ fn momentum_update<'py>(
     param: &Any<'py>,
     grad: &Any<'py>,
     velocity: &Any<'py>,
-    lr: f64,
-    momentum: f64,
+    #[pyo3(from_py_with = convert::real)] lr: f64,
+    #[pyo3(from_py_with = convert::real)] momentum: f64,
 ) -> PyResult<(Any<'py>, Any<'py>)> {
     momentum_op(py, param, grad, velocity, lr, momentum, false)
 }
@@ -492,8 +521,8 @@ fn nesterov_update<'py>(
     param: &Any<'py>,
     grad: &Any<'py>,
     velocity: &Any<'py>,
-    lr: f64,
-    momentum: f64,
+    #[pyo3(from_py_with = convert::real)] lr: f64,
+    #[pyo3(from_py_with = convert::real)] momentum: f64,
 ) -> PyResult<(Any<'py>, Any<'py>)> {
     momentum_op(py, param, grad, velocity, lr, momentum, true)
 }
@@ -506,11 +535,11 @@ fn adam_update<'py>(
     grad: &Any<'py>,
     m: &Any<'py>,
     v: &Any<'py>,
-    step: u64,
-    lr: f64,
-    beta1: f64,
-    beta2: f64,
-    eps: f64,
+    #[pyo3(from_py_with = convert::uint64)] step: u64,
+    #[pyo3(from_py_with = convert::real)] lr: f64,
+    #[pyo3(from_py_with = convert::real)] beta1: f64,
+    #[pyo3(from_py_with = convert::real)] beta2: f64,
+    #[pyo3(from_py_with = convert::real)] eps: f64,
 ) -> PyResult<(Any<'py>, Any<'py>, Any<'py>)> {
     if step == 0 {
         return Err(PyValueError::new_err("step must be >= 1 (the first update is step 1)"));
@@ -534,9 +563,9 @@ fn rmsprop_update<'py>(
     param: &Any<'py>,
     grad: &Any<'py>,
     sq: &Any<'py>,
-    lr: f64,
-    rho: f64,
-    eps: f64,
+    #[pyo3(from_py_with = convert::real)] lr: f64,
+    #[pyo3(from_py_with = convert::real)] rho: f64,
+    #[pyo3(from_py_with = convert::real)] eps: f64,
 ) -> PyResult<(Any<'py>, Any<'py>)> {
     with_dtype!(dtype::of_array(param, "param")?, T => {
         let (mut p, shape) = elements::<T>(param, "param")?;
@@ -553,7 +582,12 @@ fn rmsprop_update<'py>(
 
 /// The batch order of epoch `epoch` for a model seeded with `seed`.
 #[pyfunction]
-fn epoch_permutation<'py>(py: Python<'py>, n: usize, seed: u64, epoch: u64) -> PyResult<Any<'py>> {
+fn epoch_permutation<'py>(
+    py: Python<'py>,
+    #[pyo3(from_py_with = convert::count)] n: usize,
+    #[pyo3(from_py_with = convert::uint64)] seed: u64,
+    #[pyo3(from_py_with = convert::uint64)] epoch: u64,
+) -> PyResult<Any<'py>> {
     if u32::try_from(n).is_err() {
         return Err(PyValueError::new_err(format!("n must be < 2^32; got {n}")));
     }
@@ -565,7 +599,7 @@ fn epoch_permutation<'py>(py: Python<'py>, n: usize, seed: u64, epoch: u64) -> P
 }
 
 #[pyfunction]
-fn splitmix64(x: u64) -> u64 {
+fn splitmix64(#[pyo3(from_py_with = convert::uint64)] x: u64) -> u64 {
     rng::splitmix64(x)
 }
 
