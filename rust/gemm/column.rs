@@ -72,9 +72,9 @@ fn dot<T: Real>(a: &[T], b: &[T]) -> T {
     let (xs, ys) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (x_tail, y_tail) = (xs.remainder(), ys.remainder());
     for (x, y) in xs.zip(ys) {
-        for ((sum, &x), &y) in acc.iter_mut().zip(x).zip(y) {
-            *sum += x * y;
-        }
+        // Fixed-length arrays: the loop below compiles to whole-vector multiply and add, no bounds checks.
+        let (Ok(x), Ok(y)) = (<&[T; LANES]>::try_from(x), <&[T; LANES]>::try_from(y)) else { continue };
+        lanes(&mut acc, x, y);
     }
     for ((sum, &x), &y) in acc.iter_mut().zip(x_tail).zip(y_tail) {
         *sum += x * y;
@@ -88,6 +88,16 @@ fn dot<T: Real>(a: &[T], b: &[T]) -> T {
         }
     }
     acc.first().copied().unwrap_or_else(T::zero)
+}
+
+/// `acc[j] += x[j]·y[j]` for the 16 lanes: written with indices over fixed-length arrays, the form LLVM turns into
+/// whole-vector multiplies and adds.
+#[inline(always)]
+#[allow(clippy::indexing_slicing)] // j < LANES, the length of all three arrays
+fn lanes<T: Real>(acc: &mut [T; LANES], x: &[T; LANES], y: &[T; LANES]) {
+    for j in 0..LANES {
+        acc[j] += x[j] * y[j];
+    }
 }
 
 #[cfg(test)]

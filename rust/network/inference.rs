@@ -9,7 +9,11 @@ use crate::network::layer::{Layer, LayerCache};
 use crate::network::network::{Batch, Network};
 use crate::scalar::Real;
 
-/// Rows processed at once by inference.
+/// Rows processed at once by inference: as many as keep a block's widest activations within this budget (they
+/// stay in L2 from one layer to the next, and the two buffers are small to clear), between these bounds. Results
+/// do not depend on it: every layer's output row depends on its input row alone.
+const BLOCK_BYTES: usize = 256 << 10;
+const MIN_BLOCK_ROWS: usize = 64;
 const INFERENCE_BLOCK: usize = 1024;
 
 impl<T: Real> Network<T> {
@@ -29,8 +33,9 @@ impl<T: Real> Network<T> {
             self.check_training_rows(rows)?;
         }
         // Training mode sees the whole batch at once (batch statistics); inference goes block by block.
-        let block = if training { rows.max(1) } else { INFERENCE_BLOCK.min(rows.max(1)) };
         let widest = self.layers.iter().map(Layer::out_dim).max().unwrap_or(self.input_dim);
+        let budget_rows = (BLOCK_BYTES / (widest.max(1) * std::mem::size_of::<T>())).clamp(MIN_BLOCK_ROWS, INFERENCE_BLOCK);
+        let block = if training { rows.max(1) } else { budget_rows.min(rows.max(1)) };
         // Layer l reads buffer (l % 2 == 1 ? a : b) and writes the other; layer 0 reads the input block.
         let size = buffer::area(block, widest, "inference buffers")?;
         let (mut a, mut b) = (buffer::zeros(size, "inference buffers")?, buffer::zeros(size, "inference buffers")?);
