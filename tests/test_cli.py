@@ -104,7 +104,7 @@ def test_train_with_no_arguments_trains_on_digits():
     losses = [float(re.search(r"loss (\d+\.\d+)", line).group(1)) for line in lines]
     assert losses[-1] < losses[0]
     assert parse_test_accuracy(result.stdout) >= 0.9
-    assert re.search(r"\(\d+\.\d\ds of training\)$", result.stdout.splitlines()[-1])
+    assert re.search(r"\((\d+\.\d\ds|\d+\.\d ms) of training\)$", result.stdout.splitlines()[-1])
 
 
 def test_train_on_spiral_with_flags():

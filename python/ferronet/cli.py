@@ -28,6 +28,7 @@ from .callbacks import EarlyStopping, History
 from .layers import MAX_UNITS, BatchNorm, Dense, Dropout, Layer
 from .model import Sequential
 from .preprocessing import standardize, train_test_split
+from .training import duration
 
 DATASETS = ("digits", "spiral", "fashion-mnist", "mnist")
 IDX_DATASETS = ("fashion-mnist", "mnist")
@@ -384,7 +385,7 @@ def train(args: argparse.Namespace) -> int:
     if args.plot is not None:
         _save_plot(history, args.plot)
         say(f"saved the training curves to {args.plot}")
-    print(f"test loss {result['loss']:.4f}  test accuracy {result['accuracy']:.4f}  ({seconds:.2f}s of training)")
+    print(f"test loss {result['loss']:.4f}  test accuracy {result['accuracy']:.4f}  ({duration(seconds)} of training)")
     return 0
 
 

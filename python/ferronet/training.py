@@ -205,11 +205,16 @@ class TrainingRun:
         )
 
 
+def duration(seconds: float) -> str:
+    """``"3.2 ms"`` under a second (a small data set's epoch), else ``"1.23s"``."""
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f}s"
+
+
 def epoch_line(epoch: int, epochs: int, values: Logs) -> str:
     parts = [f"epoch {epoch + 1}/{epochs}"]
     parts += [f"{key} {values[key]:.4f}" for key in ("loss", "accuracy", "val_loss", "val_accuracy") if key in values]
     parts.append(f"lr {values['lr']:.4g}")
-    parts.append(f"{values['epoch_seconds']:.2f}s")
+    parts.append(duration(values["epoch_seconds"]))
     return "  ".join(parts)
 
 
