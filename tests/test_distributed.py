@@ -421,17 +421,30 @@ def test_a_task_that_keeps_killing_workers_raises_and_leaves_the_model(cluster, 
     model.fit(X, y, epochs=1, batch_size=20, optimizer=Adam(1e-3))
     optimizer = model.optimizer
     before = model.copy()
-    plugin = _kill_during(cluster, client, r"ferronet-train-[0-9a-f]+-1\.0\.1-0")
-    cluster.scheduler.allowed_failures = 0  # the first loss of a worker under a task counts as "keeps killing"
-    try:
-        with pytest.raises(RuntimeError, match=r"kept losing its worker.*restored"):
-            fd.fit(model, *_dask(X, y, 200), client=client, epochs=3, batch_size=20, sync_every=3)
-    finally:
-        cluster.scheduler.allowed_failures = 3
-        _restore_workers(cluster, client)
-    assert plugin.killed is not None
-    _assert_same_state(model, before)
-    assert model.optimizer is optimizer
+    # The worker is killed as the scheduler hands it the task. Now and then Dask sees the worker gone before the
+    # task counts as started there and simply runs it elsewhere (the fit then succeeds, which is fine too): try a
+    # few times until the task is charged with the loss, which is the case under test.
+    raised = False
+    for _ in range(4):
+        attempt = model.copy()
+        attempt_optimizer = attempt.optimizer
+        plugin = _kill_during(cluster, client, r"ferronet-train-[0-9a-f]+-1\.0\.1-0")
+        cluster.scheduler.allowed_failures = 0  # the first loss of a worker under a task counts as "keeps killing"
+        try:
+            fd.fit(attempt, *_dask(X, y, 200), client=client, epochs=3, batch_size=20, sync_every=3)
+        except RuntimeError as error:
+            assert re.search(r"kept losing its worker.*restored", str(error), re.DOTALL), str(error)
+            raised = True
+        finally:
+            cluster.scheduler.allowed_failures = 3
+            _restore_workers(cluster, client)
+        assert plugin.killed is not None
+        if raised:
+            _assert_same_state(attempt, before)
+            assert attempt.optimizer is attempt_optimizer
+            assert attempt_optimizer is not None and attempt_optimizer.config() == optimizer.config()
+            break
+    assert raised, "no attempt charged the task with its worker's loss"
 
 
 # ---- bad input ------------------------------------------------------------------------------------------------------
