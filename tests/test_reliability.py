@@ -202,3 +202,11 @@ def test_the_estimators_refuse_numbers_beyond_floats_and_impossible_sizes_quickl
     with pytest.raises(MemoryError, match="a float copy of X"):
         MLPRegressor(max_iter=2).fit(huge, np.zeros(2**31))
     assert time.perf_counter() - start < 5  # scikit-learn's NaN scan over the view would take hours
+
+
+@pytest.mark.parametrize("schedule", [fnet.schedules.InverseTimeDecay(0.0), fnet.schedules.ExponentialDecay(0.5)])
+@pytest.mark.parametrize("epoch", [0j, np.complex64(1)])
+def test_a_schedule_refuses_a_complex_epoch(schedule, epoch):
+    """Hypothesis found InverseTimeDecay(0)(0j, 0.0) returning 0j: a complex rate."""
+    with pytest.raises(TypeError, match="epoch must be a real number"):
+        schedule(epoch, 0.1)

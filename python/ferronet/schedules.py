@@ -11,6 +11,7 @@ Any callable ``f(epoch, lr0) -> lr`` works as a schedule too.
 from __future__ import annotations
 
 import math
+import numbers
 from abc import ABC, abstractmethod
 
 from ._names import keywords
@@ -25,6 +26,14 @@ def _power(base: float, exponent: float) -> float:
         return power
     except OverflowError:
         return math.inf if (base > 1) == (exponent > 0) else 0.0
+
+
+def _real(value: object, name: str) -> float:
+    """``value`` if it is a real number (int, float, Fraction, NumPy scalar), else TypeError: a complex epoch
+    would make a complex rate."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
+    return value  # type: ignore[return-value]  # a numbers.Real: int, float, Fraction, NumPy scalar
 
 
 class Schedule(ABC):
@@ -94,7 +103,8 @@ class StepDecay(Schedule):
         float
             The rate for this epoch (``lr0 * factor ** (epoch // every)``).
         """
-        return float(lr0) * _power(self.factor, epoch // self.every)
+        e, rate = _real(epoch, "epoch"), _real(lr0, "lr0")
+        return float(rate) * _power(self.factor, e // self.every)
 
 
 class InverseTimeDecay(Schedule):
@@ -130,7 +140,8 @@ class InverseTimeDecay(Schedule):
         float
             The rate for this epoch (``lr0 / (1 + decay * epoch)``).
         """
-        return float(lr0) / (1.0 + self.decay * epoch)
+        e, rate = _real(epoch, "epoch"), _real(lr0, "lr0")
+        return float(rate) / (1.0 + self.decay * e)
 
 
 class ExponentialDecay(Schedule):
@@ -166,7 +177,8 @@ class ExponentialDecay(Schedule):
         float
             The rate for this epoch (``lr0 * gamma ** epoch``).
         """
-        return float(lr0) * _power(self.gamma, epoch)
+        e, rate = _real(epoch, "epoch"), _real(lr0, "lr0")
+        return float(rate) * _power(self.gamma, e)
 
 
 def learning_rate(schedule: object, epoch: int, lr0: float) -> float:
