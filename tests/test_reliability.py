@@ -210,3 +210,21 @@ def test_a_schedule_refuses_a_complex_epoch(schedule, epoch):
     """Hypothesis found InverseTimeDecay(0)(0j, 0.0) returning 0j: a complex rate."""
     with pytest.raises(TypeError, match="epoch must be a real number"):
         schedule(epoch, 0.1)
+
+
+def test_float32_hyperparameters_meet_huge_losses_without_warnings():
+    """NumPy 2 casts a Python float to float32 when it meets a float32 scalar: tol=np.float32(...) against a loss
+    of 5e299 warned "overflow encountered in cast" (found by the fuzzer). The estimators compare in Python floats."""
+    pytest.importorskip("sklearn")
+    from ferronet.sklearn import MLPRegressor
+
+    X, y = np.ones((4, 2)), np.full(4, 1e150)
+    estimator = MLPRegressor(
+        hidden_layer_sizes=(), solver="sgd", learning_rate_init=1e-30, max_iter=3, tol=np.float32(0.02),
+        power_t=np.float32(0.5), learning_rate="invscaling", n_iter_no_change=1,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message=".*(Maximum iterations|Stochastic Optimizer).*")
+        estimator.fit(X, y)
+    assert estimator.loss_ > 1e299

@@ -470,7 +470,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         if self.solver == "sgd":
             momentum = float(self.momentum)
             return SGD(lr=self._rate / scale, momentum=momentum, nesterov=self.nesterovs_momentum and momentum > 0)
-        return Adam(lr=self._rate, beta1=self.beta_1, beta2=self.beta_2, eps=float(self.epsilon) * scale)
+        return Adam(lr=self._rate, beta1=float(self.beta_1), beta2=float(self.beta_2), eps=float(self.epsilon) * scale)
 
     def _split_validation(
         self, X: np.ndarray, y: np.ndarray, targets: np.ndarray, weights: Any, random_state: Any
@@ -576,7 +576,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
                         )
                         break
                     if self.solver == "sgd" and self.learning_rate == "invscaling":
-                        self._rate = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+                        self._rate = float(self.learning_rate_init) / (self.t_ + 1) ** float(self.power_t)
                     if self._no_improvement_count > self.n_iter_no_change:
                         if self._should_stop():
                             break
@@ -646,7 +646,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
                 packed.astype(np.float64),
                 method="L-BFGS-B",
                 jac=True,
-                options=_lbfgs_options(self.max_iter, self.max_fun, self.tol, self.verbose),
+                options=_lbfgs_options(self.max_iter, self.max_fun, float(self.tol), self.verbose),
             )
             self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
             if not np.isfinite(result.x).all():
@@ -665,7 +665,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
         self.validation_scores_.append(score)
         if self.verbose:
             print(f"Validation score: {score:f}")
-        if score < self.best_validation_score_ + self.tol:
+        if score < self.best_validation_score_ + float(self.tol):
             self._no_improvement_count += 1
         else:
             self._no_improvement_count = 0
@@ -674,7 +674,7 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
             self._best_weights = self._model.get_weights()
 
     def _update_training_loss(self) -> None:
-        if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+        if self.loss_curve_[-1] > self.best_loss_ - float(self.tol):
             self._no_improvement_count += 1
         else:
             self._no_improvement_count = 0
