@@ -228,3 +228,17 @@ def test_float32_hyperparameters_meet_huge_losses_without_warnings():
         warnings.filterwarnings("ignore", message=".*(Maximum iterations|Stochastic Optimizer).*")
         estimator.fit(X, y)
     assert estimator.loss_ > 1e299
+
+
+def test_hash_words_refuses_words_beyond_64_bits_with_type_error():
+    with pytest.raises(TypeError) as info:
+        _core.hash_words([2**100])
+    assert "while processing 'words'" in getattr(info.value, "__notes__", [])
+
+
+def test_from_architecture_checks_dimensions_before_comparing_them():
+    from decimal import Decimal
+
+    spec = [{"input_dim": 2, "output_dim": 1}, {"input_dim": Decimal("sNaN"), "output_dim": 4}]
+    with pytest.raises(TypeError, match=r"architecture\[1\]\['input_dim'\] must be an integer"):
+        fnet.Sequential.from_architecture(spec, loss="mse")

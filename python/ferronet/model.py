@@ -309,11 +309,16 @@ class Sequential:
                 )
             if index == 0 and "input_dim" not in spec:
                 raise ValueError("architecture[0] must give input_dim")
-            if index > 0 and "input_dim" in spec and spec["input_dim"] != architecture[index - 1]["output_dim"]:
-                raise ValueError(
-                    f"architecture[{index}] has input_dim {spec['input_dim']} but the previous layer outputs "
-                    f"{architecture[index - 1]['output_dim']}"
+            if index > 0 and "input_dim" in spec:
+                # checked as numbers first: comparing a Decimal('sNaN') raises decimal.InvalidOperation
+                given = check_int(spec["input_dim"], f"architecture[{index}]['input_dim']", minimum=1)
+                previous = check_int(
+                    architecture[index - 1]["output_dim"], f"architecture[{index - 1}]['output_dim']", minimum=1
                 )
+                if given != previous:
+                    raise ValueError(
+                        f"architecture[{index}] has input_dim {given} but the previous layer outputs {previous}"
+                    )
             layers.append(Dense(spec["output_dim"], activation=spec.get("activation", "linear"), init=init))
         if loss is None:
             last = layers[-1].activation  # type: ignore[attr-defined]

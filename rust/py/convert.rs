@@ -252,3 +252,8 @@ pub fn uint64(value: &Bound<'_, PyAny>) -> PyResult<u64> {
 pub fn descriptor(value: &Bound<'_, PyAny>) -> PyResult<i32> {
     value.extract::<i32>().map_err(|e| out_of_range(e, value.py(), "a file descriptor (a 32-bit int)"))
 }
+
+/// A sequence of integers from 0 to 2**64 - 1.
+pub fn words(value: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
+    value.extract::<Vec<u64>>().map_err(|e| out_of_range(e, value.py(), "a sequence of integers from 0 to 2**64 - 1"))
+}

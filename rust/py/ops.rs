@@ -604,7 +604,7 @@ fn splitmix64(#[pyo3(from_py_with = convert::uint64)] x: u64) -> u64 {
 }
 
 #[pyfunction]
-fn hash_words(words: Vec<u64>) -> u64 {
+fn hash_words(#[pyo3(from_py_with = convert::words)] words: Vec<u64>) -> u64 {
     rng::hash_words(&words)
 }
 
