@@ -242,3 +242,16 @@ def test_from_architecture_checks_dimensions_before_comparing_them():
     spec = [{"input_dim": 2, "output_dim": 1}, {"input_dim": Decimal("sNaN"), "output_dim": 4}]
     with pytest.raises(TypeError, match=r"architecture\[1\]\['input_dim'\] must be an integer"):
         fnet.Sequential.from_architecture(spec, loss="mse")
+
+
+def test_the_estimators_refuse_an_impossible_y_before_scanning_it():
+    pytest.importorskip("sklearn")
+    from ferronet.sklearn import MLPRegressor
+
+    y = np.lib.stride_tricks.as_strided(np.zeros(1), shape=(2**40,), strides=(0,))  # 2**40 values in 8 bytes
+    start = time.perf_counter()
+    with pytest.raises(MemoryError, match="a float copy of y"):
+        MLPRegressor(max_iter=2).fit(np.zeros((6, 4)), y)
+    assert time.perf_counter() - start < 5
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        MLPRegressor(max_iter=2).fit(np.zeros((6, 4)), np.zeros(5))

@@ -95,7 +95,7 @@ from sklearn.utils.fixes import parse_version, sp_version
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.optimize import _check_optimize_result
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 
 from . import _files, _memory, _sklearn_state
 from ._names import keywords
@@ -135,12 +135,12 @@ def _quiet_cast() -> Iterator[None]:
         raise ValueError(f"X and y must hold numbers within the float range (about ±1.8e308): {error}") from None
 
 
-def _check_size(X: Any, what: str = "training on this X") -> None:
+def _check_size(X: Any, what: str = "training on this X", name: str = "X") -> None:
     """Refuse an X whose float copy cannot fit in memory before scikit-learn scans it for NaN: a broadcast view
     (strides of 0) can claim 2**51 values in a few bytes, and that scan would run for hours."""
     shape, dtype = getattr(X, "shape", None), getattr(X, "dtype", None)
     if isinstance(X, np.ndarray) and shape is not None and dtype is not None and X.size > 0:
-        _memory.require([("a float copy of X", X.size * max(dtype.itemsize, 4))], what)
+        _memory.require([(f"a float copy of {name}", X.size * max(dtype.itemsize, 4))], what)
 
 
 #: The solvers that train epoch by epoch on batches (and have ``partial_fit``).
@@ -378,6 +378,10 @@ class _BaseMLP(BaseEstimator, metaclass=ABCMeta):
 
     def _fit_checked(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Self:
         _check_size(X)
+        _check_size(y, "training on this y", "y")
+        if y is not None and hasattr(X, "shape") and hasattr(y, "shape"):
+            # from the shapes, before scikit-learn's validation scans a broadcast y of 2**40 values for NaN
+            check_consistent_length(X, y)
         sizes = self._check_params()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
