@@ -255,3 +255,14 @@ def test_the_estimators_refuse_an_impossible_y_before_scanning_it():
     assert time.perf_counter() - start < 5
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         MLPRegressor(max_iter=2).fit(np.zeros((6, 4)), np.zeros(5))
+
+
+def test_partial_fit_with_infinite_labels_is_a_value_error_without_warnings():
+    pytest.importorskip("sklearn")
+    from ferronet.sklearn import MLPClassifier
+
+    y = np.array([0.0, 1.0, np.inf, 0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="infinity"):
+            MLPClassifier(hidden_layer_sizes=()).partial_fit(np.zeros((4, 2)), y, classes=[0.0, 1.0])

@@ -1122,7 +1122,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
         binarizer = LabelBinarizer()
-        binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
+        with _quiet_cast():  # NaN labels: the validation in _fit names them; scikit-learn's cast only warns here
+            multilabel = type_of_target(y).startswith("multilabel")
+        binarizer.fit(y if multilabel else classes)
         saved = self.__dict__.copy()
         self._label_binarizer, self.classes_ = binarizer, binarizer.classes_
         try:
