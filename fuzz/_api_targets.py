@@ -747,6 +747,9 @@ def sklearn_call(v: Values) -> Call:
         else v.hostile()
     }
     params.update({name: draw(v) for name, draw in SKLEARN_PARAMETERS.items() if v.chance(0.25)})
+    if params.get("random_state") is None:
+        # seeded unless drawn otherwise: the call (and its replay) is then the same every run
+        params["random_state"] = v.random.randint(0, 2**31 - 1)
     p = Problem(v.random.randint(2, 12), v.random.randint(1, 4), 1 if regressor else v.random.randint(2, 3), "mse")
     X = features(v, p)
     y = v.array((p.n,)) if regressor else v.labels(p.n, p.k)
