@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -82,3 +87,27 @@ def restore_threads():
     before = fnet.get_num_threads()
     yield before
     fnet.set_num_threads(before)
+
+
+def sigint_child(script: str, args: list[str], wait: float) -> dict:
+    """Run ``python -c script *args``, send SIGINT ``wait`` seconds after it prints READY, and return the JSON report
+    of its last stdout line plus ``latency``: from the signal to the child's ``caught`` timestamp (monotonic)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        line = child.stdout.readline() if child.stdout else ""
+        assert line.strip() == "READY", (line, child.stderr.read() if child.poll() is not None and child.stderr else "")
+        time.sleep(wait)
+        assert child.poll() is None, "the child ended before it was interrupted"
+        sent = time.monotonic()
+        os.kill(child.pid, signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0, err
+    report = json.loads(out.strip().splitlines()[-1])
+    report["latency"] = report["caught"] - sent
+    return report

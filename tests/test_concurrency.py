@@ -318,6 +318,20 @@ def _predict_in_child(model, X, queue):
     queue.put(model.predict(X[:2]).tolist())
 
 
+def _predict_in_forked_child(model, X, what: str) -> list:
+    """The predictions of a child forked now; fails if the child hangs on ``what``."""
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_predict_in_child, args=(model, X, queue), daemon=True)
+    child.start()
+    child.join(20)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive, f"the child hung on {what}"
+    return queue.get(timeout=5)
+
+
 @pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork.*:DeprecationWarning")  # the point of the test
 def test_a_child_forked_while_another_thread_fits_the_same_model_can_use_it():
     """The reliability issue's reproducer: the fitting thread holds the model's lock (and its engine state) at the
@@ -337,18 +351,9 @@ def test_a_child_forked_while_another_thread_fits_the_same_model_can_use_it():
     )
     thread.start()
     assert started.wait(30)
-    context = multiprocessing.get_context("fork")
     for _ in range(3):
-        queue = context.Queue()
-        child = context.Process(target=_predict_in_child, args=(model, X, queue), daemon=True)
-        child.start()
-        child.join(20)
-        alive = child.is_alive()
-        if alive:
-            child.kill()
-        assert not alive, "the child hung on the model"
         # the fit in progress at the fork is rolled back in the child: it sees the model from before that fit
-        assert queue.get(timeout=5) == before
+        assert _predict_in_forked_child(model, X, "the model") == before
     model.stop_training = True
     thread.join(60)
 
@@ -375,18 +380,9 @@ def test_a_child_forked_while_threads_busy_with_the_engine_pools_can_compute():
     previous = fnet.get_num_threads()
     thread = threading.Thread(target=churn, daemon=True)
     thread.start()
-    context = multiprocessing.get_context("fork")
     try:
         for _ in range(20):
-            queue = context.Queue()
-            child = context.Process(target=_predict_in_child, args=(model, X, queue), daemon=True)
-            child.start()
-            child.join(20)
-            alive = child.is_alive()
-            if alive:
-                child.kill()
-            assert not alive, "the child hung on the engine"
-            assert queue.get(timeout=5) == expected
+            assert _predict_in_forked_child(model, X, "the engine") == expected
     finally:
         stop.set()
         thread.join(30)

@@ -9,18 +9,12 @@ checks its model (predict, finite weights, another fit) and reports everything a
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 
 import ferronet as fnet
 import numpy as np
 import pytest
-from conftest import assert_weights_equal
+from conftest import assert_weights_equal, sigint_child
 from ferronet.optim import SGD, Adam
 
 CHILD = textwrap.dedent(
@@ -79,24 +73,7 @@ PROMISED_SECONDS = 1.0
 
 def interrupt_child(batch_size: int, rows: int, features: int, hidden: int, dtype: str, wait: float = 1.0) -> dict:
     """Start the child, SIGINT it ``wait`` seconds into its long fit; returns its report plus the latency."""
-    command = [sys.executable, "-c", CHILD, *map(str, (batch_size, rows, features, hidden, dtype))]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = child.stdout.readline()
-        assert line.strip() == "READY", (line, child.stderr.read() if child.poll() is not None else "")
-        time.sleep(wait)
-        assert child.poll() is None, "the child ended before it was interrupted"
-        sent = time.monotonic()
-        os.kill(child.pid, signal.SIGINT)
-        out, err = child.communicate(timeout=120)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    assert child.returncode == 0, err
-    report = json.loads(out.strip().splitlines()[-1])
-    report["latency"] = report["caught"] - sent
-    return report
+    return sigint_child(CHILD, [str(v) for v in (batch_size, rows, features, hidden, dtype)], wait)
 
 
 @pytest.mark.parametrize(
