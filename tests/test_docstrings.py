@@ -56,7 +56,7 @@ SECTION = re.compile(r"^(?P<title>[A-Z][A-Za-z ]+)\n-+$", re.MULTILINE)
 def _module(name: str) -> ModuleType:
     dependency = OPTIONAL.get(name)
     if dependency is not None and importlib.util.find_spec(dependency) is None:
-        pytest.skip(f"{name} needs {dependency}")
+        pytest.skip(f"{name} needs the optional package {dependency}, which is not installed here")
     return importlib.import_module(name)
 
 

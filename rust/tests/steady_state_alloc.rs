@@ -10,8 +10,7 @@
 
 #![allow(clippy::expect_used)] // a test: a failed setup step should stop it with its message
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use _core::init::Init;
@@ -21,39 +20,10 @@ use _core::network::{LayerSpec, Network, NetworkSpec};
 use _core::optim::{Optimizer, SgdRule};
 use _core::train::{Dataset, TargetSource, Trainer};
 
-struct Counting;
+#[path = "common/counting.rs"]
+mod counting;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-static GEMM_PACKING: AtomicUsize = AtomicUsize::new(0);
-
-fn count(layout: Layout) {
-    if COUNTING.load(Ordering::Relaxed) {
-        let counter = if layout.align() >= 32 { &GEMM_PACKING } else { &ALLOCATIONS };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; we only count.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(layout);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+use counting::{ALLOCATIONS, COUNTING, GEMM_PACKING};
 
 const FEATURES: usize = 300;
 
