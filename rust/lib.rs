@@ -14,9 +14,11 @@ pub mod kernels;
 pub mod model;
 pub mod network;
 pub mod optim;
+pub mod parallel;
 pub mod rng;
 pub mod scalar;
 pub mod spin_barrier;
+pub mod team;
 pub mod threads;
 pub mod train;
 

@@ -9,7 +9,6 @@
 //! which rows).
 
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1};
-use rayon::prelude::*;
 
 use crate::buffer;
 use crate::error::Result;
@@ -23,6 +22,8 @@ const LANES: usize = 16;
 /// Rows per parallel block, and the least work (m·k) worth spreading over threads.
 const BLOCK_ROWS: usize = 256;
 const PARALLEL_MIN_MACS: usize = 1 << 18;
+/// The same on a training chunk's team, whose threads are awake already.
+const TEAM_MIN_MACS: usize = 1 << 16;
 
 /// Whether `product` takes this product: one column, no column sums wanted, A's rows contiguous.
 pub fn applies<T>(a: &ArrayView2<'_, T>, n: usize, wants_col_sums: bool) -> bool {
@@ -52,14 +53,13 @@ pub fn product<T: Real>(
         *value = finish(dot, || *value, bias, &out);
     };
     let m = a.nrows();
-    if m.saturating_mul(k) >= PARALLEL_MIN_MACS
-        && crate::threads::available() > 1
+    if crate::parallel::worth_splitting(m.saturating_mul(k), TEAM_MIN_MACS, PARALLEL_MIN_MACS)
         && let Some(c) = c.as_slice_mut()
     {
-        c.par_chunks_mut(BLOCK_ROWS)
-            .enumerate()
-            .for_each(|(block, values)| values.iter_mut().enumerate().for_each(|(i, v)| row(block * BLOCK_ROWS + i, v)));
-        return Ok(());
+        return crate::parallel::for_each_chunk_mut(c, BLOCK_ROWS, |block, values| {
+            values.iter_mut().enumerate().for_each(|(i, v)| row(block * BLOCK_ROWS + i, v));
+            Ok(())
+        });
     }
     c.iter_mut().enumerate().for_each(|(i, v)| row(i, v));
     Ok(())

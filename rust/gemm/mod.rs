@@ -28,7 +28,6 @@ mod simd;
 mod tests;
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
-use rayon::prelude::*;
 
 use crate::cpu::{self, Isa};
 use crate::error::{Error, Result, expect_len};
@@ -280,7 +279,7 @@ const PARALLEL_PACK_MIN: usize = 1 << 14;
 
 fn execute<T: Real>(entries: &'static Entries<T>, job: &Job<T>) -> Result<()> {
     let plan = job.plan;
-    let parallel = crate::threads::available() > 1;
+    let parallel = crate::threads::available() > 1 || crate::team::leading().is_some();
     let task_len = driver::task_scratch_len(&plan);
     scratch::with(&scratch::PACKED_B, plan.nc * job.k, |packed_b: *mut T| -> Result<()> {
         for (n0, width) in plan.column_blocks(job.n) {
@@ -293,13 +292,14 @@ fn execute<T: Real>(entries: &'static Entries<T>, job: &Job<T>) -> Result<()> {
                 if block.is_packed(panel, plan.nr) {
                     unsafe { (entries.pack_b)(job, &block, panel) }
                 }
+                Ok(())
             };
             let tasks = plan.task_count(job.m, width);
             // Packing in parallel only pays when the product itself is split (a small product runs as one task).
             if parallel && tasks > 1 && panels > 1 && job.k * width >= PARALLEL_PACK_MIN && !direct_b {
-                (0..panels).into_par_iter().for_each(pack);
+                crate::parallel::for_each(panels, pack)?;
             } else {
-                (0..panels).for_each(pack);
+                (0..panels).try_for_each(pack)?;
             }
             let run = |t| {
                 crate::cancel::check()?; // Ctrl-C: a long product stops between tasks (C is then garbage)
@@ -311,7 +311,7 @@ fn execute<T: Real>(entries: &'static Entries<T>, job: &Job<T>) -> Result<()> {
                 })
             };
             if parallel && tasks > 1 {
-                (0..tasks).into_par_iter().try_for_each(run)?;
+                crate::parallel::for_each(tasks, run)?;
             } else {
                 (0..tasks).try_for_each(run)?;
             }

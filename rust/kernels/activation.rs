@@ -2,20 +2,23 @@
 //! gradient and take the forward *output*, from which every derivative here follows (so no pre-activation is
 //! kept). Softmax is row-wise over `cols` columns.
 
-use rayon::prelude::*;
-
 use crate::error::{Error, Result};
 use crate::scalar::Real;
 
-/// Element-wise passes over at least this many values are split across the engine's threads.
+/// Element-wise passes over at least this many values are split across the engine's pool; on a training
+/// chunk's team, whose threads are awake already, from `TEAM_MIN_VALUES`.
 pub const PARALLEL_MIN_VALUES: usize = 1 << 17;
+pub const TEAM_MIN_VALUES: usize = 1 << 14;
+/// Values per parallel task, at least.
+const TASK_MIN_VALUES: usize = 1 << 12;
 
 /// Rows per parallel task for a (len / cols × cols) block, or None when it should run on one thread.
 pub fn parallel_rows(len: usize, cols: usize) -> Option<usize> {
-    if len < PARALLEL_MIN_VALUES || cols == 0 || crate::threads::available() < 2 {
+    if cols == 0 || !crate::parallel::worth_splitting(len, TEAM_MIN_VALUES, PARALLEL_MIN_VALUES) {
         return None;
     }
-    Some((PARALLEL_MIN_VALUES / 4 / cols).max(1))
+    // About 8 tasks: enough for any team to share evenly, each large enough to pay for its claim.
+    Some(((len / 8).max(TASK_MIN_VALUES) / cols).max(1))
 }
 
 /// Slope of leaky ReLU for negative inputs.
@@ -57,7 +60,12 @@ impl Activation {
     /// work: the split cannot change any result).
     pub fn forward_parallel<T: Real>(self, x: &mut [T], cols: usize) {
         match parallel_rows(x.len(), cols) {
-            Some(rows) => x.par_chunks_mut(rows * cols).for_each(|chunk| self.forward(chunk, cols)),
+            Some(rows) => {
+                let _ = crate::parallel::for_each_chunk_mut(x, rows * cols, |_, chunk| {
+                    self.forward(chunk, cols);
+                    Ok(())
+                });
+            }
             None => self.forward(x, cols),
         }
     }
@@ -65,7 +73,13 @@ impl Activation {
     /// `backward` over blocks of rows on the engine's threads when the block is large.
     pub fn backward_parallel<T: Real>(self, grad: &mut [T], output: &[T], cols: usize) {
         match parallel_rows(grad.len(), cols) {
-            Some(rows) => grad.par_chunks_mut(rows * cols).zip(output.par_chunks(rows * cols)).for_each(|(g, y)| self.backward(g, y, cols)),
+            Some(rows) => {
+                let size = rows * cols;
+                let _ = crate::parallel::for_each_chunk_mut(grad, size, |index, g| {
+                    self.backward(g, output.get(index * size..).unwrap_or(&[]), cols);
+                    Ok(())
+                });
+            }
             None => self.backward(grad, output, cols),
         }
     }

@@ -116,31 +116,31 @@ pub enum Step {
     RmsProp { lr: f64, rho: f64, eps: f64 },
 }
 
-/// Tensors at least this long are updated in parallel chunks of `PARALLEL_CHUNK` values.
+/// Tensors at least this long are updated in parallel chunks of `PARALLEL_CHUNK` values (from
+/// `TEAM_PARALLEL_MIN` on a training chunk's team, whose threads are awake already).
 const PARALLEL_MIN: usize = 1 << 16;
-const PARALLEL_CHUNK: usize = 1 << 14;
+const TEAM_PARALLEL_MIN: usize = 1 << 14;
+const PARALLEL_CHUNK: usize = 1 << 13;
 
 impl Step {
     /// `apply` on a whole tensor, in chunks across the engine's threads when it is large. Element-wise updates
     /// do not depend on how the tensor is cut, so the result is the same for any number of threads.
     pub fn apply_parallel<T: Real>(&self, param: &mut [T], grad: &[T], first: &mut [T], second: &mut [T]) -> Result<()> {
-        use rayon::prelude::*;
-        if param.len() < PARALLEL_MIN || crate::threads::available() < 2 {
+        use crate::parallel::Disjoint;
+        if !crate::parallel::worth_splitting(param.len(), TEAM_PARALLEL_MIN, PARALLEL_MIN) {
             return self.apply(param, grad, first, second);
         }
         crate::error::expect_len("grad", grad.len(), param.len())?;
         let chunk = PARALLEL_CHUNK;
-        let parts = param.par_chunks_mut(chunk).zip(grad.par_chunks(chunk));
-        // Unused state buffers are empty: each chunk then gets an empty slice of its own.
-        match (first.is_empty(), second.is_empty()) {
-            (true, true) => parts.try_for_each(|(p, g)| self.apply(p, g, &mut [], &mut [])),
-            (false, true) => parts.zip(first.par_chunks_mut(chunk)).try_for_each(|((p, g), f)| self.apply(p, g, f, &mut [])),
-            (true, false) => parts.zip(second.par_chunks_mut(chunk)).try_for_each(|((p, g), s)| self.apply(p, g, &mut [], s)),
-            (false, false) => parts
-                .zip(first.par_chunks_mut(chunk))
-                .zip(second.par_chunks_mut(chunk))
-                .try_for_each(|(((p, g), f), s)| self.apply(p, g, f, s)),
-        }
+        let chunks = param.len().div_ceil(chunk);
+        // Unused state buffers are empty: their chunks are then empty too.
+        let (param, first, second) = (Disjoint::new(param), Disjoint::new(first), Disjoint::new(second));
+        crate::parallel::for_each(chunks, |index| {
+            let g = grad.get(index * chunk..).unwrap_or(&[]);
+            // SAFETY: `for_each` runs each index once, so the chunks of each buffer are disjoint.
+            let (p, f, s) = unsafe { (param.chunk(index, chunk), first.chunk(index, chunk), second.chunk(index, chunk)) };
+            self.apply(p, g.get(..p.len()).unwrap_or(g), f, s)
+        })
     }
 
     /// Update matching slices of a parameter, its gradient and its state (`Slots::prepare` first).

@@ -189,9 +189,9 @@ impl<T: Real> Dataset<T> {
                 Ok(())
             };
             match crate::kernels::activation::parallel_rows(input.len(), cols) {
-                Some(rows) => {
-                    input.par_chunks_mut(rows * cols).zip(indices.par_chunks(rows)).try_for_each(|(dst, idx)| copy_rows(dst, idx))?
-                }
+                Some(rows) => crate::parallel::for_each_chunk_mut(input, rows * cols, |index, dst| {
+                    copy_rows(dst, indices.get(index * rows..).unwrap_or(&[]))
+                })?,
                 None => copy_rows(input, indices)?,
             }
         }

@@ -262,9 +262,12 @@ impl<T: Real> Trainer<T> {
         }
         let budget = Budget::new(time, max_batches, &state);
         let mut parts = self.parts(net);
-        // Batch-1 SGD runs the whole chunk on a team of threads (see online_team.rs).
+        // Batch-1 SGD runs the whole chunk on a team of threads of its own (see online_team.rs); larger batches
+        // on a team that runs each step's parallel phases (team.rs) when a step has phases worth splitting.
         let outcome = if state.batch_size == 1 && !data.is_sparse() && parts.team_eligible() {
             parts.train_team(data, &mut state, &budget)
+        } else if team_pays(parts.net, data, state.batch_size) {
+            crate::team::with_team(|| run_batches(&mut parts, data, &mut state, &budget))
         } else {
             run_batches(&mut parts, data, &mut state, &budget)
         };
@@ -291,6 +294,20 @@ impl<T: Real> Trainer<T> {
         self.epoch = Some(state);
         Ok(report)
     }
+}
+
+/// Multiply-adds of a step's largest product below which no phase of the step is split (one GEMM task is
+/// 2^18: `gemm/plan.rs`), so keeping a team awake would only burn a core.
+const TEAM_MIN_PRODUCT: usize = 1 << 19;
+
+/// Whether training `data` at `batch_size` runs on a team: dense input (the sparse kernels run on the pool) and
+/// a product large enough to split. Decided by shapes alone; results are the same either way.
+fn team_pays<T: Real>(net: &Network<T>, data: &Dataset<T>, batch_size: usize) -> bool {
+    let largest = net.layers.iter().map(|layer| match layer {
+        Layer::Dense(d) => d.fan_in.saturating_mul(d.fan_out),
+        _ => 0,
+    });
+    !data.is_sparse() && batch_size > 1 && largest.max().unwrap_or(0).saturating_mul(batch_size) >= TEAM_MIN_PRODUCT
 }
 
 /// Batches of the epoch, one general training step each, until the epoch ends or the budget is spent.
