@@ -12,7 +12,8 @@
 //! tasks; the leader only ever waits for tasks that are running. What a task computes depends on its index
 //! alone (fixed plans: `gemm/plan.rs`), so results never depend on which thread ran it.
 //!
-//! Only one team runs at a time: two teams on one pool could each hold a thread the other waits for. A chunk
+//! A team has at most one member per core: more would spin on each other's cores. Only one team runs at a
+//! time: two teams on one pool could each hold a thread the other waits for. A chunk
 //! that finds the team busy runs on the pool as before (same results).
 
 use std::cell::Cell;
@@ -26,6 +27,17 @@ use crate::error::{Error, Result};
 /// How long an idle member spins before it sleeps: longer than the leader's serial work between two phases of
 /// a step, far shorter than a scheduler time slice.
 const SPIN_FOR: Duration = Duration::from_micros(100);
+/// After this long a waiting thread yields between checks: a thread it waits for may need its core.
+const YIELD_AFTER: Duration = Duration::from_micros(10);
+
+/// Spin once while waiting since `started`: a pause, or a yield once the wait is no longer short.
+fn spin_once(started: Instant, spins: u32) {
+    if spins.is_multiple_of(64) && started.elapsed() >= YIELD_AFTER {
+        std::thread::yield_now();
+    } else {
+        std::hint::spin_loop();
+    }
+}
 
 /// A phase: `tasks` calls of `run`, one per index.
 #[derive(Clone, Copy)]
@@ -114,7 +126,7 @@ impl Shared {
                     break phase_gen;
                 }
                 spins = spins.wrapping_add(1);
-                std::hint::spin_loop();
+                spin_once(started, spins);
                 if spins.is_multiple_of(64) && started.elapsed() >= SPIN_FOR {
                     self.sleep_while(seen);
                 }
@@ -183,13 +195,10 @@ impl Team {
         shared.claims.store(phase_gen << TASK_BITS, Ordering::Release);
         shared.wake_sleepers();
         shared.work(phase_gen);
-        let started = Instant::now();
+        let (started, mut spins) = (Instant::now(), 0u32);
         while shared.done.load(Ordering::Acquire) < tasks {
-            if started.elapsed() < SPIN_FOR {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now(); // a member holding a task is not running: let it
-            }
+            spins = spins.wrapping_add(1);
+            spin_once(started, spins);
         }
         failure.into_inner().unwrap_or_else(PoisonError::into_inner).map_or(Ok(()), Err)
     }
@@ -199,7 +208,8 @@ impl Team {
 /// through `parallel::for_each` run on the team. Runs `lead` alone when the pool has one thread or another team
 /// is running. Must be called on one of the engine's pools.
 pub fn with_team<R: Send>(lead: impl FnOnce() -> R + Send) -> R {
-    let threads = crate::threads::available();
+    // More members than cores would spin on each other's cores: the extra pool threads stay out.
+    let threads = crate::threads::available().min(crate::threads::cores());
     if threads < 2 || BUSY.swap(true, Ordering::Acquire) {
         return lead();
     }
@@ -208,6 +218,9 @@ pub fn with_team<R: Send>(lead: impl FnOnce() -> R + Send) -> R {
     let lead = Mutex::new(Some(lead));
     let result = Mutex::new(None);
     rayon::broadcast(|ctx| {
+        if ctx.index() >= threads {
+            return;
+        }
         if ctx.index() == 0 {
             // Whatever happens to `lead`, the members are released.
             let _release = Release(&team.shared);
