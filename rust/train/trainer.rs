@@ -424,6 +424,47 @@ mod tests {
         Ok(())
     }
 
+    /// A net whose steps run on a team (largest product 64 × 96 × 120 ≥ `TEAM_MIN_PRODUCT`): the same bits on
+    /// 1 thread (no team) and on teams of 2, 3 and 4.
+    #[test]
+    fn a_team_trains_the_bits_of_one_thread() -> Result<()> {
+        let dense = |units, activation| LayerSpec::Dense { units, activation, init: Init::He, dropconnect: 0.0 };
+        let spec = NetworkSpec {
+            input_dim: 96,
+            layers: vec![dense(120, Activation::Relu), dense(64, Activation::Tanh), dense(3, Activation::Linear)],
+            loss: Loss::SoftmaxCrossEntropy,
+            l1: 0.0,
+            l2: 1e-4,
+            penalty_per_sample: false,
+            seed: 5,
+        };
+        let rows = 640;
+        let x: Vec<f32> = (0..rows * 96).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
+        let labels: Vec<i64> = (0..rows as i64).map(|i| i % 3).collect();
+        let data = Dataset::copy_from(&x, rows, 96, TargetSource::Labels(&labels), None)?;
+        assert!(team_pays(&Network::<f32>::new(&spec)?, &data, 64));
+        let train = |threads: usize| -> Result<Vec<Layer<f32>>> {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::value("pool", e.to_string()))?;
+            pool.install(|| {
+                let mut net = Network::<f32>::new(&spec)?;
+                let mut trainer = Trainer::new();
+                trainer.begin_fit(&net, Optimizer::Adam { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, false)?;
+                for _ in 0..2 {
+                    trainer.begin_epoch(&net, &data, 64, true, 0)?;
+                    let report = trainer.train_chunk(&mut net, &data, Duration::from_secs(60), None)?;
+                    assert!(report.done);
+                }
+                trainer.end_fit(&mut net, true);
+                Ok(net.layers)
+            })
+        };
+        let alone = train(1)?;
+        for threads in 2..=4 {
+            assert!(train(threads)? == alone, "{threads} threads");
+        }
+        Ok(())
+    }
+
     #[test]
     fn epochs_need_a_fit_and_report_divergence() -> Result<()> {
         let (mut net, data) = (network(), data());
