@@ -168,6 +168,12 @@ thread_local! {
 /// Only one team at a time (module docs).
 static BUSY: AtomicBool = AtomicBool::new(false);
 
+/// In a child after `fork`: a team the parent was running has no threads here, and must not keep the next
+/// chunks from forming their own.
+pub fn after_fork() {
+    BUSY.store(false, Ordering::SeqCst);
+}
+
 impl Team {
     /// Threads in the team (the leader included).
     pub fn members(&self) -> usize {

@@ -32,6 +32,7 @@ fn set_num_threads(#[pyo3(from_py_with = convert::count)] n: usize) -> PyResult<
 fn after_fork() {
     threads::after_fork();
     crate::cancel::after_fork();
+    crate::team::after_fork();
 }
 
 #[pymodule]
