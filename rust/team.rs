@@ -8,8 +8,10 @@
 //! the other members spin while they wait for the next one (and sleep only if it does not come within
 //! `SPIN_FOR`), claim tasks one at a time, and the leader claims them too, then waits for the claimed ones.
 //!
-//! Tasks are claimed dynamically, so a member that is late (not yet started, or descheduled) simply gets fewer
-//! tasks; the leader only ever waits for tasks that are running. What a task computes depends on its index
+//! The leader is the thread that runs the chunk; the members are jobs on the pool that idle threads pick up.
+//! Tasks are claimed dynamically, so a member that is late (not yet picked up, or descheduled) simply gets fewer
+//! tasks; the leader only ever waits for tasks that are running, never for a given thread, so a team cannot
+//! deadlock with other work on the pool. What a task computes depends on its index
 //! alone (fixed plans: `gemm/plan.rs`), so results never depend on which thread ran it.
 //!
 //! A team has at most one member per core: more would spin on each other's cores. Only one team runs at a
@@ -165,8 +167,25 @@ thread_local! {
     static LEADING: Cell<*const Team> = const { Cell::new(std::ptr::null()) };
 }
 
-/// Only one team at a time (module docs).
+/// Only one team at a time, of either kind: this chunk team or the batch-1 team (`train/online_team.rs`), which
+/// both hold every pool thread until they end (module docs).
 static BUSY: AtomicBool = AtomicBool::new(false);
+
+/// The right to run a team, until dropped; `None` while another team runs.
+pub(crate) fn reserve() -> Option<Reservation> {
+    (!BUSY.swap(true, Ordering::Acquire)).then_some(Reservation { _private: () })
+}
+
+/// Frees the team slot when dropped, even if the team's leader panicked.
+pub(crate) struct Reservation {
+    _private: (),
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        BUSY.store(false, Ordering::Release);
+    }
+}
 
 /// In a child after `fork`: a team the parent was running has no threads here, and must not keep the next
 /// chunks from forming their own.
@@ -216,41 +235,20 @@ impl Team {
 pub fn with_team<R: Send>(lead: impl FnOnce() -> R + Send) -> R {
     // More members than cores would spin on each other's cores: the extra pool threads stay out.
     let threads = crate::threads::available().min(crate::threads::cores());
-    if threads < 2 || BUSY.swap(true, Ordering::Acquire) {
-        return lead();
-    }
-    let _busy = Busy;
+    let reservation = if threads < 2 { None } else { reserve() };
+    let Some(_reservation) = reservation else { return lead() };
     let team = Team { shared: Shared::new(), members: threads };
-    let lead = Mutex::new(Some(lead));
-    let result = Mutex::new(None);
-    rayon::broadcast(|ctx| {
-        if ctx.index() >= threads {
-            return;
+    // The members are jobs that idle pool threads pick up; the leader is this thread. Nobody waits for a given
+    // thread: a member job no thread has taken by the end runs here after `lead`, sees the stop, and returns.
+    rayon::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(|_| team.shared.serve());
         }
-        if ctx.index() == 0 {
-            // Whatever happens to `lead`, the members are released.
-            let _release = Release(&team.shared);
-            let Some(lead) = lock(&lead).take() else { return };
-            let _leading = Leading::begin(&team);
-            *lock(&result) = Some(lead());
-        } else {
-            team.shared.serve();
-        }
-    });
-    // The leader's slot is always filled unless `lead` panicked, and then the broadcast has re-raised the panic.
-    match result.into_inner().unwrap_or_else(PoisonError::into_inner) {
-        Some(value) => value,
-        None => unreachable!("the team's leader returned without a result"),
-    }
-}
-
-/// Frees the team for the next chunk, even if the leader panicked.
-struct Busy;
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        BUSY.store(false, Ordering::Release);
-    }
+        // Whatever happens to `lead`, the members are released.
+        let _release = Release(&team.shared);
+        let _leading = Leading::begin(&team);
+        lead()
+    })
 }
 
 /// Stops the members when the leader is done, even if it panicked.

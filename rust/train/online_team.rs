@@ -37,10 +37,6 @@ use crate::train::parts::Parts;
 /// they save). A property of the model, not of the thread count, so the choice never changes results.
 pub(crate) const TEAM_MIN_WEIGHTS: usize = 1 << 15;
 
-/// Only one team runs at a time: two teams sharing one pool could each hold a thread the other waits for.
-/// A run that finds the team busy runs alone on its own thread (same results, see the module docs).
-static TEAM: Mutex<()> = Mutex::new(());
-
 /// Chunks to run alone before trying the team again. Set when the team's threads keep missing each other at the
 /// barrier (an oversubscribed machine: another process holds the core a team member needs), where one thread
 /// is faster than a team that waits on the scheduler twice per sample. Results do not change either way.
@@ -173,7 +169,8 @@ impl<T: Real> Parts<'_, T> {
         let blocks = fan_in.div_ceil(BLOCK_ROWS);
         let second_blocks = if second.is_some() { fan_out.div_ceil(BLOCK_ROWS) } else { 0 };
         let solo = SOLO_CHUNKS.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok();
-        let team_lock = if solo { None } else { TEAM.try_lock().ok() };
+        // One team at a time, of either kind (`team.rs`); a run that finds one running runs alone (same results).
+        let team_lock = if solo { None } else { crate::team::reserve() };
         let threads = if team_lock.is_some() { crate::threads::available().clamp(1, blocks) } else { 1 };
         let first_sample = state.next;
         let zeros = |n: usize| crate::buffer::zeros::<T>(n, "the online team's buffers");

@@ -465,6 +465,56 @@ mod tests {
         Ok(())
     }
 
+    /// A batch-1 team and a chunk team asked for at the same time on one pool: one of them runs without its
+    /// team (two teams on one pool would each wait for a thread the other holds).
+    #[test]
+    fn a_batch_one_team_and_a_chunk_team_never_wait_for_each_other() -> Result<()> {
+        let dense = |units, activation| LayerSpec::Dense { units, activation, init: Init::He, dropconnect: 0.0 };
+        let spec = NetworkSpec {
+            input_dim: 300,
+            layers: vec![dense(128, Activation::Relu), dense(10, Activation::Linear)],
+            loss: Loss::SoftmaxCrossEntropy,
+            l1: 0.0,
+            l2: 0.0,
+            penalty_per_sample: false,
+            seed: 2,
+        };
+        let rows = 512;
+        let x: Vec<f32> = (0..rows * 300).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
+        let labels: Vec<i64> = (0..rows as i64).map(|i| i % 10).collect();
+        let data = Dataset::copy_from(&x, rows, 300, TargetSource::Labels(&labels), None)?;
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().map_err(|e| Error::value("pool", e.to_string()))?;
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            for batch_size in [1, 64, 1, 64] {
+                let (pool, data, spec, done) = (&pool, &data, &spec, done.clone());
+                s.spawn(move || {
+                    let outcome = pool.install(|| -> Result<()> {
+                        let mut net = Network::<f32>::new(spec)?;
+                        let mut trainer = Trainer::new();
+                        trainer.begin_fit(&net, MOMENTUM, false)?;
+                        for _ in 0..3 {
+                            trainer.begin_epoch(&net, data, batch_size, true, 0)?;
+                            while !trainer.train_chunk(&mut net, data, Duration::from_millis(5), None)?.done {}
+                        }
+                        Ok(())
+                    });
+                    let _ = done.send(outcome);
+                });
+            }
+            for _ in 0..4 {
+                match finished.recv_timeout(Duration::from_secs(60)) {
+                    Ok(outcome) => outcome.unwrap_or_else(|e| panic!("{e}")),
+                    Err(_) => {
+                        eprintln!("the teams deadlocked");
+                        std::process::abort();
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
     #[test]
     fn epochs_need_a_fit_and_report_divergence() -> Result<()> {
         let (mut net, data) = (network(), data());
