@@ -345,17 +345,8 @@ mod tests {
     use crate::train::TargetSource;
 
     fn network() -> Network<f64> {
-        let dense = |units, activation| LayerSpec::Dense { units, activation, init: Init::He, dropconnect: 0.0 };
-        let spec = NetworkSpec {
-            input_dim: 3,
-            layers: vec![dense(5, Activation::Relu), LayerSpec::Dropout(0.2), dense(2, Activation::Linear)],
-            loss: Loss::SoftmaxCrossEntropy,
-            l1: 0.0,
-            l2: 1e-3,
-            penalty_per_sample: false,
-            seed: 3,
-        };
-        Network::new(&spec).unwrap_or_else(|e| panic!("{e}"))
+        let layers = vec![dense(5, Activation::Relu), LayerSpec::Dropout(0.2), dense(2, Activation::Linear)];
+        Network::new(&classifier(3, layers, 1e-3, 3)).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn data() -> Dataset<f64> {
@@ -365,6 +356,22 @@ mod tests {
     }
 
     const MOMENTUM: Optimizer = Optimizer::Sgd(SgdRule { lr: 0.1, momentum: 0.9, nesterov: false });
+
+    fn dense(units: usize, activation: Activation) -> LayerSpec {
+        LayerSpec::Dense { units, activation, init: Init::He, dropconnect: 0.0 }
+    }
+
+    /// A softmax classifier over `input_dim` features with these layers.
+    fn classifier(input_dim: usize, layers: Vec<LayerSpec>, l2: f64, seed: u64) -> NetworkSpec {
+        NetworkSpec { input_dim, layers, loss: Loss::SoftmaxCrossEntropy, l1: 0.0, l2, penalty_per_sample: false, seed }
+    }
+
+    /// `rows` rows of `cols` features in [-0.5, 0.5) and labels cycling through `classes`.
+    fn labelled(rows: usize, cols: usize, classes: i64) -> Result<Dataset<f32>> {
+        let x: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
+        let labels: Vec<i64> = (0..rows as i64).map(|i| i % classes).collect();
+        Dataset::copy_from(&x, rows, cols, TargetSource::Labels(&labels), None)
+    }
 
     fn epoch(trainer: &mut Trainer<f64>, net: &mut Network<f64>, data: &Dataset<f64>) -> Result<ChunkReport> {
         trainer.begin_epoch(net, data, 4, true, 0)?;
@@ -428,20 +435,9 @@ mod tests {
     /// 1 thread (no team) and on teams of 2, 3 and 4.
     #[test]
     fn a_team_trains_the_bits_of_one_thread() -> Result<()> {
-        let dense = |units, activation| LayerSpec::Dense { units, activation, init: Init::He, dropconnect: 0.0 };
-        let spec = NetworkSpec {
-            input_dim: 96,
-            layers: vec![dense(120, Activation::Relu), dense(64, Activation::Tanh), dense(3, Activation::Linear)],
-            loss: Loss::SoftmaxCrossEntropy,
-            l1: 0.0,
-            l2: 1e-4,
-            penalty_per_sample: false,
-            seed: 5,
-        };
-        let rows = 640;
-        let x: Vec<f32> = (0..rows * 96).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
-        let labels: Vec<i64> = (0..rows as i64).map(|i| i % 3).collect();
-        let data = Dataset::copy_from(&x, rows, 96, TargetSource::Labels(&labels), None)?;
+        let layers = vec![dense(120, Activation::Relu), dense(64, Activation::Tanh), dense(3, Activation::Linear)];
+        let spec = classifier(96, layers, 1e-4, 5);
+        let data = labelled(640, 96, 3)?;
         assert!(team_pays(&Network::<f32>::new(&spec)?, &data, 64));
         let train = |threads: usize| -> Result<Vec<Layer<f32>>> {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::value("pool", e.to_string()))?;
@@ -469,20 +465,8 @@ mod tests {
     /// team (two teams on one pool would each wait for a thread the other holds).
     #[test]
     fn a_batch_one_team_and_a_chunk_team_never_wait_for_each_other() -> Result<()> {
-        let dense = |units, activation| LayerSpec::Dense { units, activation, init: Init::He, dropconnect: 0.0 };
-        let spec = NetworkSpec {
-            input_dim: 300,
-            layers: vec![dense(128, Activation::Relu), dense(10, Activation::Linear)],
-            loss: Loss::SoftmaxCrossEntropy,
-            l1: 0.0,
-            l2: 0.0,
-            penalty_per_sample: false,
-            seed: 2,
-        };
-        let rows = 512;
-        let x: Vec<f32> = (0..rows * 300).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
-        let labels: Vec<i64> = (0..rows as i64).map(|i| i % 10).collect();
-        let data = Dataset::copy_from(&x, rows, 300, TargetSource::Labels(&labels), None)?;
+        let spec = classifier(300, vec![dense(128, Activation::Relu), dense(10, Activation::Linear)], 0.0, 2);
+        let data = labelled(512, 300, 10)?;
         let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().map_err(|e| Error::value("pool", e.to_string()))?;
         let (done, finished) = std::sync::mpsc::channel();
         std::thread::scope(|s| {
