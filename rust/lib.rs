@@ -15,6 +15,7 @@ pub mod model;
 pub mod network;
 pub mod optim;
 pub mod parallel;
+pub mod parking;
 pub mod rng;
 pub mod scalar;
 pub mod spin_barrier;

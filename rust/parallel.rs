@@ -22,10 +22,7 @@ pub fn for_each(tasks: usize, task: impl Fn(usize) -> Result<()> + Sync) -> Resu
 /// Whether a phase of `work` units, given `team_min` and `pool_min` as the least work worth splitting on a
 /// team and on the pool, should be split at all (a team's threads are awake already: splitting pays sooner).
 pub fn worth_splitting(work: usize, team_min: usize, pool_min: usize) -> bool {
-    match crate::team::leading() {
-        Some(_) => work >= team_min,
-        None => work >= pool_min && crate::threads::available() > 1,
-    }
+    if crate::team::leading() { work >= team_min } else { work >= pool_min && crate::threads::available() > 1 }
 }
 
 /// `task(index, chunk)` for each `size`-long chunk of `data` (the last may be shorter), as a phase.

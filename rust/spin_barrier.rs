@@ -4,8 +4,9 @@
 //! condition variable, so that it gives its core to that thread instead of spinning it away.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+use crate::parking::Parking;
 
 /// How long a waiting thread spins before it sleeps: longer than the leader's serial work per sample on a
 /// quiet machine, far shorter than a scheduler time slice.
@@ -16,11 +17,9 @@ pub struct SpinBarrier {
     parties: usize,
     arrived: AtomicUsize,
     generation: AtomicUsize,
-    sleepers: AtomicUsize,
     /// How many waits ended in sleep: many mean the team's threads do not get their cores.
     sleeps: AtomicUsize,
-    lock: Mutex<()>,
-    wake: Condvar,
+    parking: Parking,
 }
 
 impl SpinBarrier {
@@ -29,10 +28,8 @@ impl SpinBarrier {
             parties: parties.max(1),
             arrived: AtomicUsize::new(0),
             generation: AtomicUsize::new(0),
-            sleepers: AtomicUsize::new(0),
             sleeps: AtomicUsize::new(0),
-            lock: Mutex::new(()),
-            wake: Condvar::new(),
+            parking: Parking::new(),
         }
     }
 
@@ -42,13 +39,9 @@ impl SpinBarrier {
         let generation = self.generation.load(Ordering::SeqCst);
         if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.parties {
             self.arrived.store(0, Ordering::Relaxed);
-            // Release first, then look for sleepers: a waiter either sees the new generation before it sleeps,
-            // or is counted and gets woken (it checks under the lock that we take before notifying).
+            // Release first, then wake the sleepers (see `parking.rs`).
             self.generation.fetch_add(1, Ordering::SeqCst);
-            if self.sleepers.load(Ordering::SeqCst) > 0 {
-                drop(self.lock.lock().unwrap_or_else(PoisonError::into_inner));
-                self.wake.notify_all();
-            }
+            self.parking.wake_all();
             return;
         }
         let released = || self.generation.load(Ordering::SeqCst) != generation;
@@ -58,7 +51,8 @@ impl SpinBarrier {
             spins = spins.wrapping_add(1);
             std::hint::spin_loop();
             if spins.is_multiple_of(64) && started.elapsed() >= SPIN_FOR {
-                self.sleep_until(released);
+                self.sleeps.fetch_add(1, Ordering::Relaxed);
+                self.parking.sleep_until(released);
                 return;
             }
         }
@@ -67,16 +61,6 @@ impl SpinBarrier {
     /// How many waits so far ended in sleep.
     pub fn sleeps(&self) -> usize {
         self.sleeps.load(Ordering::Relaxed)
-    }
-
-    fn sleep_until(&self, released: impl Fn() -> bool) {
-        self.sleeps.fetch_add(1, Ordering::Relaxed);
-        let mut guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        self.sleepers.fetch_add(1, Ordering::SeqCst);
-        while !released() {
-            guard = self.wake.wait(guard).unwrap_or_else(PoisonError::into_inner);
-        }
-        self.sleepers.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

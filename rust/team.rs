@@ -21,10 +21,11 @@
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::parking::Parking;
 
 /// How long an idle member spins before it sleeps: longer than the leader's serial work between two phases of
 /// a step, far shorter than a scheduler time slice.
@@ -55,9 +56,7 @@ struct Shared {
     phase: Mutex<Option<Phase>>,
     done: AtomicUsize,
     stop: AtomicBool,
-    sleepers: AtomicUsize,
-    lock: Mutex<()>,
-    wake: Condvar,
+    parking: Parking,
 }
 
 // SAFETY: `Phase::run` points to a `Fn + Sync` closure that the leader keeps alive until every claimed task of
@@ -85,9 +84,7 @@ impl Shared {
             phase: Mutex::new(None),
             done: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
-            sleepers: AtomicUsize::new(0),
-            lock: Mutex::new(()),
-            wake: Condvar::new(),
+            parking: Parking::new(),
         }
     }
 
@@ -130,28 +127,11 @@ impl Shared {
                 spins = spins.wrapping_add(1);
                 spin_once(started, spins);
                 if spins.is_multiple_of(64) && started.elapsed() >= SPIN_FOR {
-                    self.sleep_while(seen);
+                    self.parking.sleep_until(|| self.stop.load(Ordering::SeqCst) || generation(self.claims.load(Ordering::SeqCst)) != seen);
                 }
             };
             seen = next;
             self.work(next);
-        }
-    }
-
-    fn sleep_while(&self, seen: u64) {
-        let mut guard = lock(&self.lock);
-        self.sleepers.fetch_add(1, Ordering::SeqCst);
-        while !self.stop.load(Ordering::SeqCst) && generation(self.claims.load(Ordering::SeqCst)) == seen {
-            guard = self.wake.wait(guard).unwrap_or_else(PoisonError::into_inner);
-        }
-        self.sleepers.fetch_sub(1, Ordering::SeqCst);
-    }
-
-    /// Wake sleeping members after a new phase or the stop was published (they check under the lock).
-    fn wake_sleepers(&self) {
-        if self.sleepers.load(Ordering::SeqCst) > 0 {
-            drop(lock(&self.lock));
-            self.wake.notify_all();
         }
     }
 }
@@ -159,7 +139,6 @@ impl Shared {
 /// The leader's handle on its team.
 pub struct Team {
     shared: Shared,
-    members: usize,
 }
 
 thread_local! {
@@ -194,11 +173,6 @@ pub fn after_fork() {
 }
 
 impl Team {
-    /// Threads in the team (the leader included).
-    pub fn members(&self) -> usize {
-        self.members
-    }
-
     /// Run `task(0..tasks)` on the team and return when all have returned. `task` must not panic (a panic is
     /// caught and returned as an error).
     fn run(&self, tasks: usize, task: &(dyn Fn(usize) -> Result<()> + Sync)) -> Result<()> {
@@ -217,8 +191,8 @@ impl Team {
         shared.done.store(0, Ordering::Relaxed);
         *lock(&shared.phase) = Some(Phase { run, tasks });
         let phase_gen = generation(shared.claims.load(Ordering::Acquire)) + 1;
-        shared.claims.store(phase_gen << TASK_BITS, Ordering::Release);
-        shared.wake_sleepers();
+        shared.claims.store(phase_gen << TASK_BITS, Ordering::SeqCst);
+        shared.parking.wake_all();
         shared.work(phase_gen);
         let (started, mut spins) = (Instant::now(), 0u32);
         while shared.done.load(Ordering::Acquire) < tasks {
@@ -237,7 +211,7 @@ pub fn with_team<R: Send>(lead: impl FnOnce() -> R + Send) -> R {
     let threads = crate::threads::available().min(crate::threads::cores());
     let reservation = if threads < 2 { None } else { reserve() };
     let Some(_reservation) = reservation else { return lead() };
-    let team = Team { shared: Shared::new(), members: threads };
+    let team = Team { shared: Shared::new() };
     // The members are jobs that idle pool threads pick up; the leader is this thread. Nobody waits for a given
     // thread: a member job no thread has taken by the end runs here after `lead`, sees the stop, and returns.
     rayon::scope(|s| {
@@ -257,7 +231,7 @@ struct Release<'a>(&'a Shared);
 impl Drop for Release<'_> {
     fn drop(&mut self) {
         self.0.stop.store(true, Ordering::SeqCst);
-        self.0.wake_sleepers();
+        self.0.parking.wake_all();
     }
 }
 
@@ -288,9 +262,7 @@ pub(crate) fn run_on_team(tasks: usize, task: &(dyn Fn(usize) -> Result<()> + Sy
     Some(outcome)
 }
 
-/// The size of the team this thread leads, if any.
-pub fn leading() -> Option<usize> {
-    let team = LEADING.get();
-    // SAFETY: as in `run_on_team`.
-    (!team.is_null()).then(|| unsafe { &*team }.members())
+/// Whether this thread leads a team (outside its phases).
+pub fn leading() -> bool {
+    !LEADING.get().is_null()
 }

@@ -186,7 +186,7 @@ fn product<T: Real>(
     if column::applies(&a, n, col_sums.is_some()) {
         column::product(alpha, a.view(), b.column(0), beta, c.column_mut(0), bias.and_then(|b| b.first().copied()), activation)?;
         if activation == Activation::Softmax {
-            softmax_rows(c);
+            softmax_rows(c)?;
         }
         return Ok(());
     }
@@ -225,7 +225,7 @@ fn product<T: Real>(
         execute(entries, &job)?;
     }
     if activation == Activation::Softmax {
-        softmax_rows(c);
+        softmax_rows(c)?;
     }
     Ok(())
 }
@@ -279,7 +279,7 @@ const PARALLEL_PACK_MIN: usize = 1 << 14;
 
 fn execute<T: Real>(entries: &'static Entries<T>, job: &Job<T>) -> Result<()> {
     let plan = job.plan;
-    let parallel = crate::threads::available() > 1 || crate::team::leading().is_some();
+    let parallel = crate::threads::available() > 1;
     let task_len = driver::task_scratch_len(&plan);
     scratch::with(&scratch::PACKED_B, plan.nc * job.k, |packed_b: *mut T| -> Result<()> {
         for (n0, width) in plan.column_blocks(job.n) {
@@ -321,11 +321,10 @@ fn execute<T: Real>(entries: &'static Entries<T>, job: &Job<T>) -> Result<()> {
 }
 
 /// Row-wise softmax of C, with `activation::softmax_forward`'s formulas (rows in parallel when large).
-fn softmax_rows<T: Real>(mut c: ArrayViewMut2<'_, T>) {
+fn softmax_rows<T: Real>(mut c: ArrayViewMut2<'_, T>) -> Result<()> {
     let cols = c.ncols();
     if let Some(data) = c.as_slice_mut() {
-        Activation::Softmax.forward_parallel(data, cols);
-        return;
+        return Activation::Softmax.forward_parallel(data, cols);
     }
     for mut row in c.rows_mut() {
         let max = row.fold(T::neg_infinity(), |m, &v| m.max(v));
@@ -337,4 +336,5 @@ fn softmax_rows<T: Real>(mut c: ArrayViewMut2<'_, T>) {
         let inv = T::one() / sum;
         row.map_inplace(|v| *v *= inv);
     }
+    Ok(())
 }

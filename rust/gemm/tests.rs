@@ -153,7 +153,7 @@ fn bias_and_activation_match_the_unfused_path() -> Result<()> {
                 gemm_bias_act_on(isa, x.view(), w.view(), &bias, activation, fused.view_mut())?;
                 let mut unfused = Array2::<f32>::zeros((m, n));
                 gemm_on(isa, 1.0, x.view(), w.view(), 0.0, unfused.view_mut())?;
-                bias_activation(unfused.as_slice_mut().unwrap(), &bias, activation);
+                bias_activation(unfused.as_slice_mut().unwrap(), &bias, activation)?;
                 assert_eq!(fused, unfused, "{isa:?} {activation:?} {m}x{k}x{n}");
                 // A strided output takes the element-by-element path: same bits.
                 let mut strided = Array2::<f32>::zeros((n, m));

@@ -58,29 +58,33 @@ impl Activation {
 
     /// `forward` over blocks of rows on the engine's threads when the block is large (element-wise or row-wise
     /// work: the split cannot change any result).
-    pub fn forward_parallel<T: Real>(self, x: &mut [T], cols: usize) {
+    pub fn forward_parallel<T: Real>(self, x: &mut [T], cols: usize) -> Result<()> {
         match parallel_rows(x.len(), cols) {
-            Some(rows) => {
-                let _ = crate::parallel::for_each_chunk_mut(x, rows * cols, |_, chunk| {
-                    self.forward(chunk, cols);
-                    Ok(())
-                });
+            Some(rows) => crate::parallel::for_each_chunk_mut(x, rows * cols, |_, chunk| {
+                self.forward(chunk, cols);
+                Ok(())
+            }),
+            None => {
+                self.forward(x, cols);
+                Ok(())
             }
-            None => self.forward(x, cols),
         }
     }
 
     /// `backward` over blocks of rows on the engine's threads when the block is large.
-    pub fn backward_parallel<T: Real>(self, grad: &mut [T], output: &[T], cols: usize) {
+    pub fn backward_parallel<T: Real>(self, grad: &mut [T], output: &[T], cols: usize) -> Result<()> {
         match parallel_rows(grad.len(), cols) {
             Some(rows) => {
                 let size = rows * cols;
-                let _ = crate::parallel::for_each_chunk_mut(grad, size, |index, g| {
+                crate::parallel::for_each_chunk_mut(grad, size, |index, g| {
                     self.backward(g, output.get(index * size..).unwrap_or(&[]), cols);
                     Ok(())
-                });
+                })
             }
-            None => self.backward(grad, output, cols),
+            None => {
+                self.backward(grad, output, cols);
+                Ok(())
+            }
         }
     }
 

@@ -26,18 +26,19 @@ pub fn dense_forward<T: Real>(
 
 /// Add the bias to every row of a contiguous block and apply the activation, row by row (blocks of rows on the
 /// engine's threads when large).
-pub fn bias_activation<T: Real>(data: &mut [T], b: &[T], activation: Activation) {
+pub fn bias_activation<T: Real>(data: &mut [T], b: &[T], activation: Activation) -> Result<()> {
     let cols = b.len();
     if cols == 0 {
-        return;
+        return Ok(());
     }
     if let Some(rows) = crate::kernels::activation::parallel_rows(data.len(), cols) {
-        let _ = crate::parallel::for_each_chunk_mut(data, rows * cols, |_, block| {
+        crate::parallel::for_each_chunk_mut(data, rows * cols, |_, block| {
             bias_activation_serial(block, b, activation);
             Ok(())
-        });
+        })
     } else {
         bias_activation_serial(data, b, activation);
+        Ok(())
     }
 }
 

@@ -293,7 +293,7 @@ impl<T: Real> Layer<T> {
             Layer::Activation { activation, .. } => {
                 y.copy_from_slice(x);
                 if !ctx.skip_activation {
-                    activation.forward_parallel(y, out_dim);
+                    activation.forward_parallel(y, out_dim)?;
                 }
                 Ok(())
             }
@@ -376,7 +376,7 @@ impl<T: Real> Layer<T> {
         match self {
             Layer::Dense(d) => {
                 if !ctx.skip_activation {
-                    d.activation.backward_parallel(grad, y, out_dim);
+                    d.activation.backward_parallel(grad, y, out_dim)?;
                 }
                 let masked = ctx.training && d.dropconnect > 0.0;
                 let weight = if masked { &cache.masked_weight } else { &d.weight.value };
@@ -402,7 +402,7 @@ impl<T: Real> Layer<T> {
             }
             Layer::Activation { activation, .. } => {
                 if !ctx.skip_activation {
-                    activation.backward_parallel(grad, y, out_dim);
+                    activation.backward_parallel(grad, y, out_dim)?;
                 }
                 Ok(false)
             }

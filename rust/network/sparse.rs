@@ -77,7 +77,7 @@ impl<T: Real> Layer<T> {
         let short = || Error::value("backward", "buffer too small");
         let (y, grad) = (y.get(..len).ok_or_else(short)?, grad.get_mut(..len).ok_or_else(short)?);
         if !ctx.skip_activation {
-            d.activation.backward_parallel(grad, y, d.fan_out);
+            d.activation.backward_parallel(grad, y, d.fan_out)?;
         }
         let [dw, db] = param_grads else {
             return Err(Error::value("backward", "a dense layer has two parameter gradients"));

@@ -119,9 +119,12 @@ fn copy_targets<T: Real>(rows: usize, targets: TargetSource<'_, T>, weights: Opt
 /// many rows ahead, so that the misses overlap instead of stalling the copy one after another.
 const PREFETCH_AHEAD: usize = 16;
 
-/// Ask for the cache line at `ptr` (a hint: any address is allowed, nothing is read if it is invalid).
+/// While copying the `at`-th of the batch's rows `indices` out of `data` (rows `width` values wide), ask for the
+/// first cache line of the row `PREFETCH_AHEAD` further on (a hint: any address is allowed, nothing is read).
 #[inline(always)]
-fn prefetch<T>(ptr: *const T) {
+fn prefetch_ahead<T>(data: &[T], indices: &[u32], at: usize, width: usize) {
+    let Some(&ahead) = indices.get(at + PREFETCH_AHEAD) else { return };
+    let ptr = data.as_ptr().wrapping_add(ahead as usize * width);
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch never faults and changes no state visible to the program; SSE is part of x86_64.
     #[allow(unused_unsafe)]
@@ -200,9 +203,7 @@ impl<T: Real> Dataset<T> {
             let input = ws.acts.first_mut().and_then(|a| a.get_mut(..n * cols)).ok_or_else(short)?;
             let copy_rows = |dst: &mut [T], rows: &[u32]| -> Result<()> {
                 for (r, (row, &i)) in dst.chunks_exact_mut(cols).zip(rows).enumerate() {
-                    if let Some(&ahead) = rows.get(r + PREFETCH_AHEAD) {
-                        prefetch(self.x.as_ptr().wrapping_add(ahead as usize * cols));
-                    }
+                    prefetch_ahead(&self.x, rows, r, cols);
                     let start = i as usize * cols;
                     row.copy_from_slice(self.x.get(start..start + cols).ok_or_else(short)?);
                 }
@@ -218,18 +219,14 @@ impl<T: Real> Dataset<T> {
         match &self.targets {
             TargetData::Labels { labels, .. } => {
                 for (r, (dst, &i)) in ws.labels.get_mut(..n).ok_or_else(short)?.iter_mut().zip(indices).enumerate() {
-                    if let Some(&ahead) = indices.get(r + PREFETCH_AHEAD) {
-                        prefetch(labels.as_ptr().wrapping_add(ahead as usize));
-                    }
+                    prefetch_ahead(labels, indices, r, 1);
                     *dst = *labels.get(i as usize).ok_or_else(short)?;
                 }
             }
             TargetData::Dense { values, cols: k } => {
                 let dst = ws.targets.get_mut(..n * k).ok_or_else(short)?;
                 for (r, (row, &i)) in dst.chunks_exact_mut(*k).zip(indices).enumerate() {
-                    if let Some(&ahead) = indices.get(r + PREFETCH_AHEAD) {
-                        prefetch(values.as_ptr().wrapping_add(ahead as usize * k));
-                    }
+                    prefetch_ahead(values, indices, r, *k);
                     let start = i as usize * k;
                     row.copy_from_slice(values.get(start..start + k).ok_or_else(short)?);
                 }
