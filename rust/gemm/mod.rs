@@ -26,6 +26,7 @@ mod scratch;
 mod simd;
 #[cfg(test)]
 mod tests;
+pub mod tile;
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 
@@ -43,6 +44,9 @@ pub trait Element: Sized + 'static + private::Sealed {
     /// The kernels for `isa` and m × n products.
     #[doc(hidden)]
     fn entries(isa: Isa, m: usize, n: usize) -> &'static Entries<Self>;
+    /// The register-tile kernels of `isa` (`tile.rs`).
+    #[doc(hidden)]
+    fn tile_kernels(isa: Isa) -> &'static tile::Kernels<Self>;
 }
 
 mod private {
@@ -77,6 +81,16 @@ impl Element for f32 {
         };
         pick(kernels, m, n)
     }
+
+    fn tile_kernels(isa: Isa) -> &'static tile::Kernels<f32> {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => &tile::avx512_f32::KERNELS,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => &tile::avx2_f32::KERNELS,
+            _ => &tile::generic_f32::KERNELS,
+        }
+    }
 }
 
 impl Element for f64 {
@@ -90,6 +104,16 @@ impl Element for f64 {
             _ => [&generic_f64::ENTRIES, &generic_f64_narrow::ENTRIES, &generic_f64_row::ENTRIES],
         };
         pick(kernels, m, n)
+    }
+
+    fn tile_kernels(isa: Isa) -> &'static tile::Kernels<f64> {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => &tile::avx512_f64::KERNELS,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => &tile::avx2_f64::KERNELS,
+            _ => &tile::generic_f64::KERNELS,
+        }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod epoch;
 mod online;
 mod online_team;
 pub mod parts;
+pub mod small_net;
 mod step;
 pub mod trainer;
 

@@ -36,10 +36,20 @@ impl<T: Real> OnlineScratch<T> {
     }
 }
 
+/// What the small-net step (`small_net.rs`) keeps between steps, per layer: Wᵀ (n × k) of the Dense layers that
+/// need it (every layer but the first, for the input gradient, and narrow ones, for the forward pass), and the
+/// transposed weight gradient of narrow ones. Empty for other layers.
+#[derive(Clone, Debug, Default)]
+pub struct SmallNetScratch<T> {
+    pub transposed: Vec<Vec<T>>,
+    pub transposed_grad: Vec<Vec<T>>,
+}
+
 pub struct Parts<'a, T: Real> {
     pub net: &'a mut Network<T>,
     pub ws: &'a mut Workspace<T>,
     pub opt: &'a mut OptimizerState<T>,
     pub counters: &'a mut Counters,
     pub scratch: &'a mut OnlineScratch<T>,
+    pub small: &'a mut SmallNetScratch<T>,
 }

@@ -1,6 +1,7 @@
-//! One training step on the batch already in the workspace: forward, loss, and (if the loss is finite) the
-//! running statistics, the backward pass and the update of each layer right after its gradients. A non-finite
-//! loss leaves every parameter and all optimizer state untouched.
+//! One training step on the batch already in the workspace, by the path the batch and the net call for: the
+//! online path (one row), the small-net step (small nets, `small_net.rs`) or the general step: forward, loss, and
+//! (if the loss is finite) the running statistics, the backward pass and the update of each layer right after
+//! its gradients. A non-finite loss leaves every parameter and all optimizer state untouched.
 
 use crate::error::Result;
 use crate::network::BatchResult;
@@ -17,6 +18,14 @@ impl<T: Real> Parts<'_, T> {
         if rows == 1 && self.online_eligible() {
             return self.train_online(weighted);
         }
+        if self.small_net_eligible(rows, weighted) {
+            return self.train_small_net(rows);
+        }
+        self.train_general(rows, weighted)
+    }
+
+    /// The general step: each layer over the whole batch, its products split over the threads.
+    pub(crate) fn train_general(&mut self, rows: usize, weighted: bool) -> Result<BatchResult> {
         let step = self.counters.step;
         self.net.forward_workspace(self.ws, rows, step)?;
         let (loss, correct) = self.net.loss_workspace(self.ws, rows, weighted)?;

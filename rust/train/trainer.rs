@@ -18,7 +18,8 @@ use crate::rng;
 use crate::scalar::Real;
 use crate::train::dataset::{Dataset, TargetData};
 use crate::train::epoch::{Budget, ChunkReport, Divergence, EpochState};
-use crate::train::parts::{Counters, OnlineScratch, Parts};
+use crate::train::parts::{Counters, OnlineScratch, Parts, SmallNetScratch};
+use crate::train::small_net::small_net;
 
 /// What a diagnostic needs from one batch in training mode (see `Trainer::trace`).
 #[derive(Clone, Debug)]
@@ -46,6 +47,7 @@ pub struct Trainer<T: Real> {
     pub counters: Counters,
     ws: Workspace<T>,
     scratch: OnlineScratch<T>,
+    small: SmallNetScratch<T>,
     epoch: Option<EpochState>,
     checkpoint: Option<Snapshot<T>>,
 }
@@ -61,6 +63,7 @@ impl<T: Real> Trainer<T> {
             counters: Counters::default(),
             ws: Workspace::default(),
             scratch: OnlineScratch::default(),
+            small: SmallNetScratch::default(),
             epoch: None,
             checkpoint: None,
         }
@@ -72,7 +75,14 @@ impl<T: Real> Trainer<T> {
     }
 
     fn parts<'a>(&'a mut self, net: &'a mut Network<T>) -> Parts<'a, T> {
-        Parts { net, ws: &mut self.ws, opt: &mut self.opt, counters: &mut self.counters, scratch: &mut self.scratch }
+        Parts {
+            net,
+            ws: &mut self.ws,
+            opt: &mut self.opt,
+            counters: &mut self.counters,
+            scratch: &mut self.scratch,
+            small: &mut self.small,
+        }
     }
 
     /// Use `optimizer` from now on: its state is kept when only hyperparameters change, unless `reset`.
@@ -307,7 +317,9 @@ fn team_pays<T: Real>(net: &Network<T>, data: &Dataset<T>, batch_size: usize) ->
         Layer::Dense(d) => d.fan_in.saturating_mul(d.fan_out),
         _ => 0,
     });
-    !data.is_sparse() && batch_size > 1 && largest.max().unwrap_or(0).saturating_mul(batch_size) >= TEAM_MIN_PRODUCT
+    // A small net's batches run on one thread (small_net.rs): a team would only spin.
+    let small = data.weights.is_none() && small_net(&net.layers, net.input_dim);
+    !data.is_sparse() && batch_size > 1 && !small && largest.max().unwrap_or(0).saturating_mul(batch_size) >= TEAM_MIN_PRODUCT
 }
 
 /// Batches of the epoch, one general training step each, until the epoch ends or the budget is spent.

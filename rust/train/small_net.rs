@@ -1,0 +1,376 @@
+//! The small-net step: a net whose parameters, gradients and optimizer state fit in L2 trains a batch one tile of
+//! `TILE_ROWS` rows at a time. Each tile goes forward through every layer, through the loss and backward while its
+//! activations and gradients stay in L1, and adds its parameter gradients into the batch's; then each parameter is
+//! updated once, while it is still in cache. The Dense layers use the register-tile kernels of `gemm/tile.rs`,
+//! which read their operands in place: no packing, no plan and no threads, whose costs the general step's
+//! products pay on every layer of every batch.
+//!
+//! Taken for a batch of more than one row of a net of Dense (without DropConnect) and Activation layers with at
+//! most `MAX_PARAMS` parameters and no layer wider than `MAX_WIDTH`, an unweighted batch and a dense X: a choice
+//! from the model and the batch alone, so results never depend on the thread count. They equal the general
+//! step's up to rounding (sums run in another order), which the parity tests bound.
+
+use std::sync::OnceLock;
+
+use crate::buffer;
+use crate::cpu::{self, Isa};
+use crate::error::{Error, Result};
+use crate::gemm::tile;
+use crate::kernels::activation::Activation;
+use crate::kernels::loss::Targets;
+use crate::kernels::penalty;
+use crate::network::BatchResult;
+use crate::network::layer::{Dense, Layer};
+use crate::scalar::Real;
+use crate::train::parts::{Parts, SmallNetScratch};
+
+/// Rows per tile: a tile of the widest layer (16 × 1,024 float32 values, 64 KiB) and its gradient stay in L2,
+/// and those of the usual widths (≤ 256) in L1.
+const TILE_ROWS: usize = 16;
+/// The most parameters a small net may have: with their gradients, Wᵀ and two optimizer state tensors, 320 KiB
+/// of float32 (L2).
+pub(crate) const MAX_PARAMS: usize = 1 << 14;
+/// The widest layer a small net may have.
+const MAX_WIDTH: usize = 1 << 10;
+
+fn short() -> Error {
+    Error::value("small-net step", "buffer too small")
+}
+
+/// `dst (cols × rows) ← srcᵀ` for `src` rows × cols.
+fn transpose<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
+    for (r, row) in src.chunks_exact(cols).take(rows).enumerate() {
+        for (c, &value) in row.iter().enumerate() {
+            if let Some(slot) = dst.get_mut(c * rows + r) {
+                *slot = value;
+            }
+        }
+    }
+}
+
+impl<T: Real> SmallNetScratch<T> {
+    /// Size the buffers for `layers` (allocating only when a size changes), fill Wᵀ from the current weights and
+    /// zero the transposed gradients.
+    fn prepare(&mut self, layers: &[Layer<T>], isa: Isa) -> Result<()> {
+        self.transposed.resize_with(layers.len(), Vec::new);
+        self.transposed_grad.resize_with(layers.len(), Vec::new);
+        for (index, layer) in layers.iter().enumerate() {
+            let (Some(wt), Some(dwt)) = (self.transposed.get_mut(index), self.transposed_grad.get_mut(index)) else {
+                return Err(short());
+            };
+            let Layer::Dense(d) = layer else { continue };
+            let narrow = tile::narrow::<T>(isa, d.fan_out);
+            let size = |wanted: bool| if wanted { d.fan_in * d.fan_out } else { 0 };
+            for (buf, len) in [(&mut *wt, size(index > 0 || narrow)), (&mut *dwt, size(narrow))] {
+                if buf.len() != len {
+                    *buf = buffer::zeros(len, "the small-net step's buffers")?;
+                }
+            }
+            if !wt.is_empty() {
+                transpose(&d.weight.value, d.fan_in, d.fan_out, wt);
+            }
+            dwt.fill(T::zero());
+        }
+        Ok(())
+    }
+}
+
+impl<T: Real> Parts<'_, T> {
+    /// Whether a batch of `rows` rows takes the small-net step (see the module docs).
+    pub(crate) fn small_net_eligible(&self, rows: usize, weighted: bool) -> bool {
+        rows > 1 && !weighted && !self.ws.sparse.enabled() && small_net(&self.net.layers, self.net.input_dim)
+    }
+
+    /// One training step on the batch of `rows` rows in the workspace (see the module docs). A non-finite loss
+    /// returns before any update.
+    pub(crate) fn train_small_net(&mut self, rows: usize) -> Result<BatchResult> {
+        let isa = cpu::isa()?;
+        self.small.prepare(&self.net.layers, isa)?;
+        for grads in self.ws.param_grads.iter_mut().flatten() {
+            grads.fill(T::zero());
+        }
+        let (mut loss, mut correct) = (T::zero(), 0.0);
+        for first in (0..rows).step_by(TILE_ROWS) {
+            let tile = TILE_ROWS.min(rows - first);
+            let (tile_loss, tile_correct) = self.small_net_tile(isa, first, tile, rows)?;
+            loss += tile_loss;
+            correct += tile_correct;
+        }
+        if !loss.is_finite() {
+            return Ok(BatchResult { objective: loss.f64(), correct });
+        }
+        let update = self.opt.next_step()?;
+        self.prepare_optimizer_state()?;
+        let (l1, l2) = self.net.penalty_coefficients(rows as f64);
+        let (l1, l2) = (T::of(l1), T::of(l2));
+        let penalized = l1 != T::zero() || l2 != T::zero();
+        let mut penalty_value = T::zero();
+        for index in (0..self.net.layers.len()).rev() {
+            let (Some(layer), Some(grads), Some(dwt)) =
+                (self.net.layers.get_mut(index), self.ws.param_grads.get_mut(index), self.small.transposed_grad.get(index))
+            else {
+                return Err(short());
+            };
+            if let (Layer::Dense(d), Some(dw)) = (&*layer, grads.first_mut())
+                && !dwt.is_empty()
+            {
+                transpose(dwt, d.fan_out, d.fan_in, dw);
+            }
+            let is_dense = matches!(layer, Layer::Dense(_));
+            for (param_index, ((_, param), g)) in layer.params_mut().zip(grads.iter_mut()).enumerate() {
+                if penalized && is_dense && param_index == 0 {
+                    penalty_value += penalty::penalty_grad(&param.value, l1, l2, g)?;
+                }
+                let slots = self.opt.slots_mut(index, param_index)?;
+                update.apply(&mut param.value, g, &mut slots.first, &mut slots.second)?;
+            }
+        }
+        self.counters.step += 1;
+        self.opt.updates += 1;
+        Ok(BatchResult { objective: (loss + penalty_value).f64(), correct })
+    }
+
+    /// Rows `first..first + tile` of the batch forward, through the loss and backward, their parameter gradients
+    /// added into the batch's. Returns the tile's share of the batch's mean loss and its correct count.
+    fn small_net_tile(&mut self, isa: Isa, first: usize, tile: usize, rows: usize) -> Result<(T, f64)> {
+        let step = self.counters.step;
+        let net = &*self.net;
+        let ws = &mut *self.ws;
+        let small = &mut *self.small;
+        for (index, layer) in net.layers.iter().enumerate() {
+            let ctx = net.context(index, true, step);
+            let (inputs, outputs) = ws.acts.split_at_mut(index + 1);
+            let (Some(x), Some(y), Some(cache), Some(wt)) =
+                (inputs.last(), outputs.first_mut(), ws.caches.get_mut(index), small.transposed.get(index))
+            else {
+                return Err(short());
+            };
+            let (k, n) = (layer.in_dim(), layer.out_dim());
+            let x = x.get(first * k..(first + tile) * k).ok_or_else(short)?;
+            let y = y.get_mut(first * n..(first + tile) * n).ok_or_else(short)?;
+            match layer {
+                Layer::Dense(d) => {
+                    let activation = if ctx.skip_activation { Activation::Linear } else { d.activation };
+                    if tile::narrow::<T>(isa, n) {
+                        tile::forward_narrow(isa, x, wt, &d.bias.value, (tile, k, n), activation, y)?;
+                    } else {
+                        tile::forward(isa, x, &d.weight.value, &d.bias.value, (tile, k, n), activation, y)?;
+                    }
+                }
+                _ => layer.forward(x, y, tile, cache, ctx)?,
+            }
+        }
+        let cols = net.output_dim();
+        let z = ws.acts.last().and_then(|a| a.get(first * cols..(first + tile) * cols)).ok_or_else(short)?;
+        let targets = if net.loss.uses_labels() {
+            Targets::Labels(ws.labels.get(first..first + tile).ok_or_else(short)?)
+        } else {
+            Targets::Dense(ws.targets.get(first * cols..(first + tile) * cols).ok_or_else(short)?)
+        };
+        let [g0, g1] = &mut ws.grad;
+        let g = g0.get_mut(..tile * cols).ok_or_else(short)?;
+        // The loss kernel averages over the tile; the step averages over the batch.
+        let share = T::of(tile as f64 / rows as f64);
+        let loss = net.loss.loss_and_grad(z, cols, targets, None, g)? * share;
+        g.iter_mut().for_each(|v| *v *= share);
+        let correct = net.loss.count_correct(z, cols, targets);
+        let (mut grad_out, mut grad_in) = (g0, g1);
+        for index in (0..net.layers.len()).rev() {
+            let ctx = net.context(index, true, step);
+            let (Some(layer), Some(x), Some(y), Some(cache), Some(grads), Some(wt), Some(dwt)) = (
+                net.layers.get(index),
+                ws.acts.get(index),
+                ws.acts.get(index + 1),
+                ws.caches.get(index),
+                ws.param_grads.get_mut(index),
+                small.transposed.get(index),
+                small.transposed_grad.get_mut(index),
+            ) else {
+                return Err(short());
+            };
+            let (k, n) = (layer.in_dim(), layer.out_dim());
+            let x = x.get(first * k..(first + tile) * k).ok_or_else(short)?;
+            let y = y.get(first * n..(first + tile) * n).ok_or_else(short)?;
+            match (layer, grads.as_mut_slice()) {
+                (Layer::Dense(d), [dw, db]) => {
+                    let dy = grad_out.get_mut(..tile * n).ok_or_else(short)?;
+                    if !ctx.skip_activation {
+                        d.activation.backward(dy, y, n);
+                    }
+                    dense_grads(isa, d, x, dy, tile, dw, db, dwt)?;
+                    if index > 0 {
+                        tile::input_grad(isa, dy, wt, (tile, k, n), grad_in.get_mut(..tile * k).ok_or_else(short)?)?;
+                        std::mem::swap(&mut grad_out, &mut grad_in);
+                    }
+                }
+                (Layer::Dense(_), _) => return Err(Error::value("small-net step", "a dense layer has two parameter gradients")),
+                _ => {
+                    layer.backward(x, y, grad_out, None, tile, cache, grads, ctx)?;
+                }
+            }
+        }
+        Ok((loss, correct))
+    }
+}
+
+/// Add a tile's weight and bias gradients into the batch's: dW (or dWᵀ for a narrow layer) and db, each value
+/// one chain over the rows in order.
+#[allow(clippy::too_many_arguments)]
+fn dense_grads<T: Real>(isa: Isa, d: &Dense<T>, x: &[T], dy: &[T], tile: usize, dw: &mut [T], db: &mut [T], dwt: &mut [T]) -> Result<()> {
+    let shape = (tile, d.fan_in, d.fan_out);
+    if dwt.is_empty() {
+        tile::weight_grad(isa, x, dy, shape, dw)?;
+    } else {
+        tile::weight_grad_narrow(isa, x, dy, shape, dwt)?;
+    }
+    tile::bias_grad(isa, dy, (tile, d.fan_out), db)
+}
+
+/// `FERRONET_SMALL_NET=off` (read once) sends small nets through the general step: a switch to measure one path
+/// against the other.
+fn enabled() -> bool {
+    static ENABLED: OnceLock<bool> = OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var("FERRONET_SMALL_NET").map_or(true, |v| !v.trim().eq_ignore_ascii_case("off")))
+}
+
+/// Whether a net is small enough for the small-net step, and made of layers it runs.
+pub(crate) fn small_net<T: Real>(layers: &[Layer<T>], input_dim: usize) -> bool {
+    if !enabled() {
+        return false;
+    }
+    let params: usize = layers.iter().flat_map(Layer::param_lens).flatten().sum();
+    let widest = layers.iter().map(Layer::out_dim).chain([input_dim]).max().unwrap_or(0);
+    let supported = layers.iter().all(|layer| match layer {
+        Layer::Dense(d) => d.dropconnect == 0.0,
+        Layer::Activation { .. } => true,
+        Layer::Dropout { .. } | Layer::BatchNorm(_) => false,
+    });
+    params <= MAX_PARAMS && widest <= MAX_WIDTH && supported
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::init::Init;
+    use crate::kernels::loss::Loss;
+    use crate::network::{LayerSpec, Network, NetworkSpec, Workspace};
+    use crate::optim::{Optimizer, OptimizerState};
+    use crate::train::parts::{Counters, OnlineScratch};
+    use crate::train::{Dataset, TargetSource};
+
+    fn dense(units: usize, activation: Activation) -> LayerSpec {
+        LayerSpec::Dense { units, activation, init: Init::He, dropconnect: 0.0 }
+    }
+
+    /// A regression net with a one-output (narrow) head, and a classifier with a narrow softmax head, an
+    /// Activation layer and widths that leave partial register blocks; both penalized.
+    fn specs() -> [NetworkSpec; 2] {
+        let spec =
+            |input_dim, layers, loss| NetworkSpec { input_dim, layers, loss, l1: 1e-4, l2: 1e-3, penalty_per_sample: false, seed: 7 };
+        [
+            spec(8, vec![dense(256, Activation::Relu), dense(1, Activation::Linear)], Loss::Mse),
+            spec(
+                13,
+                vec![
+                    dense(40, Activation::Sigmoid),
+                    dense(17, Activation::LeakyRelu),
+                    LayerSpec::Activation(Activation::Tanh),
+                    dense(3, Activation::Softmax),
+                ],
+                Loss::SoftmaxCrossEntropy,
+            ),
+        ]
+    }
+
+    fn data<T: Real>(spec: &NetworkSpec, rows: usize) -> Result<Dataset<T>> {
+        let cols = spec.input_dim;
+        let x: Vec<T> = (0..rows * cols).map(|i| T::of(((i * 7919) % 1000) as f64 / 500.0 - 1.0)).collect();
+        if spec.loss.uses_labels() {
+            let labels: Vec<i64> = (0..rows as i64).map(|i| (i * 5) % 3).collect();
+            Dataset::copy_from(&x, rows, cols, TargetSource::Labels(&labels), None)
+        } else {
+            let y: Vec<T> = (0..rows).map(|i| T::of((i as f64 * 0.37).sin())).collect();
+            Dataset::copy_from(&x, rows, cols, TargetSource::Dense { values: &y, cols: 1 }, None)
+        }
+    }
+
+    /// The layers after `steps` Adam steps on batches of `batch` rows, by the small-net step or the general one,
+    /// and the objectives.
+    fn train<T: Real>(spec: &NetworkSpec, batch: usize, steps: usize, small_step: bool) -> Result<(Vec<Layer<T>>, Vec<f64>)> {
+        let mut net = Network::<T>::new(spec)?;
+        let data = data::<T>(spec, batch * steps)?;
+        let (mut ws, mut opt) = (Workspace::default(), OptimizerState::default());
+        opt.configure(Optimizer::Adam { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, false)?;
+        data.ensure_workspace(&net, &mut ws, batch)?;
+        let (mut counters, mut scratch, mut small) = (Counters::default(), OnlineScratch::default(), SmallNetScratch::default());
+        let mut objectives = Vec::new();
+        for s in 0..steps {
+            let indices: Vec<u32> = (s * batch..(s + 1) * batch).rev().map(|i| i as u32).collect();
+            data.gather(&indices, &mut ws)?;
+            let mut parts =
+                Parts { net: &mut net, ws: &mut ws, opt: &mut opt, counters: &mut counters, scratch: &mut scratch, small: &mut small };
+            assert!(parts.small_net_eligible(batch, false));
+            let result = if small_step { parts.train_small_net(batch)? } else { parts.train_general(batch, false)? };
+            objectives.push(result.objective);
+        }
+        Ok((net.layers, objectives))
+    }
+
+    fn params<T: Real>(layers: &[Layer<T>]) -> Vec<f64> {
+        layers
+            .iter()
+            .flat_map(|layer| layer.params().into_iter().flat_map(|(_, p)| p.value.iter().map(|v| v.f64())).collect::<Vec<_>>())
+            .collect()
+    }
+
+    fn largest_relative_difference(a: &[f64], b: &[f64]) -> f64 {
+        assert_eq!(a.len(), b.len());
+        a.iter().zip(b).map(|(x, y)| (x - y).abs() / (1.0 + y.abs())).fold(0.0, f64::max)
+    }
+
+    /// Against the general step, for batches that fill whole tiles and batches that end in a partial one.
+    #[test]
+    fn the_small_net_step_trains_as_the_general_step() -> Result<()> {
+        for spec in &specs() {
+            for batch in [48, 37, 2] {
+                let (small, small_objectives) = train::<f64>(spec, batch, 6, true)?;
+                let (general, general_objectives) = train::<f64>(spec, batch, 6, false)?;
+                assert!(largest_relative_difference(&params(&small), &params(&general)) < 1e-12, "{spec:?} batch {batch}");
+                assert!(largest_relative_difference(&small_objectives, &general_objectives) < 1e-12);
+                assert_ne!(params(&small), params(&Network::<f64>::new(spec)?.layers), "training changed nothing");
+                let (small, _) = train::<f32>(spec, batch, 6, true)?;
+                let (general, _) = train::<f32>(spec, batch, 6, false)?;
+                assert!(largest_relative_difference(&params(&small), &params(&general)) < 1e-5, "{spec:?} batch {batch} f32");
+            }
+        }
+        Ok(())
+    }
+
+    /// The step runs on the calling thread: the pool's size changes nothing.
+    #[test]
+    fn the_small_net_step_gives_the_same_bits_on_any_pool() -> Result<()> {
+        let on_pool = |threads: usize| -> Result<Vec<Vec<f64>>> {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::value("pool", e.to_string()))?;
+            pool.install(|| specs().iter().map(|spec| Ok(params(&train::<f32>(spec, 64, 4, true)?.0))).collect())
+        };
+        let alone = on_pool(1)?;
+        assert_eq!(on_pool(2)?, alone);
+        assert_eq!(on_pool(4)?, alone);
+        Ok(())
+    }
+
+    #[test]
+    fn only_small_nets_of_supported_layers_take_the_step() -> Result<()> {
+        for spec in &specs() {
+            assert!(small_net(&Network::<f32>::new(spec)?.layers, spec.input_dim));
+        }
+        let with = |layers: Vec<LayerSpec>| -> Result<bool> {
+            let spec = NetworkSpec { input_dim: 8, layers, loss: Loss::Mse, l1: 0.0, l2: 0.0, penalty_per_sample: false, seed: 1 };
+            Ok(small_net(&Network::<f32>::new(&spec)?.layers, 8))
+        };
+        assert!(!with(vec![dense(64, Activation::Relu), LayerSpec::Dropout(0.5), dense(1, Activation::Linear)])?);
+        assert!(!with(vec![LayerSpec::Dense { units: 64, activation: Activation::Relu, init: Init::He, dropconnect: 0.5 }])?);
+        assert!(!with(vec![dense(2048, Activation::Relu), dense(1, Activation::Linear)])?, "too many parameters");
+        Ok(())
+    }
+}
