@@ -3,6 +3,7 @@
 
 use crate::buffer;
 use crate::error::Result;
+use crate::network::layer::LayerCache;
 use crate::network::{Network, Workspace};
 use crate::optim::OptimizerState;
 use crate::scalar::Real;
@@ -36,13 +37,26 @@ impl<T: Real> OnlineScratch<T> {
     }
 }
 
-/// What the small-net step (`small_net.rs`) keeps between steps, per layer: Wᵀ (n × k) of the Dense layers that
-/// need it (every layer but the first, for the input gradient, and narrow ones, for the forward pass), and the
-/// transposed weight gradient of narrow ones. Empty for other layers.
+/// What the small-net step (`small_net.rs`) keeps between steps: Wᵀ (n × k) per layer for the Dense layers that
+/// need it (every layer but the first, for the input gradient, and narrow ones, for the forward pass; empty for
+/// other layers), and the buffers of each group of rows of the largest batch seen.
 #[derive(Clone, Debug, Default)]
 pub struct SmallNetScratch<T> {
     pub transposed: Vec<Vec<T>>,
-    pub transposed_grad: Vec<Vec<T>>,
+    pub groups: Vec<SmallNetGroup<T>>,
+}
+
+/// One group of rows in the small-net step: a tile's output of every layer, two gradient buffers for a tile, a
+/// layer cache (Activation layers need none, but their passes take one), and the group's sums: every parameter
+/// gradient (`[layer][param]`, a narrow layer's W transposed), its share of the loss and its correct count.
+#[derive(Clone, Debug, Default)]
+pub struct SmallNetGroup<T> {
+    pub acts: Vec<Vec<T>>,
+    pub grad: [Vec<T>; 2],
+    pub cache: LayerCache<T>,
+    pub param_grads: Vec<Vec<Vec<T>>>,
+    pub loss: T,
+    pub correct: f64,
 }
 
 pub struct Parts<'a, T: Real> {

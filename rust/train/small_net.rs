@@ -1,14 +1,19 @@
 //! The small-net step: a net whose parameters, gradients and optimizer state fit in L2 trains a batch one tile of
 //! `TILE_ROWS` rows at a time. Each tile goes forward through every layer, through the loss and backward while its
-//! activations and gradients stay in L1, and adds its parameter gradients into the batch's; then each parameter is
-//! updated once, while it is still in cache. The Dense layers use the register-tile kernels of `gemm/tile.rs`,
-//! which read their operands in place: no packing, no plan and no threads, whose costs the general step's
-//! products pay on every layer of every batch.
+//! activations and gradients stay in L1, and adds its parameter gradients into its group's; then the groups' sums
+//! are added in order and each parameter is updated once, while it is still in cache. The Dense layers use the
+//! register-tile kernels of `gemm/tile.rs`, which read their operands in place: no packing, no plan and no
+//! per-product threads, whose costs the general step's products pay on every layer of every batch.
+//!
+//! The batch is cut into groups of `GROUP_ROWS` rows, the unit of parallel work: on a team (a chunk of batches
+//! larger than one group forms one), the groups run on its threads, each into its own buffers. The cut depends on
+//! the batch size alone, and every sum runs in a fixed order (rows in order within a group, then groups in
+//! order), so results never depend on the thread count.
 //!
 //! Taken for a batch of more than one row of a net of Dense (without DropConnect) and Activation layers with at
 //! most `MAX_PARAMS` parameters and no layer wider than `MAX_WIDTH`, an unweighted batch and a dense X: a choice
-//! from the model and the batch alone, so results never depend on the thread count. They equal the general
-//! step's up to rounding (sums run in another order), which the parity tests bound.
+//! from the model and the batch alone. Results equal the general step's up to rounding (sums run in another
+//! order), which the parity tests bound.
 
 use std::sync::OnceLock;
 
@@ -19,14 +24,18 @@ use crate::gemm::tile;
 use crate::kernels::activation::Activation;
 use crate::kernels::loss::Targets;
 use crate::kernels::penalty;
-use crate::network::BatchResult;
-use crate::network::layer::{Dense, Layer};
+use crate::network::layer::Layer;
+use crate::network::{BatchResult, Network, Workspace};
+use crate::parallel::{self, Disjoint};
 use crate::scalar::Real;
-use crate::train::parts::{Parts, SmallNetScratch};
+use crate::train::parts::{Parts, SmallNetGroup, SmallNetScratch};
 
 /// Rows per tile: a tile of the widest layer (16 × 1,024 float32 values, 64 KiB) and its gradient stay in L2,
 /// and those of the usual widths (≤ 256) in L1.
 const TILE_ROWS: usize = 16;
+/// Rows per group, the unit of parallel work: four tiles, so that a group's work (at least 2^14 multiply-adds
+/// per row of a net of 2^12 parameters) pays for a team phase, and a batch of 128 rows feeds two threads.
+pub(crate) const GROUP_ROWS: usize = 4 * TILE_ROWS;
 /// The most parameters a small net may have: with their gradients, Wᵀ and two optimizer state tensors, 320 KiB
 /// of float32 (L2).
 pub(crate) const MAX_PARAMS: usize = 1 << 14;
@@ -39,6 +48,11 @@ fn short() -> Error {
 
 /// `dst (cols × rows) ← srcᵀ` for `src` rows × cols.
 fn transpose<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
+    if rows == 1 || cols == 1 {
+        // A vector: the same values in the same order.
+        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s);
+        return;
+    }
     for (r, row) in src.chunks_exact(cols).take(rows).enumerate() {
         for (c, &value) in row.iter().enumerate() {
             if let Some(slot) = dst.get_mut(c * rows + r) {
@@ -48,31 +62,70 @@ fn transpose<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
     }
 }
 
+/// Make `buf` `len` values long, zeroed; allocates only when the length changes.
+fn zeroed<T: Real>(buf: &mut Vec<T>, len: usize) -> Result<()> {
+    if buf.len() == len {
+        buf.fill(T::zero());
+    } else {
+        *buf = buffer::zeros(len, "the small-net step's buffers")?;
+    }
+    Ok(())
+}
+
 impl<T: Real> SmallNetScratch<T> {
-    /// Size the buffers for `layers` (allocating only when a size changes), fill Wᵀ from the current weights and
-    /// zero the transposed gradients.
-    fn prepare(&mut self, layers: &[Layer<T>], isa: Isa) -> Result<()> {
+    /// Size the buffers for `layers` and `groups` groups (allocating only when a size grows or changes), fill Wᵀ
+    /// from the current weights and zero the groups' sums.
+    fn prepare(&mut self, layers: &[Layer<T>], isa: Isa, groups: usize) -> Result<()> {
         self.transposed.resize_with(layers.len(), Vec::new);
-        self.transposed_grad.resize_with(layers.len(), Vec::new);
-        for (index, layer) in layers.iter().enumerate() {
-            let (Some(wt), Some(dwt)) = (self.transposed.get_mut(index), self.transposed_grad.get_mut(index)) else {
-                return Err(short());
-            };
+        for (index, (layer, wt)) in layers.iter().zip(&mut self.transposed).enumerate() {
             let Layer::Dense(d) = layer else { continue };
-            let narrow = tile::narrow::<T>(isa, d.fan_out);
-            let size = |wanted: bool| if wanted { d.fan_in * d.fan_out } else { 0 };
-            for (buf, len) in [(&mut *wt, size(index > 0 || narrow)), (&mut *dwt, size(narrow))] {
-                if buf.len() != len {
-                    *buf = buffer::zeros(len, "the small-net step's buffers")?;
-                }
+            let wanted = index > 0 || tile::narrow::<T>(isa, d.fan_out);
+            let len = if wanted { d.fan_in * d.fan_out } else { 0 };
+            if wt.len() != len {
+                *wt = buffer::zeros(len, "the small-net step's buffers")?;
             }
-            if !wt.is_empty() {
-                transpose(&d.weight.value, d.fan_in, d.fan_out, wt);
-            }
-            dwt.fill(T::zero());
+            transpose(&d.weight.value, d.fan_in, d.fan_out, wt);
         }
+        if self.groups.len() < groups {
+            self.groups.resize_with(groups, SmallNetGroup::default);
+        }
+        self.groups.iter_mut().take(groups).try_for_each(|group| group.prepare(layers))
+    }
+}
+
+impl<T: Real> SmallNetGroup<T> {
+    fn prepare(&mut self, layers: &[Layer<T>]) -> Result<()> {
+        let widest = layers.iter().flat_map(|layer| [layer.in_dim(), layer.out_dim()]).max().unwrap_or(0);
+        self.acts.resize_with(layers.len(), Vec::new);
+        self.param_grads.resize_with(layers.len(), Vec::new);
+        for ((layer, act), grads) in layers.iter().zip(&mut self.acts).zip(&mut self.param_grads) {
+            if act.len() != TILE_ROWS * layer.out_dim() {
+                *act = buffer::zeros(TILE_ROWS * layer.out_dim(), "the small-net step's buffers")?;
+            }
+            let lens = layer.param_lens();
+            grads.resize_with(lens.iter().flatten().count(), Vec::new);
+            for (grad, &len) in grads.iter_mut().zip(lens.iter().flatten()) {
+                zeroed(grad, len)?;
+            }
+        }
+        for grad in &mut self.grad {
+            if grad.len() != TILE_ROWS * widest {
+                *grad = buffer::zeros(TILE_ROWS * widest, "the small-net step's buffers")?;
+            }
+        }
+        (self.loss, self.correct) = (T::zero(), 0.0);
         Ok(())
     }
+}
+
+/// What every group of a step reads: the net, the batch in the workspace, Wᵀ.
+struct Shared<'a, T: Real> {
+    net: &'a Network<T>,
+    ws: &'a Workspace<T>,
+    transposed: &'a [Vec<T>],
+    isa: Isa,
+    rows: usize,
+    step: u64,
 }
 
 impl<T: Real> Parts<'_, T> {
@@ -85,17 +138,27 @@ impl<T: Real> Parts<'_, T> {
     /// returns before any update.
     pub(crate) fn train_small_net(&mut self, rows: usize) -> Result<BatchResult> {
         let isa = cpu::isa()?;
-        self.small.prepare(&self.net.layers, isa)?;
-        for grads in self.ws.param_grads.iter_mut().flatten() {
-            grads.fill(T::zero());
+        let groups = rows.div_ceil(GROUP_ROWS);
+        self.small.prepare(&self.net.layers, isa, groups)?;
+        let SmallNetScratch { transposed, groups: buffers } = &mut *self.small;
+        let shared = Shared { net: &*self.net, ws: &*self.ws, transposed, isa, rows, step: self.counters.step };
+        let group_buffers = Disjoint::new(buffers.get_mut(..groups).ok_or_else(short)?);
+        parallel::for_each(groups, |g| {
+            // SAFETY: task g takes the one group g; no other task touches it.
+            let group = unsafe { group_buffers.chunk(g, 1) }.first_mut().ok_or_else(short)?;
+            let (first, end) = (g * GROUP_ROWS, ((g + 1) * GROUP_ROWS).min(rows));
+            (first..end).step_by(TILE_ROWS).try_for_each(|at| shared.tile(group, at, TILE_ROWS.min(end - at)))
+        })?;
+        // The groups' sums, added in group order into the first group's.
+        let (total, rest) = buffers.split_first_mut().ok_or_else(short)?;
+        for group in rest.iter().take(groups - 1) {
+            total.loss += group.loss;
+            total.correct += group.correct;
+            for (sums, grads) in total.param_grads.iter_mut().flatten().zip(group.param_grads.iter().flatten()) {
+                sums.iter_mut().zip(grads).for_each(|(sum, &g)| *sum += g);
+            }
         }
-        let (mut loss, mut correct) = (T::zero(), 0.0);
-        for first in (0..rows).step_by(TILE_ROWS) {
-            let tile = TILE_ROWS.min(rows - first);
-            let (tile_loss, tile_correct) = self.small_net_tile(isa, first, tile, rows)?;
-            loss += tile_loss;
-            correct += tile_correct;
-        }
+        let (loss, correct) = (total.loss, total.correct);
         if !loss.is_finite() {
             return Ok(BatchResult { objective: loss.f64(), correct });
         }
@@ -105,19 +168,26 @@ impl<T: Real> Parts<'_, T> {
         let (l1, l2) = (T::of(l1), T::of(l2));
         let penalized = l1 != T::zero() || l2 != T::zero();
         let mut penalty_value = T::zero();
+        // The update reads the sums in place; a narrow layer's dWᵀ is transposed into the workspace's dW first.
+        let total = self.small.groups.first_mut().ok_or_else(short)?;
         for index in (0..self.net.layers.len()).rev() {
-            let (Some(layer), Some(grads), Some(dwt)) =
-                (self.net.layers.get_mut(index), self.ws.param_grads.get_mut(index), self.small.transposed_grad.get(index))
+            let (Some(layer), Some(scratch), Some(sums)) =
+                (self.net.layers.get_mut(index), self.ws.param_grads.get_mut(index), total.param_grads.get_mut(index))
             else {
                 return Err(short());
             };
-            if let (Layer::Dense(d), Some(dw)) = (&*layer, grads.first_mut())
-                && !dwt.is_empty()
-            {
-                transpose(dwt, d.fan_out, d.fan_in, dw);
+            let (is_dense, transposed) = match &*layer {
+                Layer::Dense(d) => (true, tile::narrow::<T>(isa, d.fan_out).then_some((d.fan_out, d.fan_in))),
+                _ => (false, None),
+            };
+            if let (Some((rows, cols)), Some(sum), Some(dw)) = (transposed, sums.first(), scratch.first_mut()) {
+                transpose(sum, rows, cols, dw);
             }
-            let is_dense = matches!(layer, Layer::Dense(_));
-            for (param_index, ((_, param), g)) in layer.params_mut().zip(grads.iter_mut()).enumerate() {
+            for (param_index, ((_, param), sum)) in layer.params_mut().zip(sums.iter_mut()).enumerate() {
+                let g = match (transposed, scratch.get_mut(param_index)) {
+                    (Some(_), Some(dw)) if param_index == 0 => dw,
+                    _ => sum,
+                };
                 if penalized && is_dense && param_index == 0 {
                     penalty_value += penalty::penalty_grad(&param.value, l1, l2, g)?;
                 }
@@ -129,29 +199,30 @@ impl<T: Real> Parts<'_, T> {
         self.opt.updates += 1;
         Ok(BatchResult { objective: (loss + penalty_value).f64(), correct })
     }
+}
 
-    /// Rows `first..first + tile` of the batch forward, through the loss and backward, their parameter gradients
-    /// added into the batch's. Returns the tile's share of the batch's mean loss and its correct count.
-    fn small_net_tile(&mut self, isa: Isa, first: usize, tile: usize, rows: usize) -> Result<(T, f64)> {
-        let step = self.counters.step;
-        let net = &*self.net;
-        let ws = &mut *self.ws;
-        let small = &mut *self.small;
+impl<T: Real> Shared<'_, T> {
+    /// Rows `first..first + tile` of the batch forward, through the loss and backward, their loss share, correct
+    /// count and parameter gradients added into the group's sums.
+    fn tile(&self, group: &mut SmallNetGroup<T>, first: usize, tile: usize) -> Result<()> {
+        let (net, isa) = (self.net, self.isa);
+        let input_dim = net.input_dim;
+        let input = self.ws.acts.first().and_then(|x| x.get(first * input_dim..(first + tile) * input_dim)).ok_or_else(short)?;
+        let SmallNetGroup { acts, grad, cache, param_grads, loss, correct } = group;
         for (index, layer) in net.layers.iter().enumerate() {
-            let ctx = net.context(index, true, step);
-            let (inputs, outputs) = ws.acts.split_at_mut(index + 1);
-            let (Some(x), Some(y), Some(cache), Some(wt)) =
-                (inputs.last(), outputs.first_mut(), ws.caches.get_mut(index), small.transposed.get(index))
-            else {
-                return Err(short());
-            };
+            let ctx = net.context(index, true, self.step);
             let (k, n) = (layer.in_dim(), layer.out_dim());
-            let x = x.get(first * k..(first + tile) * k).ok_or_else(short)?;
-            let y = y.get_mut(first * n..(first + tile) * n).ok_or_else(short)?;
+            let (before, after) = acts.split_at_mut(index);
+            let x = match before.last() {
+                Some(x) => x.get(..tile * k).ok_or_else(short)?,
+                None => input,
+            };
+            let y = after.first_mut().and_then(|y| y.get_mut(..tile * n)).ok_or_else(short)?;
             match layer {
                 Layer::Dense(d) => {
                     let activation = if ctx.skip_activation { Activation::Linear } else { d.activation };
                     if tile::narrow::<T>(isa, n) {
+                        let wt = self.transposed.get(index).ok_or_else(short)?;
                         tile::forward_narrow(isa, x, wt, &d.bias.value, (tile, k, n), activation, y)?;
                     } else {
                         tile::forward(isa, x, &d.weight.value, &d.bias.value, (tile, k, n), activation, y)?;
@@ -161,44 +232,45 @@ impl<T: Real> Parts<'_, T> {
             }
         }
         let cols = net.output_dim();
-        let z = ws.acts.last().and_then(|a| a.get(first * cols..(first + tile) * cols)).ok_or_else(short)?;
+        let z = acts.last().and_then(|a| a.get(..tile * cols)).ok_or_else(short)?;
         let targets = if net.loss.uses_labels() {
-            Targets::Labels(ws.labels.get(first..first + tile).ok_or_else(short)?)
+            Targets::Labels(self.ws.labels.get(first..first + tile).ok_or_else(short)?)
         } else {
-            Targets::Dense(ws.targets.get(first * cols..(first + tile) * cols).ok_or_else(short)?)
+            Targets::Dense(self.ws.targets.get(first * cols..(first + tile) * cols).ok_or_else(short)?)
         };
-        let [g0, g1] = &mut ws.grad;
+        let [g0, g1] = grad;
         let g = g0.get_mut(..tile * cols).ok_or_else(short)?;
         // The loss kernel averages over the tile; the step averages over the batch.
-        let share = T::of(tile as f64 / rows as f64);
-        let loss = net.loss.loss_and_grad(z, cols, targets, None, g)? * share;
+        let share = T::of(tile as f64 / self.rows as f64);
+        *loss += net.loss.loss_and_grad(z, cols, targets, None, g)? * share;
         g.iter_mut().for_each(|v| *v *= share);
-        let correct = net.loss.count_correct(z, cols, targets);
+        *correct += net.loss.count_correct(z, cols, targets);
         let (mut grad_out, mut grad_in) = (g0, g1);
         for index in (0..net.layers.len()).rev() {
-            let ctx = net.context(index, true, step);
-            let (Some(layer), Some(x), Some(y), Some(cache), Some(grads), Some(wt), Some(dwt)) = (
-                net.layers.get(index),
-                ws.acts.get(index),
-                ws.acts.get(index + 1),
-                ws.caches.get(index),
-                ws.param_grads.get_mut(index),
-                small.transposed.get(index),
-                small.transposed_grad.get_mut(index),
-            ) else {
+            let ctx = net.context(index, true, self.step);
+            let (Some(layer), Some(y), Some(grads)) = (net.layers.get(index), acts.get(index), param_grads.get_mut(index)) else {
                 return Err(short());
             };
             let (k, n) = (layer.in_dim(), layer.out_dim());
-            let x = x.get(first * k..(first + tile) * k).ok_or_else(short)?;
-            let y = y.get(first * n..(first + tile) * n).ok_or_else(short)?;
+            let x = match index.checked_sub(1) {
+                Some(before) => acts.get(before).and_then(|x| x.get(..tile * k)).ok_or_else(short)?,
+                None => input,
+            };
+            let y = y.get(..tile * n).ok_or_else(short)?;
             match (layer, grads.as_mut_slice()) {
                 (Layer::Dense(d), [dw, db]) => {
                     let dy = grad_out.get_mut(..tile * n).ok_or_else(short)?;
                     if !ctx.skip_activation {
                         d.activation.backward(dy, y, n);
                     }
-                    dense_grads(isa, d, x, dy, tile, dw, db, dwt)?;
+                    if tile::narrow::<T>(isa, n) {
+                        tile::weight_grad_narrow(isa, x, dy, (tile, k, n), dw)?;
+                    } else {
+                        tile::weight_grad(isa, x, dy, (tile, k, n), dw)?;
+                    }
+                    tile::bias_grad(isa, dy, (tile, n), db)?;
                     if index > 0 {
+                        let wt = self.transposed.get(index).ok_or_else(short)?;
                         tile::input_grad(isa, dy, wt, (tile, k, n), grad_in.get_mut(..tile * k).ok_or_else(short)?)?;
                         std::mem::swap(&mut grad_out, &mut grad_in);
                     }
@@ -209,21 +281,8 @@ impl<T: Real> Parts<'_, T> {
                 }
             }
         }
-        Ok((loss, correct))
+        Ok(())
     }
-}
-
-/// Add a tile's weight and bias gradients into the batch's: dW (or dWᵀ for a narrow layer) and db, each value
-/// one chain over the rows in order.
-#[allow(clippy::too_many_arguments)]
-fn dense_grads<T: Real>(isa: Isa, d: &Dense<T>, x: &[T], dy: &[T], tile: usize, dw: &mut [T], db: &mut [T], dwt: &mut [T]) -> Result<()> {
-    let shape = (tile, d.fan_in, d.fan_out);
-    if dwt.is_empty() {
-        tile::weight_grad(isa, x, dy, shape, dw)?;
-    } else {
-        tile::weight_grad_narrow(isa, x, dy, shape, dwt)?;
-    }
-    tile::bias_grad(isa, dy, (tile, d.fan_out), db)
 }
 
 /// `FERRONET_SMALL_NET=off` (read once) sends small nets through the general step: a switch to measure one path
@@ -332,7 +391,7 @@ mod tests {
     #[test]
     fn the_small_net_step_trains_as_the_general_step() -> Result<()> {
         for spec in &specs() {
-            for batch in [48, 37, 2] {
+            for batch in [200, 48, 37, 2] {
                 let (small, small_objectives) = train::<f64>(spec, batch, 6, true)?;
                 let (general, general_objectives) = train::<f64>(spec, batch, 6, false)?;
                 assert!(largest_relative_difference(&params(&small), &params(&general)) < 1e-12, "{spec:?} batch {batch}");
@@ -346,16 +405,20 @@ mod tests {
         Ok(())
     }
 
-    /// The step runs on the calling thread: the pool's size changes nothing.
+    /// A batch of four groups (the last one partial) on pools of 1-4 threads, on a team or on the pool: the same
+    /// bits.
     #[test]
     fn the_small_net_step_gives_the_same_bits_on_any_pool() -> Result<()> {
-        let on_pool = |threads: usize| -> Result<Vec<Vec<f64>>> {
+        let on_pool = |threads: usize, team: bool| -> Result<Vec<Vec<f64>>> {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::value("pool", e.to_string()))?;
-            pool.install(|| specs().iter().map(|spec| Ok(params(&train::<f32>(spec, 64, 4, true)?.0))).collect())
+            let run = || specs().iter().map(|spec| Ok(params(&train::<f32>(spec, 3 * GROUP_ROWS + 9, 3, true)?.0))).collect();
+            pool.install(|| if team { crate::team::with_team(run) } else { run() })
         };
-        let alone = on_pool(1)?;
-        assert_eq!(on_pool(2)?, alone);
-        assert_eq!(on_pool(4)?, alone);
+        let alone = on_pool(1, false)?;
+        for threads in 2..=4 {
+            assert_eq!(on_pool(threads, false)?, alone, "{threads} threads on the pool");
+            assert_eq!(on_pool(threads, true)?, alone, "{threads} threads on a team");
+        }
         Ok(())
     }
 

@@ -19,7 +19,7 @@ use crate::scalar::Real;
 use crate::train::dataset::{Dataset, TargetData};
 use crate::train::epoch::{Budget, ChunkReport, Divergence, EpochState};
 use crate::train::parts::{Counters, OnlineScratch, Parts, SmallNetScratch};
-use crate::train::small_net::small_net;
+use crate::train::small_net::{GROUP_ROWS, small_net};
 
 /// What a diagnostic needs from one batch in training mode (see `Trainer::trace`).
 #[derive(Clone, Debug)]
@@ -317,9 +317,14 @@ fn team_pays<T: Real>(net: &Network<T>, data: &Dataset<T>, batch_size: usize) ->
         Layer::Dense(d) => d.fan_in.saturating_mul(d.fan_out),
         _ => 0,
     });
-    // A small net's batches run on one thread (small_net.rs): a team would only spin.
-    let small = data.weights.is_none() && small_net(&net.layers, net.input_dim);
-    !data.is_sparse() && batch_size > 1 && !small && largest.max().unwrap_or(0).saturating_mul(batch_size) >= TEAM_MIN_PRODUCT
+    if data.is_sparse() || batch_size < 2 {
+        return false;
+    }
+    // A small net's step (small_net.rs) splits its batch into groups of rows: a team pays from two groups on.
+    if data.weights.is_none() && small_net(&net.layers, net.input_dim) {
+        return batch_size > GROUP_ROWS;
+    }
+    largest.max().unwrap_or(0).saturating_mul(batch_size) >= TEAM_MIN_PRODUCT
 }
 
 /// Batches of the epoch, one general training step each, until the epoch ends or the budget is spent.
