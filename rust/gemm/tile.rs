@@ -1,6 +1,7 @@
 //! Register-tile products on operands read in place, for the small-net step (`train/small_net.rs`), which runs a
 //! tile of a few rows of the batch through every layer while the tile sits in L1. No packing, no plan and no
-//! threads: a small net's products are too small to pay for any of them.
+//! threads of their own: a small net's products are too small to pay for any of them (the step shares out whole
+//! groups of tiles instead).
 //!
 //! One register-block loop (`accumulate`, the GEMM micro-kernel's loop with A read at any strides) makes:
 //! - the forward pass `Y ← act(X·W + b)`, with the GEMM's epilogue (`kernel::write_tile`);
@@ -42,17 +43,14 @@ enum Output<T> {
     Accumulate,
 }
 
-/// `C (rows × cols) ← or += A (rows × steps) · B (steps × cols)`; B's row p is `cols` values at `b + p·ldb`, C's
-/// row i at `c + i·ldc`.
+/// `C (rows × cols) ← or += A (rows × steps) · B (steps × cols)`, B and C contiguous (rows `cols` values apart).
 pub struct Product<T> {
     rows: usize,
     cols: usize,
     steps: usize,
     a: Operand<T>,
     b: *const T,
-    ldb: usize,
     c: *mut T,
-    ldc: usize,
     output: Output<T>,
 }
 
@@ -148,21 +146,21 @@ unsafe fn band<S: Simd, const MR: usize, const NV: usize>(job: &Product<S::T>, i
             for (v, n) in lanes.iter_mut().enumerate() {
                 *n = width.saturating_sub(v * S::LANES).min(S::LANES);
             }
-            let c = job.c.add(i0 * job.ldc + j0);
+            let c = job.c.add(i0 * job.cols + j0);
             let mut acc = [[S::zero(); NV]; MR];
             if let Output::Accumulate = job.output {
                 for (i, acc_row) in acc.iter_mut().enumerate() {
                     for ((v, slot), &n) in acc_row.iter_mut().enumerate().zip(&lanes) {
-                        *slot = load::<S>(c.add(i * job.ldc + v * S::LANES), n);
+                        *slot = load::<S>(c.add(i * job.cols + v * S::LANES), n);
                     }
                 }
             }
             let b = job.b.add(j0);
             // By value in and out: the accumulators stay in registers.
             let acc = if width == nr {
-                accumulate::<S, MR, NV, true>(acc, job.steps, a, b, job.ldb, &lanes)
+                accumulate::<S, MR, NV, true>(acc, job.steps, a, b, job.cols, &lanes)
             } else {
-                accumulate::<S, MR, NV, false>(acc, job.steps, a, b, job.ldb, &lanes)
+                accumulate::<S, MR, NV, false>(acc, job.steps, a, b, job.cols, &lanes)
             };
             match job.output {
                 Output::Write { bias, activation } => {
@@ -175,12 +173,12 @@ unsafe fn band<S: Simd, const MR: usize, const NV: usize>(job: &Product<S::T>, i
                         bias_step: 1,
                         activation,
                     };
-                    write_tile::<S, MR, NV>(&acc, c, job.ldc as isize, 1, MR, width, &out);
+                    write_tile::<S, MR, NV>(&acc, c, job.cols as isize, 1, MR, width, &out);
                 }
                 Output::Accumulate => {
                     for (i, acc_row) in acc.iter().enumerate() {
                         for ((v, &value), &n) in acc_row.iter().enumerate().zip(&lanes) {
-                            let p = c.add(i * job.ldc + v * S::LANES);
+                            let p = c.add(i * job.cols + v * S::LANES);
                             if n == S::LANES {
                                 S::store(p, value);
                             } else if n > 0 {
@@ -368,9 +366,7 @@ pub fn forward<T: Real>(
         steps: k,
         a: Operand { base: x.as_ptr(), row: k, step: 1 },
         b: w.as_ptr(),
-        ldb: n,
         c: out.as_mut_ptr(),
-        ldc: n,
         output: Output::Write { bias: b.as_ptr(), activation: fused },
     };
     // SAFETY: the kernels are those of `isa`, which the caller got from `cpu::isa` (available); every operand's
@@ -415,9 +411,7 @@ pub fn input_grad<T: Real>(isa: Isa, dy: &[T], wt: &[T], (rows, k, n): (usize, u
         steps: n,
         a: Operand { base: dy.as_ptr(), row: n, step: 1 },
         b: wt.as_ptr(),
-        ldb: k,
         c: dx.as_mut_ptr(),
-        ldc: k,
         output: Output::Write { bias: std::ptr::null(), activation: Activation::Linear },
     };
     // SAFETY: as in `forward`.
@@ -436,9 +430,7 @@ pub fn weight_grad<T: Real>(isa: Isa, x: &[T], dy: &[T], (rows, k, n): (usize, u
         steps: rows,
         a: Operand { base: x.as_ptr(), row: 1, step: k },
         b: dy.as_ptr(),
-        ldb: n,
         c: dw.as_mut_ptr(),
-        ldc: n,
         output: Output::Accumulate,
     };
     // SAFETY: as in `forward`.
@@ -458,9 +450,7 @@ pub fn bias_grad<T: Real>(isa: Isa, dy: &[T], (rows, n): (usize, usize), db: &mu
         steps: rows,
         a: Operand { base: &one, row: 0, step: 0 },
         b: dy.as_ptr(),
-        ldb: n,
         c: db.as_mut_ptr(),
-        ldc: n,
         output: Output::Accumulate,
     };
     // SAFETY: as in `forward`; A is the one value `one`, read at offset 0 only.
@@ -479,9 +469,7 @@ pub fn weight_grad_narrow<T: Real>(isa: Isa, x: &[T], dy: &[T], (rows, k, n): (u
         steps: rows,
         a: Operand { base: dy.as_ptr(), row: 1, step: n },
         b: x.as_ptr(),
-        ldb: k,
         c: dwt.as_mut_ptr(),
-        ldc: k,
         output: Output::Accumulate,
     };
     // SAFETY: as in `forward`.

@@ -149,26 +149,28 @@ impl<T: Real> Parts<'_, T> {
             let (first, end) = (g * GROUP_ROWS, ((g + 1) * GROUP_ROWS).min(rows));
             (first..end).step_by(TILE_ROWS).try_for_each(|at| shared.tile(group, at, TILE_ROWS.min(end - at)))
         })?;
-        // The groups' sums, added in group order into the first group's.
-        let (total, rest) = buffers.split_first_mut().ok_or_else(short)?;
-        for group in rest.iter().take(groups - 1) {
-            total.loss += group.loss;
-            total.correct += group.correct;
-            for (sums, grads) in total.param_grads.iter_mut().flatten().zip(group.param_grads.iter().flatten()) {
-                sums.iter_mut().zip(grads).for_each(|(sum, &g)| *sum += g);
-            }
-        }
-        let (loss, correct) = (total.loss, total.correct);
+        let (loss, correct) = self.small.add_up(groups)?;
         if !loss.is_finite() {
             return Ok(BatchResult { objective: loss.f64(), correct });
         }
+        let penalty_value = self.update_from_sums(isa, rows)?;
+        self.counters.step += 1;
+        self.opt.updates += 1;
+        Ok(BatchResult { objective: (loss + penalty_value).f64(), correct })
+    }
+}
+
+impl<T: Real> Parts<'_, T> {
+    /// Update every parameter from the first group's sums (the batch's gradients), read in place; a narrow
+    /// layer's dWᵀ is transposed into the workspace's dW first. Returns the penalty of the weights before the
+    /// update.
+    fn update_from_sums(&mut self, isa: Isa, rows: usize) -> Result<T> {
         let update = self.opt.next_step()?;
         self.prepare_optimizer_state()?;
         let (l1, l2) = self.net.penalty_coefficients(rows as f64);
         let (l1, l2) = (T::of(l1), T::of(l2));
         let penalized = l1 != T::zero() || l2 != T::zero();
         let mut penalty_value = T::zero();
-        // The update reads the sums in place; a narrow layer's dWᵀ is transposed into the workspace's dW first.
         let total = self.small.groups.first_mut().ok_or_else(short)?;
         for index in (0..self.net.layers.len()).rev() {
             let (Some(layer), Some(scratch), Some(sums)) =
@@ -195,9 +197,22 @@ impl<T: Real> Parts<'_, T> {
                 update.apply(&mut param.value, g, &mut slots.first, &mut slots.second)?;
             }
         }
-        self.counters.step += 1;
-        self.opt.updates += 1;
-        Ok(BatchResult { objective: (loss + penalty_value).f64(), correct })
+        Ok(penalty_value)
+    }
+}
+
+impl<T: Real> SmallNetScratch<T> {
+    /// Add the sums of groups 1.. into group 0's, in group order. Returns the batch's loss and correct count.
+    fn add_up(&mut self, groups: usize) -> Result<(T, f64)> {
+        let (total, rest) = self.groups.split_first_mut().ok_or_else(short)?;
+        for group in rest.iter().take(groups.saturating_sub(1)) {
+            total.loss += group.loss;
+            total.correct += group.correct;
+            for (sums, grads) in total.param_grads.iter_mut().flatten().zip(group.param_grads.iter().flatten()) {
+                sums.iter_mut().zip(grads).for_each(|(sum, &g)| *sum += g);
+            }
+        }
+        Ok((total.loss, total.correct))
     }
 }
 
