@@ -337,7 +337,8 @@ mod tests {
     }
 
     /// A regression net with a one-output (narrow) head, and a classifier with a narrow softmax head, an
-    /// Activation layer and widths that leave partial register blocks; both penalized.
+    /// Activation layer, ReLU, leaky ReLU and sigmoid layers, and widths that leave partial register blocks; both
+    /// penalized.
     fn specs() -> [NetworkSpec; 2] {
         let spec =
             |input_dim, layers, loss| NetworkSpec { input_dim, layers, loss, l1: 1e-4, l2: 1e-3, penalty_per_sample: false, seed: 7 };
@@ -347,7 +348,8 @@ mod tests {
                 13,
                 vec![
                     dense(40, Activation::Sigmoid),
-                    dense(17, Activation::LeakyRelu),
+                    dense(24, Activation::LeakyRelu),
+                    dense(17, Activation::Relu),
                     LayerSpec::Activation(Activation::Tanh),
                     dense(3, Activation::Softmax),
                 ],
@@ -414,7 +416,8 @@ mod tests {
                 assert_ne!(params(&small), params(&Network::<f64>::new(spec)?.layers), "training changed nothing");
                 let (small, _) = train::<f32>(spec, batch, 6, true)?;
                 let (general, _) = train::<f32>(spec, batch, 6, false)?;
-                assert!(largest_relative_difference(&params(&small), &params(&general)) < 1e-5, "{spec:?} batch {batch} f32");
+                // float32: the parity tests' bound (Adam turns the rounding of a near-zero gradient into a step).
+                assert!(largest_relative_difference(&params(&small), &params(&general)) < 1e-4, "{spec:?} batch {batch} f32");
             }
         }
         Ok(())
