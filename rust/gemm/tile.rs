@@ -130,60 +130,74 @@ unsafe fn accumulate<S: Simd, const MR: usize, const NV: usize, const FULL: bool
     }
 }
 
-/// Rows `i0..i0 + MR` of a product, one register block of NV vectors after another along the columns.
+/// Rows `i0..i0 + MR` of a product, one register block of NV vectors after another along the columns: the full
+/// blocks, then a partial one at the right edge.
 ///
 /// # Safety
 /// `S`'s contract; the product's pointers valid for its shape, rows `i0..i0 + MR` inside it.
 #[inline(always)]
 unsafe fn band<S: Simd, const MR: usize, const NV: usize>(job: &Product<S::T>, i0: usize) {
     let nr = NV * S::LANES;
-    // SAFETY (whole body): the caller's contract; columns j0..j0 + width < cols only.
+    let full = job.cols / nr * nr;
+    // SAFETY: the caller's contract; every block's columns are inside the product.
+    unsafe {
+        for j0 in (0..full).step_by(nr) {
+            block::<S, MR, NV, true>(job, i0, j0, nr);
+        }
+        if full < job.cols {
+            block::<S, MR, NV, false>(job, i0, full, job.cols - full);
+        }
+    }
+}
+
+/// The register block of rows `i0..i0 + MR` and columns `j0..j0 + width` (all NV vectors when `FULL`).
+///
+/// # Safety
+/// As for `band`, with the block's columns inside the product.
+#[inline(always)]
+unsafe fn block<S: Simd, const MR: usize, const NV: usize, const FULL: bool>(job: &Product<S::T>, i0: usize, j0: usize, width: usize) {
+    let mut lanes = [S::LANES; NV];
+    if !FULL {
+        for (v, n) in lanes.iter_mut().enumerate() {
+            *n = width.saturating_sub(v * S::LANES).min(S::LANES);
+        }
+    }
+    // SAFETY (whole body): the caller's contract; only the block's rows and lanes are read and written.
     unsafe {
         let a = Operand { base: job.a.base.add(i0 * job.a.row), ..job.a };
-        for j0 in (0..job.cols).step_by(nr) {
-            let width = nr.min(job.cols - j0);
-            let mut lanes = [0; NV];
-            for (v, n) in lanes.iter_mut().enumerate() {
-                *n = width.saturating_sub(v * S::LANES).min(S::LANES);
-            }
-            let c = job.c.add(i0 * job.cols + j0);
-            let mut acc = [[S::zero(); NV]; MR];
-            if let Output::Accumulate = job.output {
-                for (i, acc_row) in acc.iter_mut().enumerate() {
-                    for ((v, slot), &n) in acc_row.iter_mut().enumerate().zip(&lanes) {
-                        *slot = load::<S>(c.add(i * job.cols + v * S::LANES), n);
-                    }
+        let c = job.c.add(i0 * job.cols + j0);
+        let mut acc = [[S::zero(); NV]; MR];
+        if let Output::Accumulate = job.output {
+            for (i, acc_row) in acc.iter_mut().enumerate() {
+                for ((v, slot), &n) in acc_row.iter_mut().enumerate().zip(&lanes) {
+                    let p = c.add(i * job.cols + v * S::LANES);
+                    *slot = if FULL { S::load(p) } else { load::<S>(p, n) };
                 }
             }
-            let b = job.b.add(j0);
-            // By value in and out: the accumulators stay in registers.
-            let acc = if width == nr {
-                accumulate::<S, MR, NV, true>(acc, job.steps, a, b, job.cols, &lanes)
-            } else {
-                accumulate::<S, MR, NV, false>(acc, job.steps, a, b, job.cols, &lanes)
-            };
-            match job.output {
-                Output::Write { bias, activation } => {
-                    let out = TileOut {
-                        alpha: S::T::one(),
-                        beta: S::T::zero(),
-                        first: true,
-                        last: true,
-                        bias: if bias.is_null() { bias } else { bias.add(j0) },
-                        bias_step: 1,
-                        activation,
-                    };
-                    write_tile::<S, MR, NV>(&acc, c, job.cols as isize, 1, MR, width, &out);
-                }
-                Output::Accumulate => {
-                    for (i, acc_row) in acc.iter().enumerate() {
-                        for ((v, &value), &n) in acc_row.iter().enumerate().zip(&lanes) {
-                            let p = c.add(i * job.cols + v * S::LANES);
-                            if n == S::LANES {
-                                S::store(p, value);
-                            } else if n > 0 {
-                                S::store_partial(p, value, n);
-                            }
+        }
+        // By value in and out: the accumulators stay in registers.
+        let acc = accumulate::<S, MR, NV, FULL>(acc, job.steps, a, job.b.add(j0), job.cols, &lanes);
+        match job.output {
+            Output::Write { bias, activation } => {
+                let out = TileOut {
+                    alpha: S::T::one(),
+                    beta: S::T::zero(),
+                    first: true,
+                    last: true,
+                    bias: if bias.is_null() { bias } else { bias.add(j0) },
+                    bias_step: 1,
+                    activation,
+                };
+                write_tile::<S, MR, NV>(&acc, c, job.cols as isize, 1, MR, width, &out);
+            }
+            Output::Accumulate => {
+                for (i, acc_row) in acc.iter().enumerate() {
+                    for ((v, &value), &n) in acc_row.iter().enumerate().zip(&lanes) {
+                        let p = c.add(i * job.cols + v * S::LANES);
+                        if FULL || n == S::LANES {
+                            S::store(p, value);
+                        } else if n > 0 {
+                            S::store_partial(p, value, n);
                         }
                     }
                 }
