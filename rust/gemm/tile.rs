@@ -144,8 +144,12 @@ unsafe fn band<S: Simd, const MR: usize, const NV: usize>(job: &Product<S::T>, i
         for j0 in (0..full).step_by(nr) {
             block::<S, MR, NV, true>(job, i0, j0, nr);
         }
-        if full < job.cols {
-            block::<S, MR, NV, false>(job, i0, full, job.cols - full);
+        let width = job.cols - full;
+        if width > S::LANES {
+            block::<S, MR, NV, false>(job, i0, full, width);
+        } else if width > 0 {
+            // One vector is enough (a layer of up to LANES outputs): no FMAs on lanes outside C.
+            block::<S, MR, 1, false>(job, i0, full, width);
         }
     }
 }
