@@ -84,8 +84,14 @@ fn products_allocate_nothing_once_warm() {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
         for isa in Isa::all_available() {
             let mut all: Vec<_> = shapes.iter().map(|&(m, k, n)| (m, k, n, buffers(m, k, n))).collect();
+            // Warm-up: any thread may run any task, or drive a product while it waits for another (a nested use
+            // of its buffers): every thread drives the products itself, all at once, until its buffers have grown.
+            pool.broadcast(|_| {
+                for &(m, k, n) in &shapes {
+                    layer_products(isa, m, k, n, 4, &mut buffers(m, k, n));
+                }
+            });
             pool.install(|| {
-                // Warm-up: any thread may run any task, so give every thread the chance to grow its buffers.
                 for (m, k, n, bufs) in &mut all {
                     layer_products(isa, *m, *k, *n, 4, bufs);
                 }
