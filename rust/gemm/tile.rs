@@ -361,6 +361,14 @@ pub fn narrow<T: Real>(isa: Isa, n: usize) -> bool {
     4 * n <= T::tile_kernels(isa).lanes
 }
 
+/// The lengths of a forward pass's operands: x (rows × k), the weights (k·n values, named), b (n), out (rows × n).
+fn check_forward<T>(x: &[T], (name, w): (&str, &[T]), b: &[T], (rows, k, n): (usize, usize, usize), out: &[T]) -> Result<()> {
+    expect_len("x", x.len(), rows * k)?;
+    expect_len(name, w.len(), k * n)?;
+    expect_len("b", b.len(), n)?;
+    expect_len("output", out.len(), rows * n)
+}
+
 /// `out (rows × n) ← act(x (rows × k) · w (k × n) + b)`, for a layer that is not `narrow`.
 #[allow(clippy::too_many_arguments)]
 pub fn forward<T: Real>(
@@ -372,10 +380,7 @@ pub fn forward<T: Real>(
     activation: Activation,
     out: &mut [T],
 ) -> Result<()> {
-    expect_len("x", x.len(), rows * k)?;
-    expect_len("W", w.len(), k * n)?;
-    expect_len("b", b.len(), n)?;
-    expect_len("output", out.len(), rows * n)?;
+    check_forward(x, ("W", w), b, (rows, k, n), out)?;
     // Softmax is row-wise: applied over the rows afterwards, as the GEMM does.
     let fused = if activation == Activation::Softmax { Activation::Linear } else { activation };
     let job = Product {
@@ -407,10 +412,7 @@ pub fn forward_narrow<T: Real>(
     activation: Activation,
     out: &mut [T],
 ) -> Result<()> {
-    expect_len("x", x.len(), rows * k)?;
-    expect_len("Wᵀ", wt.len(), k * n)?;
-    expect_len("b", b.len(), n)?;
-    expect_len("output", out.len(), rows * n)?;
+    check_forward(x, ("Wᵀ", wt), b, (rows, k, n), out)?;
     let job = Dots { rows, k, n, x: x.as_ptr(), wt: wt.as_ptr(), bias: b.as_ptr(), out: out.as_mut_ptr() };
     // SAFETY: as in `forward`.
     unsafe { (T::tile_kernels(isa).dots)(&job) };
@@ -437,62 +439,49 @@ pub fn input_grad<T: Real>(isa: Isa, dy: &[T], wt: &[T], (rows, k, n): (usize, u
     Ok(())
 }
 
+/// `c (rows × cols) += A (rows × steps) · b (steps × cols)`, by the `wide` kernels (blocks of rows) or the `row`
+/// ones (few rows, many columns): what the gradients below share. B and C are checked; A is the caller's.
+///
+/// # Safety
+/// `a` valid for `rows` rows and `steps` steps at its strides.
+unsafe fn accumulate_into<T: Real>(
+    isa: Isa,
+    wide: bool,
+    (rows, cols, steps): (usize, usize, usize),
+    a: Operand<T>,
+    (b_name, b): (&str, &[T]),
+    (c_name, c): (&str, &mut [T]),
+) -> Result<()> {
+    expect_len(b_name, b.len(), steps * cols)?;
+    expect_len(c_name, c.len(), rows * cols)?;
+    let job = Product { rows, cols, steps, a, b: b.as_ptr(), c: c.as_mut_ptr(), output: Output::Accumulate };
+    let kernels = T::tile_kernels(isa);
+    // SAFETY: the kernels are those of `isa`, which the caller got from `cpu::isa` (available); B and C were
+    // checked against the shape above, A by the caller.
+    unsafe { (if wide { kernels.wide } else { kernels.row })(&job) };
+    Ok(())
+}
+
 /// `dw (k × n) += x (rows × k)ᵀ · dy (rows × n)`, for a layer that is not `narrow`.
 pub fn weight_grad<T: Real>(isa: Isa, x: &[T], dy: &[T], (rows, k, n): (usize, usize, usize), dw: &mut [T]) -> Result<()> {
     expect_len("x", x.len(), rows * k)?;
-    expect_len("dy", dy.len(), rows * n)?;
-    expect_len("dW", dw.len(), k * n)?;
-    let job = Product {
-        rows: k,
-        cols: n,
-        steps: rows,
-        a: Operand { base: x.as_ptr(), row: 1, step: k },
-        b: dy.as_ptr(),
-        c: dw.as_mut_ptr(),
-        output: Output::Accumulate,
-    };
-    // SAFETY: as in `forward`.
-    unsafe { (T::tile_kernels(isa).wide)(&job) };
-    Ok(())
+    // SAFETY: x, read as xᵀ (k × rows), holds rows·k values.
+    unsafe { accumulate_into(isa, true, (k, n, rows), Operand { base: x.as_ptr(), row: 1, step: k }, ("dy", dy), ("dW", dw)) }
 }
 
 /// `db (n) += Σ_rows dy (rows × n)`, each value one chain of additions over the rows in order: a product with a
 /// row of ones, whose multiply-adds add exactly.
 pub fn bias_grad<T: Real>(isa: Isa, dy: &[T], (rows, n): (usize, usize), db: &mut [T]) -> Result<()> {
-    expect_len("dy", dy.len(), rows * n)?;
-    expect_len("db", db.len(), n)?;
     let one = T::one();
-    let job = Product {
-        rows: 1,
-        cols: n,
-        steps: rows,
-        a: Operand { base: &one, row: 0, step: 0 },
-        b: dy.as_ptr(),
-        c: db.as_mut_ptr(),
-        output: Output::Accumulate,
-    };
-    // SAFETY: as in `forward`; A is the one value `one`, read at offset 0 only.
-    unsafe { (T::tile_kernels(isa).row)(&job) };
-    Ok(())
+    // SAFETY: A is the one value `one`, read at offset 0 only.
+    unsafe { accumulate_into(isa, false, (1, n, rows), Operand { base: &one, row: 0, step: 0 }, ("dy", dy), ("db", db)) }
 }
 
 /// `dwt (n × k) += dy (rows × n)ᵀ · x (rows × k)`: the transposed weight gradient of a `narrow` layer.
 pub fn weight_grad_narrow<T: Real>(isa: Isa, x: &[T], dy: &[T], (rows, k, n): (usize, usize, usize), dwt: &mut [T]) -> Result<()> {
-    expect_len("x", x.len(), rows * k)?;
     expect_len("dy", dy.len(), rows * n)?;
-    expect_len("dWᵀ", dwt.len(), k * n)?;
-    let job = Product {
-        rows: n,
-        cols: k,
-        steps: rows,
-        a: Operand { base: dy.as_ptr(), row: 1, step: n },
-        b: x.as_ptr(),
-        c: dwt.as_mut_ptr(),
-        output: Output::Accumulate,
-    };
-    // SAFETY: as in `forward`.
-    unsafe { (T::tile_kernels(isa).row)(&job) };
-    Ok(())
+    // SAFETY: dy, read as dyᵀ (n × rows), holds rows·n values.
+    unsafe { accumulate_into(isa, false, (n, k, rows), Operand { base: dy.as_ptr(), row: 1, step: n }, ("x", x), ("dWᵀ", dwt)) }
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use crate::gemm::tile;
 use crate::kernels::activation::Activation;
 use crate::kernels::loss::Targets;
 use crate::kernels::penalty;
-use crate::network::layer::Layer;
+use crate::network::layer::{Layer, view, view_mut};
 use crate::network::{BatchResult, Network, Workspace};
 use crate::parallel::{self, Disjoint};
 use crate::scalar::Real;
@@ -51,28 +51,23 @@ fn short() -> Error {
 }
 
 /// `dst (cols × rows) ← srcᵀ` for `src` rows × cols.
-fn transpose<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
-    if rows == 1 || cols == 1 {
-        // A vector: the same values in the same order.
-        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s);
-        return;
-    }
-    for (r, row) in src.chunks_exact(cols).take(rows).enumerate() {
-        for (c, &value) in row.iter().enumerate() {
-            if let Some(slot) = dst.get_mut(c * rows + r) {
-                *slot = value;
-            }
-        }
-    }
+fn transpose<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) -> Result<()> {
+    view_mut(dst, cols, rows)?.assign(&view(src, rows, cols)?.t());
+    Ok(())
 }
 
-/// Make `buf` `len` values long, zeroed; allocates only when the length changes.
-fn zeroed<T: Real>(buf: &mut Vec<T>, len: usize) -> Result<()> {
-    if buf.len() == len {
-        buf.fill(T::zero());
-    } else {
+/// Make `buf` `len` values long; allocates (zeroed) only when the length changes.
+fn sized<T: Real>(buf: &mut Vec<T>, len: usize) -> Result<()> {
+    if buf.len() != len {
         *buf = buffer::zeros(len, "the small-net step's buffers")?;
     }
+    Ok(())
+}
+
+/// `sized`, then zeroed.
+fn zeroed<T: Real>(buf: &mut Vec<T>, len: usize) -> Result<()> {
+    sized(buf, len)?;
+    buf.fill(T::zero());
     Ok(())
 }
 
@@ -84,11 +79,12 @@ impl<T: Real> SmallNetScratch<T> {
         for (index, (layer, wt)) in layers.iter().zip(&mut self.transposed).enumerate() {
             let Layer::Dense(d) = layer else { continue };
             let wanted = index > 0 || tile::narrow::<T>(isa, d.fan_out);
-            let len = if wanted { d.fan_in * d.fan_out } else { 0 };
-            if wt.len() != len {
-                *wt = buffer::zeros(len, "the small-net step's buffers")?;
+            if wanted {
+                sized(wt, d.fan_in * d.fan_out)?;
+                transpose(&d.weight.value, d.fan_in, d.fan_out, wt)?;
+            } else {
+                sized(wt, 0)?;
             }
-            transpose(&d.weight.value, d.fan_in, d.fan_out, wt);
         }
         if self.groups.len() < groups {
             self.groups.resize_with(groups, SmallNetGroup::default);
@@ -103,9 +99,7 @@ impl<T: Real> SmallNetGroup<T> {
         self.acts.resize_with(layers.len(), Vec::new);
         self.param_grads.resize_with(layers.len(), Vec::new);
         for ((layer, act), grads) in layers.iter().zip(&mut self.acts).zip(&mut self.param_grads) {
-            if act.len() != TILE_ROWS * layer.out_dim() {
-                *act = buffer::zeros(TILE_ROWS * layer.out_dim(), "the small-net step's buffers")?;
-            }
+            sized(act, TILE_ROWS * layer.out_dim())?;
             let lens = layer.param_lens();
             grads.resize_with(lens.iter().flatten().count(), Vec::new);
             for (grad, &len) in grads.iter_mut().zip(lens.iter().flatten()) {
@@ -113,9 +107,7 @@ impl<T: Real> SmallNetGroup<T> {
             }
         }
         for grad in &mut self.grad {
-            if grad.len() != TILE_ROWS * widest {
-                *grad = buffer::zeros(TILE_ROWS * widest, "the small-net step's buffers")?;
-            }
+            sized(grad, TILE_ROWS * widest)?;
         }
         (self.loss, self.correct) = (T::zero(), 0.0);
         Ok(())
@@ -187,7 +179,7 @@ impl<T: Real> Parts<'_, T> {
                 _ => (false, None),
             };
             if let (Some((rows, cols)), Some(sum), Some(dw)) = (transposed, sums.first(), scratch.first_mut()) {
-                transpose(sum, rows, cols, dw);
+                transpose(sum, rows, cols, dw)?;
             }
             for (param_index, ((_, param), sum)) in layer.params_mut().zip(sums.iter_mut()).enumerate() {
                 let g = match (transposed, scratch.get_mut(param_index)) {

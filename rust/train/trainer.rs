@@ -311,7 +311,8 @@ impl<T: Real> Trainer<T> {
 const TEAM_MIN_PRODUCT: usize = 1 << 19;
 
 /// Whether training `data` at `batch_size` runs on a team: dense input (the sparse kernels run on the pool) and
-/// a product large enough to split. Decided by shapes alone; results are the same either way.
+/// a product large enough to split, or for the small-net step more than one group of rows. Decided by shapes
+/// alone; results are the same either way.
 fn team_pays<T: Real>(net: &Network<T>, data: &Dataset<T>, batch_size: usize) -> bool {
     let largest = net.layers.iter().map(|layer| match layer {
         Layer::Dense(d) => d.fan_in.saturating_mul(d.fan_out),
@@ -327,7 +328,7 @@ fn team_pays<T: Real>(net: &Network<T>, data: &Dataset<T>, batch_size: usize) ->
     largest.max().unwrap_or(0).saturating_mul(batch_size) >= TEAM_MIN_PRODUCT
 }
 
-/// Batches of the epoch, one general training step each, until the epoch ends or the budget is spent.
+/// Batches of the epoch, one training step each, until the epoch ends or the budget is spent.
 fn run_batches<T: Real>(parts: &mut Parts<'_, T>, data: &Dataset<T>, state: &mut EpochState, budget: &Budget) -> Result<()> {
     let weighted = data.weights.is_some();
     while state.next < data.rows {
